@@ -1,0 +1,164 @@
+"""Structure-aware chunking.
+
+Chunks never cross a heading, keep small blocks (paragraphs, lists, tables) whole and pack them
+together up to a token budget, and split only what is too big: paragraphs at sentence boundaries
+(Chinese and English), lists at items, tables at rows with the header row repeated. Consecutive
+chunks cut from one long passage share a small overlap. Each chunk's text is an exact slice of the
+document's text (except a repeated table header), and its locator records that slice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .text import estimate_tokens, sentence_spans
+from .types import Block, Chunk, Locator, ParsedDocument
+
+
+@dataclass
+class _Unit:
+    """An indivisible piece: a whole block or a sentence/row of a big one."""
+
+    start: int
+    end: int
+    tokens: int
+    block: Block
+    prefix: str = ""  # table header repeated in front of split rows
+    splittable: bool = False  # came from splitting a block: eligible for overlap
+
+
+class Chunker:
+    """Cuts a ``ParsedDocument`` into ``Chunk``s of about ``max_tokens`` tokens."""
+
+    def __init__(self, max_tokens: int = 300, overlap: int = 40) -> None:
+        if overlap >= max_tokens:
+            raise ValueError("chunk overlap must be smaller than the chunk size")
+        self.max_tokens = max_tokens
+        self.overlap = overlap
+
+    def chunk(self, doc: ParsedDocument) -> list[Chunk]:
+        """All chunks of ``doc`` in reading order, numbered from 0."""
+        chunks: list[Chunk] = []
+        for section in _sections(doc.blocks):
+            units = [u for block in section for u in self._units(doc.text, block)]
+            chunks.extend(self._pack(doc, units))
+        for i, chunk in enumerate(chunks):
+            chunk.ord = i
+        return chunks
+
+    # -- splitting -------------------------------------------------------------------------------
+
+    def _units(self, text: str, block: Block) -> list[_Unit]:
+        start, end = block.locator.char_start or 0, block.locator.char_end or 0
+        tokens = estimate_tokens(text[start:end])
+        if tokens <= self.max_tokens:
+            return [_Unit(start, end, tokens, block)]
+        if block.kind == "table":
+            return self._table_units(text, block, start, end)
+        if block.kind in ("list", "code"):
+            spans = _line_spans(text, start, end)
+        else:
+            spans = [(start + s, start + e) for s, e in sentence_spans(text[start:end])]
+        units: list[_Unit] = []
+        for s, e in spans:
+            units.extend(self._hard_split(text, s, e, block))
+        return units
+
+    def _table_units(self, text: str, block: Block, start: int, end: int) -> list[_Unit]:
+        lines = _line_spans(text, start, end)
+        # A Markdown table: header row + separator row, then data rows.
+        head_n = 2 if len(lines) > 2 and re.fullmatch(r"[\s|:\-]+", text[lines[1][0] : lines[1][1]]) else 1
+        header = "\n".join(text[s:e] for s, e in lines[:head_n]) + "\n"
+        header_tokens = estimate_tokens(header)
+        return [
+            _Unit(s, e, estimate_tokens(text[s:e]) + header_tokens, block, prefix=header, splittable=True)
+            for s, e in lines[head_n:]
+        ]
+
+    def _hard_split(self, text: str, start: int, end: int, block: Block) -> list[_Unit]:
+        """A sentence longer than the budget is cut into equal character windows."""
+        tokens = estimate_tokens(text[start:end])
+        if tokens <= self.max_tokens:
+            return [_Unit(start, end, tokens, block, splittable=True)]
+        n = -(-tokens // self.max_tokens)
+        step = -(-(end - start) // n)
+        return [
+            _Unit(s, min(s + step, end), estimate_tokens(text[s : min(s + step, end)]), block, splittable=True)
+            for s in range(start, end, step)
+        ]
+
+    # -- packing ---------------------------------------------------------------------------------
+
+    def _pack(self, doc: ParsedDocument, units: list[_Unit]) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        current: list[_Unit] = []
+        for unit in units:
+            size = sum(u.tokens for u in current)
+            if current and (size + unit.tokens > self.max_tokens or unit.prefix != current[-1].prefix):
+                chunks.append(self._make(doc, current))
+                continues = unit.block is current[-1].block and unit.block.kind != "table"
+                current = self._overlap_tail(current) if continues and unit.splittable else []
+            current.append(unit)
+        if current:
+            chunks.append(self._make(doc, current))
+        return chunks
+
+    def _overlap_tail(self, units: list[_Unit]) -> list[_Unit]:
+        tail: list[_Unit] = []
+        budget = self.overlap
+        for unit in reversed(units):
+            if unit.tokens > budget or not unit.splittable or unit.block is not units[-1].block:
+                break
+            tail.insert(0, unit)
+            budget -= unit.tokens
+        return tail
+
+    def _make(self, doc: ParsedDocument, units: list[_Unit]) -> Chunk:
+        first, last = units[0], units[-1]
+        body = doc.text[first.start : last.end]
+        text = first.prefix + body if first.prefix else body
+        # The section's place in the outline: taken from its first body block, whose heading path
+        # includes the section heading itself.
+        loc = next((u.block.locator for u in units if u.block.kind != "heading"), first.block.locator)
+        heading_path = list(loc.heading_path)
+        locator = Locator(
+            page=loc.page,
+            heading_path=heading_path,
+            char_start=first.start,
+            char_end=last.end,
+            slide=loc.slide,
+            sheet=loc.sheet,
+            cell_range=loc.cell_range,
+            time_start=loc.time_start,
+            time_end=last.block.locator.time_end,
+            speaker=loc.speaker,
+        )
+        outline = heading_path[1:] if heading_path and heading_path[0] == doc.title else heading_path
+        context = " > ".join(p for p in [doc.title, *outline] if p)
+        kind = "table" if first.block.kind == "table" else "text"
+        return Chunk(text=text, locator=locator, context=context, kind=kind)
+
+
+def _sections(blocks: list[Block]) -> list[list[Block]]:
+    """Blocks grouped so that each group starts at a heading (which travels with its section)."""
+    sections: list[list[Block]] = []
+    for block in blocks:
+        only_headings = bool(sections) and all(b.kind == "heading" for b in sections[-1])
+        # A heading directly followed by a sub-heading ("# Handbook" / "## Leave") joins it, so no
+        # chunk is a bare title.
+        if (block.kind == "heading" and not only_headings) or not sections:
+            sections.append([block])
+        else:
+            sections[-1].append(block)
+    return sections
+
+
+def _line_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans = []
+    pos = start
+    for line in text[start:end].split("\n"):
+        if line.strip():
+            spans.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    return spans

@@ -1,0 +1,187 @@
+"""Ingestion: files in, chunks with keyword terms and vectors out, one document per transaction.
+
+Each file is hashed first; an unchanged file (same path, same hash) is skipped without parsing.
+A file that fails (corrupt, encrypted, empty, too big, unknown format) is recorded with its reason
+and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import mimetypes
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .chunk import Chunker
+from .embed import CachedEmbedder
+from .errors import ParseError, ZhikuError
+from .parse import ParserRegistry
+from .protocols import Store
+from .text import Analyzer
+from .types import DocumentRecord, ParsedDocument
+
+Status = Literal["added", "updated", "unchanged", "failed"]
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    status: Status
+    chunks: int = 0
+    reason: str = ""
+    doc_id: int | None = None
+
+
+@dataclass
+class IngestReport:
+    """What happened to each file of a batch."""
+
+    outcomes: list[FileOutcome] = field(default_factory=list)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        parts = [f"{self.count(s)} {s}" for s in ("added", "updated", "unchanged", "failed") if self.count(s)]
+        chunks = sum(o.chunks for o in self.outcomes if o.status in ("added", "updated"))
+        return f"{len(self.outcomes)} files: " + ", ".join(parts or ["nothing to do"]) + f"; {chunks} chunks indexed"
+
+
+def expand_paths(inputs: Iterable[str | Path], extensions: Iterable[str] | None = None) -> list[Path]:
+    """Files named by ``inputs``: files as given, folders recursively, and shell globs (``docs/**/*.pdf``).
+
+    Inside folders only files with a known extension are taken (hidden files and folders skipped);
+    a file named explicitly is always taken, so an unsupported one is reported rather than ignored.
+    """
+    exts = {e.lower() for e in extensions} if extensions is not None else None
+    seen: dict[Path, None] = {}
+    for raw in inputs:
+        text = str(raw)
+        path = Path(text).expanduser()
+        if path.is_dir():
+            for found in sorted(_walk(path)):
+                if exts is None or found.suffix.lower() in exts:
+                    seen.setdefault(found, None)
+        elif path.exists() or not glob.has_magic(text):
+            seen.setdefault(path, None)  # a missing plain path is reported as a failure later
+        else:
+            for match in sorted(glob.glob(os.path.expanduser(text), recursive=True)):
+                if Path(match).is_file():
+                    seen.setdefault(Path(match), None)
+    return list(seen)
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if not name.startswith("."):
+                yield Path(root) / name
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Indexer:
+    """Parses, chunks, analyses, embeds and stores documents into one knowledge base at a time."""
+
+    def __init__(
+        self,
+        store: Store,
+        parsers: ParserRegistry,
+        chunker: Chunker,
+        analyzer: Analyzer,
+        embedder: CachedEmbedder | None,
+        max_bytes: int,
+    ) -> None:
+        self.store = store
+        self.parsers = parsers
+        self.chunker = chunker
+        self.analyzer = analyzer
+        self.embedder = embedder
+        self.max_bytes = max_bytes
+
+    def add_files(
+        self,
+        kb_id: int,
+        paths: Iterable[Path],
+        *,
+        on_file: Callable[[FileOutcome], None] | None = None,
+    ) -> IngestReport:
+        """Index every file; one bad file never stops the batch."""
+        report = IngestReport()
+        for path in paths:
+            outcome = self.add_file(kb_id, path)
+            report.outcomes.append(outcome)
+            if on_file:
+                on_file(outcome)
+        return report
+
+    def add_file(self, kb_id: int, path: Path, key: str | None = None) -> FileOutcome:
+        """Index one file, stored under ``key`` (default: its absolute path)."""
+        key = key or str(path.resolve())
+        try:
+            if not path.is_file():
+                raise ParseError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+            content_hash = file_hash(path)
+            existing = self.store.find_document(kb_id, key)
+            if existing and existing.content_hash == content_hash:
+                return FileOutcome(key, "unchanged", existing.chunks, doc_id=existing.id)
+            parsed = self.parsers.parse(path, max_bytes=self.max_bytes)
+            mime = mimetypes.guess_type(path.name)[0] or ""
+            record = self.add_parsed(
+                kb_id, key, parsed, content_hash=content_hash, mime=mime, size=path.stat().st_size
+            )
+        except ZhikuError as exc:
+            return FileOutcome(key, "failed", reason=str(exc))
+        except OSError as exc:
+            return FileOutcome(key, "failed", reason=f"{path}: cannot read ({exc.strerror or exc})")
+        return FileOutcome(key, "updated" if existing else "added", record.chunks, doc_id=record.id)
+
+    def add_parsed(
+        self,
+        kb_id: int,
+        key: str,
+        parsed: ParsedDocument,
+        *,
+        content_hash: str | None = None,
+        mime: str = "",
+        size: int = 0,
+    ) -> DocumentRecord:
+        """Chunk, analyse, embed and store an already-parsed document (replacing any old version)."""
+        chunks = self.chunker.chunk(parsed)
+        if not chunks:
+            raise ParseError(f"{key}: no text to index")
+        index_texts = [c.index_text for c in chunks]
+        terms = [self.analyzer.terms(t) for t in index_texts]
+        vectors = self.embedder.embed_passages(index_texts) if self.embedder else None
+        return self.store.replace_document(
+            kb_id,
+            key,
+            title=parsed.title,
+            content_hash=content_hash or hashlib.sha256(parsed.text.encode()).hexdigest(),
+            chunks=chunks,
+            chunk_terms=terms,
+            vectors=vectors,
+            model=self.embedder.name if self.embedder else "",
+            mime=mime,
+            size=size or len(parsed.text.encode()),
+            metadata=parsed.metadata,
+        )

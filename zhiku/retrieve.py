@@ -1,0 +1,145 @@
+"""Hybrid retrieval: BM25 (FTS5 over jieba/stemmed terms) and dense vectors, fused.
+
+Fusion is min-max score fusion by default: each list's scores are scaled to [0, 1] over its
+candidates and mixed ``(1 - w) * bm25 + w * dense``. It was chosen by measurement: on SciFact dev,
+reciprocal-rank fusion scored *below* BM25 alone while score fusion beat both lists (see
+docs/benchmarks.md). RRF stays available (``fusion="rrf"``) for comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from .protocols import Store
+from .text import Analyzer
+from .types import Hit
+
+Mode = Literal["bm25", "dense", "hybrid"]
+MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
+Ranked = list[tuple[int, float]]
+
+
+@dataclass
+class SearchRequest:
+    """What to search for and how. ``doc_ids``/``path_glob`` restrict the documents searched."""
+
+    query: str
+    kb_id: int
+    mode: Mode = "hybrid"
+    top_k: int = 8
+    candidates: int = 100
+    dense_weight: float = 0.5
+    fusion: str = "minmax"
+    path_glob: str | None = None
+    doc_ids: set[int] | None = None
+    query_vector: np.ndarray | None = None
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    mode: Mode
+    notes: list[str] = field(default_factory=list)
+
+
+def minmax_fusion(lists: dict[str, Ranked], weights: dict[str, float]) -> dict[int, float]:
+    """Weighted sum of per-list scores scaled to [0, 1]; a chunk missing from a list gets 0 there."""
+    fused: dict[int, float] = {}
+    for name, ranked in lists.items():
+        if not ranked:
+            continue
+        scores = [s for _, s in ranked]
+        lo, hi = min(scores), max(scores)
+        span = hi - lo
+        for cid, s in ranked:
+            norm = (s - lo) / span if span > 0 else 1.0
+            fused[cid] = fused.get(cid, 0.0) + weights[name] * norm
+    return fused
+
+
+def rrf_fusion(lists: dict[str, Ranked], weights: dict[str, float], k: int = 60) -> dict[int, float]:
+    """Reciprocal rank fusion: ``sum w / (k + rank)``."""
+    fused: dict[int, float] = {}
+    for name, ranked in lists.items():
+        for rank, (cid, _) in enumerate(ranked, start=1):
+            fused[cid] = fused.get(cid, 0.0) + weights[name] * 2.0 / (k + rank)
+    return fused
+
+
+FUSIONS: dict[str, Callable[[dict[str, Ranked], dict[str, float]], dict[int, float]]] = {
+    "minmax": minmax_fusion,
+    "rrf": rrf_fusion,
+}
+
+
+class Retriever:
+    """Runs one ``SearchRequest`` against a ``Store``: the same code for every backend."""
+
+    def __init__(self, store: Store, embed_query: Callable[[str], np.ndarray], analyzer: Analyzer) -> None:
+        self.store = store
+        self.embed_query = embed_query
+        self.analyzer = analyzer
+
+    def ranked_lists(self, req: SearchRequest) -> dict[str, Ranked]:
+        """The raw candidate lists the mode asks for, keyed ``bm25`` / ``dense``."""
+        doc_ids = req.doc_ids
+        if req.path_glob:
+            matching = self.store.doc_ids_matching(req.kb_id, req.path_glob)
+            doc_ids = matching if doc_ids is None else doc_ids & matching
+        lists: dict[str, Ranked] = {}
+        if req.mode in ("bm25", "hybrid"):
+            terms = self.analyzer.query_terms(req.query)
+            lists["bm25"] = self.store.keyword_search(req.kb_id, terms, req.candidates, doc_ids)
+        if req.mode in ("dense", "hybrid"):
+            vector = req.query_vector if req.query_vector is not None else self.embed_query(req.query)
+            lists["dense"] = self.store.vector_search(req.kb_id, vector, req.candidates, doc_ids)
+        return lists
+
+    def search(self, req: SearchRequest) -> SearchResult:
+        lists = self.ranked_lists(req)
+        notes: list[str] = []
+        if req.mode == "hybrid":
+            if not lists["dense"] and lists["bm25"]:
+                notes.append("no dense vectors in this knowledge base yet: keyword results only")
+            weights = {"bm25": 1.0 - req.dense_weight, "dense": req.dense_weight}
+            try:
+                fuse = FUSIONS[req.fusion]
+            except KeyError:
+                raise ValueError(f"unknown fusion {req.fusion!r}; choose one of {sorted(FUSIONS)}") from None
+            scores = fuse(lists, weights)
+        else:
+            scores = dict(lists[req.mode if req.mode == "dense" else "bm25"])
+        best = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[: req.top_k]
+        chunks = self.store.get_chunks(cid for cid, _ in best)
+        hits: list[Hit] = []
+        for cid, score in best:
+            hit = chunks.get(cid)
+            if hit is None:  # deleted between the two queries
+                continue
+            hit.score = score
+            for name, ranked in lists.items():
+                for rank, (other, raw) in enumerate(ranked, start=1):
+                    if other == cid:
+                        hit.ranks[name] = rank
+                        hit.scores[name] = raw
+                        break
+            hits.append(hit)
+        return SearchResult(hits, req.mode, notes)
+
+
+def describe_hits(hits: Sequence[Hit]) -> list[str]:
+    """One line per hit for ``--explain``: final score and the rank/score in each list."""
+    lines = []
+    for i, hit in enumerate(hits, start=1):
+        parts = [f"#{i} score={hit.score:.4f}"]
+        for name in ("bm25", "dense"):
+            if name in hit.ranks:
+                parts.append(f"{name}: rank {hit.ranks[name]} ({hit.scores[name]:.4f})")
+            else:
+                parts.append(f"{name}: -")
+        lines.append("  ".join(parts))
+    return lines

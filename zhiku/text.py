@@ -1,0 +1,162 @@
+"""Text utilities shared by chunking, keyword search and answering.
+
+Chinese has no spaces, so keyword search needs a word segmenter (jieba); English needs stemming so
+"leaves" matches "leave". ``Analyzer`` does both on mixed text and is the single definition of a
+"term" for the keyword index, for queries and for answer verification.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+# CJK Unified Ideographs (+ extension A and compatibility ideographs).
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK_RE = re.compile(f"[{_CJK}]")
+# A run of CJK characters, or a word of letters/digits (keeps 3.5, COVID-19, e-mail together).
+_SEGMENT_RE = re.compile(f"[{_CJK}]+|[^\\W_]+(?:[.\\-'][^\\W_]+)*", re.UNICODE)
+_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
+
+EN_STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more most my
+    myself no nor not now of off on once only or other our ours ourselves out over own same she should so
+    some such than that the their theirs them themselves then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with would you your
+    yours yourself yourselves s t don""".split()
+)
+ZH_STOPWORDS = frozenset(
+    """的 了 是 在 和 与 及 或 等 也 就 都 而 及其 把 被 让 给 对 从 向 于 以 之 其 这 那 这个 那个 这些 那些
+    一个 一种 我 你 他 她 它 我们 你们 他们 吗 呢 吧 啊 呀 么 什么 怎么 怎样 如何 为什么 哪 哪些 哪个 哪里
+    多少 几 谁 请问 请 有 没有 会 能 可以 要 是否 还 又 上 下 中 里 个 着 过 得 地 所 为 由 并 但 如果 因为
+    所以 则 即 该 此 各 每""".split()
+)
+
+
+def normalize(text: str) -> str:
+    """NFKC-normalise (full-width -> half-width) and collapse whitespace runs inside lines."""
+    text = unicodedata.normalize("NFKC", text)
+    return re.sub(r"[ \t\u00a0\u3000]+", " ", text)
+
+
+def cjk_ratio(text: str) -> float:
+    """Share of CJK characters among letters: 0.0 for pure English, 1.0 for pure Chinese."""
+    cjk = len(CJK_RE.findall(text))
+    if cjk == 0:
+        return 0.0
+    latin = sum(len(w) for w in re.findall(r"[A-Za-z]+", text))
+    # An English word is ~5 letters but carries about as much meaning as 1.5 Chinese characters.
+    return cjk / (cjk + latin / 3.0)
+
+
+def detect_language(text: str) -> str:
+    """``"zh"`` or ``"en"``: enough for choosing the answer's language."""
+    return "zh" if cjk_ratio(text) >= 0.3 else "en"
+
+
+def estimate_tokens(text: str) -> int:
+    """Approximate subword tokens for multilingual models (XLM-R style).
+
+    Measured against multilingual-e5's tokenizer: ~0.8 token per Chinese character and ~1.4 per
+    English word. Used to size chunks without loading a model.
+    """
+    cjk = len(CJK_RE.findall(text))
+    words = len(_WORD_RE.findall(CJK_RE.sub(" ", text)))
+    return int(cjk * 0.8 + words * 1.4 + 0.5)
+
+
+# Sentence ends: Chinese full stops (optionally followed by closing quotes), or Western punctuation
+# followed by whitespace, or a line break.
+_SENTENCE_END_RE = re.compile(r"[。！？；!?]+[」』”’）)]*|[.!?]+[\"'”’)]*(?=\s)|\n+")
+_ABBREVIATIONS = frozenset({"e.g", "i.e", "etc", "vs", "mr", "mrs", "ms", "dr", "prof", "fig", "no", "al", "st"})
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences in ``text`` (Chinese and English, mixed), whitespace trimmed."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENTENCE_END_RE.finditer(text):
+        end = m.end()
+        if m.group().startswith(".") and _ends_with_abbreviation(text, m.start()):
+            continue
+        _add_span(text, start, end, spans)
+        start = end
+    _add_span(text, start, len(text), spans)
+    return spans
+
+
+def _ends_with_abbreviation(text: str, dot: int) -> bool:
+    word = re.search(r"([A-Za-z.]+)$", text[max(0, dot - 8) : dot])
+    return bool(word and (word.group(1).lower() in _ABBREVIATIONS or len(word.group(1)) == 1))
+
+
+def _add_span(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append((start, end))
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of ``text``."""
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+class Analyzer:
+    """Turns mixed Chinese/English text into index terms.
+
+    Chinese runs go through jieba's search mode (which also emits the sub-words of long words, so
+    "人工智能" matches "智能"); English words are lower-cased and Snowball-stemmed. Stopwords and
+    punctuation are dropped. One instance is reused: jieba's dictionary takes ~1 s to load.
+    """
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self._cache_dir = cache_dir
+
+    @cached_property
+    def _jieba(self) -> Any:
+        import logging
+
+        import jieba
+
+        # jieba logs its dictionary loading at INFO on its own logger; keep the user's terminal quiet.
+        logging.getLogger("jieba").setLevel(logging.WARNING)
+        tokenizer = jieba.Tokenizer()
+        if self._cache_dir is not None:
+            self._cache_dir.mkdir(parents=True, exist_ok=True)
+            tokenizer.tmp_dir = str(self._cache_dir)
+        tokenizer.initialize()
+        return tokenizer
+
+    @cached_property
+    def _stemmer(self) -> Any:
+        import Stemmer
+
+        return Stemmer.Stemmer("english")
+
+    def terms(self, text: str) -> list[str]:
+        """Index terms of ``text`` in order (repeats kept: BM25 counts them)."""
+        return list(self._iter_terms(text))
+
+    def _iter_terms(self, text: str) -> Iterator[str]:
+        text = unicodedata.normalize("NFKC", text).lower()
+        stem = self._stemmer.stemWord
+        for m in _SEGMENT_RE.finditer(text):
+            seg = m.group()
+            if CJK_RE.match(seg):
+                for word in self._jieba.cut_for_search(seg, HMM=True):
+                    if word not in ZH_STOPWORDS:
+                        yield word
+            elif seg not in EN_STOPWORDS:
+                yield stem(seg)
+
+    def query_terms(self, text: str) -> list[str]:
+        """Distinct terms of a query, in first-seen order."""
+        return list(dict.fromkeys(self._iter_terms(text)))
