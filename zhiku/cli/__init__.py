@@ -1,0 +1,57 @@
+"""The ``zhiku`` command line: a thin layer over ``zhiku.App``.
+
+Each command group lives in its own module and is registered on ``main`` here.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..settings import Settings
+from .common import run_app
+from .documents import add, docs, rm
+from .kb import kb
+from .query import ask, search
+from .serve import demo, serve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    envvar="ZHIKU_HOME",
+    help="Data directory (store, caches). Default: ~/.local/share/zhiku. Env: ZHIKU_HOME.",
+)
+@click.version_option(package_name="zhiku")
+@click.pass_context
+def main(ctx: click.Context, home: str | None) -> None:
+    """zhiku (智库): grounded, cited answers from your documents.
+
+    \b
+    Quick start:
+      zhiku kb create handbook
+      zhiku add --kb handbook ~/docs/handbook/
+      zhiku search --kb handbook "年假怎么申请" --explain
+      zhiku ask --kb handbook "How many days of annual leave do new hires get?"
+      zhiku serve
+
+    Settings come from ZHIKU_* environment variables and ./zhiku.toml (see docs/configuration.md).
+    """
+    ctx.obj = Settings(home=home) if home else Settings()
+
+
+for command in (kb, add, docs, rm, search, ask, serve, demo):
+    main.add_command(command)
+
+
+def _register_eval() -> None:
+    try:
+        from .eval import eval_group
+    except ImportError:  # evaluation is optional at install time
+        return
+    main.add_command(eval_group)
+
+
+_register_eval()
+
+__all__ = ["main", "run_app"]
