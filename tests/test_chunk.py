@@ -1,0 +1,77 @@
+from zhiku.chunk import Chunker
+from zhiku.text import estimate_tokens
+from zhiku.types import Block, Locator, ParsedDocument
+
+
+def _doc() -> ParsedDocument:
+    table = "| Type | Days |\n| --- | --- |\n" + "\n".join(f"| leave type {i} | {i} days of leave |" for i in range(80))
+    return ParsedDocument.from_blocks(
+        [
+            Block("heading", "Handbook", 1, Locator(heading_path=["Handbook"])),
+            Block("heading", "Leave", 2, Locator(heading_path=["Handbook", "Leave"])),
+            Block("paragraph", "New hires get 10 days of annual leave. " * 40, 0, Locator(heading_path=["Handbook", "Leave"])),
+            Block("table", table, 0, Locator(heading_path=["Handbook", "Leave"])),
+            Block("heading", "报销", 2, Locator(heading_path=["Handbook", "报销"])),
+            Block("paragraph", "报销需在三十天内提交。" * 4, 0, Locator(heading_path=["Handbook", "报销"], page=3)),
+        ],
+        title="Handbook",
+    )
+
+
+def test_chunks_never_cross_headings_and_keep_their_outline() -> None:
+    chunks = Chunker(100, 20).chunk(_doc())
+    last = chunks[-1]
+    assert last.text.startswith("报销") and "leave" not in last.text
+    assert last.locator.heading_path == ["Handbook", "报销"] and last.locator.page == 3
+    assert last.context == "Handbook > 报销"
+    assert all("报销" not in c.text for c in chunks[:-1])
+
+
+def test_chunks_are_bounded_and_slices_of_the_source() -> None:
+    doc = _doc()
+    chunks = Chunker(100, 20).chunk(doc)
+    assert [c.ord for c in chunks] == list(range(len(chunks)))
+    for c in chunks:
+        assert estimate_tokens(c.text) <= 100 + 15  # a repeated table header may add a little
+        start, end = c.locator.char_start, c.locator.char_end
+        assert start is not None and end is not None
+        if c.kind == "text":
+            assert doc.text[start:end] == c.text
+        else:
+            assert c.text.endswith(doc.text[start:end])
+
+
+def test_long_paragraph_splits_at_sentences_with_overlap() -> None:
+    chunks = [c for c in Chunker(100, 20).chunk(_doc()) if c.kind == "text" and "New hires" in c.text]
+    assert len(chunks) >= 3
+    for c in chunks[1:]:
+        assert c.text.startswith("New hires")  # starts on a sentence boundary
+    first, second = chunks[0], chunks[1]
+    assert second.locator.char_start < first.locator.char_end  # overlap
+
+
+def test_table_chunks_repeat_the_header_row() -> None:
+    tables = [c for c in Chunker(100, 20).chunk(_doc()) if c.kind == "table"]
+    assert len(tables) >= 3
+    for c in tables:
+        assert c.text.startswith("| Type | Days |\n| --- | --- |\n| leave type")
+    rows = [line for c in tables for line in c.text.splitlines()[2:]]
+    assert len(set(rows)) == 80  # every row kept, none lost at a split
+
+
+def test_small_blocks_are_packed_together() -> None:
+    blocks = [Block("paragraph", f"Short paragraph number {i}.") for i in range(10)]
+    chunks = Chunker(300, 40).chunk(ParsedDocument.from_blocks(blocks))
+    assert len(chunks) == 1 and "number 9" in chunks[0].text
+
+
+def test_a_bare_title_joins_its_first_section() -> None:
+    chunks = Chunker(300, 40).chunk(_doc())
+    assert chunks[0].text.startswith("Handbook\n\nLeave")
+
+
+def test_chinese_without_punctuation_is_hard_split() -> None:
+    doc = ParsedDocument.from_blocks([Block("paragraph", "字" * 2000)])
+    chunks = Chunker(300, 40).chunk(doc)
+    assert len(chunks) >= 5 and all(estimate_tokens(c.text) <= 300 for c in chunks)
+    assert "".join(c.text for c in chunks) == "字" * 2000

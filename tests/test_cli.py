@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from zhiku.cli import main
+from zhiku.demo import DEMO_DIR
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("ZHIKU_EMBEDDER", "hash")
+    for var in ("ZHIKU_LLM_BASE_URL", "ZHIKU_LLM_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    home = str(tmp_path / "home")
+    runner = CliRunner()
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(main, ["--home", home, *args], catch_exceptions=False)
+
+    return invoke
+
+
+def test_kb_lifecycle(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("kb", "create", "handbook", "-d", "HR docs").exit_code == 0
+    dup = run("kb", "create", "handbook")
+    assert dup.exit_code == 1 and "already exists" in dup.output
+    listed = json.loads(run("kb", "list", "--json").output)
+    assert listed[0]["name"] == "handbook"
+    missing = run("add", "--kb", "nope", str(DEMO_DIR))
+    assert missing.exit_code == 1 and "zhiku kb create nope" in missing.output
+    assert run("kb", "delete", "handbook", "--yes").exit_code == 0
+
+
+def test_add_search_ask(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("kb", "create", "handbook")
+    added = run("add", "--kb", "handbook", str(DEMO_DIR))
+    assert added.exit_code == 0 and "4 added" in added.output
+    again = run("add", "--kb", "handbook", str(DEMO_DIR))
+    assert "4 unchanged" in again.output
+    found = run("search", "--kb", "handbook", "年假怎么申请", "--explain")
+    assert found.exit_code == 0 and "员工手册.md" in found.output and "bm25: rank" in found.output
+    answer = json.loads(run("ask", "--kb", "handbook", "How many days of annual leave do new hires get?", "--json").output)
+    assert answer["mode"] == "extractive" and "10 days" in answer["answer"] and answer["citations"]
+    assert answer["citations"][0]["where"]
+    streamed = run("ask", "--kb", "handbook", "How many days of annual leave do new hires get?")
+    assert "[1]" in streamed.output and "grounding" in streamed.output
+    refused = run("ask", "--kb", "handbook", "法国的首都是哪里？")
+    assert "知识库中没有找到" in refused.output
+    docs = run("docs", "--kb", "handbook").output.splitlines()
+    doc_id = docs[0].split()[0]
+    assert run("rm", "--kb", "handbook", doc_id).exit_code == 0
+    assert len(run("docs", "--kb", "handbook").output.splitlines()) == 3
+
+
+def test_bad_file_exit_code_and_summary(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = tmp_path / "good.md"
+    good.write_text("# Ok\n\nFine text.", encoding="utf-8")
+    bad = tmp_path / "bad.docx"
+    bad.write_bytes(b"PK\x03\x04 this is not really a zip")
+    result = run("add", str(good), str(bad))  # no --kb: the default knowledge base is created
+    assert result.exit_code == 1
+    assert "1 added, 1 failed" in result.output and "bad.docx" in result.output
+
+
+def test_demo_without_serving(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("demo", "--no-serve")
+    assert result.exit_code == 0 and "curl" in result.output and "zhiku ask" in result.output
+
+
+def test_help_everywhere(run) -> None:  # type: ignore[no-untyped-def]
+    for command in ([], ["add"], ["search"], ["ask"], ["kb"], ["serve"]):
+        result = run(*command, "--help")
+        assert result.exit_code == 0 and "Usage" in result.output

@@ -1,0 +1,51 @@
+from zhiku.text import Analyzer, detect_language, estimate_tokens, sentence_spans, split_sentences
+
+
+def test_terms_mix_jieba_and_stemming() -> None:
+    terms = Analyzer().terms("新员工的年假怎么申请? New hires get 10 days of annual leave.")
+    assert "员工" in terms and "申请" in terms
+    assert "hire" in terms and "leav" in terms and "10" in terms
+    # stopwords of both languages are dropped
+    assert "的" not in terms and "of" not in terms and "怎么" not in terms
+
+
+def test_search_mode_emits_subwords() -> None:
+    terms = Analyzer().terms("人工智能")
+    assert "智能" in terms and "人工智能" in terms
+
+
+def test_query_terms_are_distinct() -> None:
+    assert Analyzer().query_terms("leave leave 年假 年假") == ["leav", "年", "假"]
+
+
+def test_full_width_is_normalised() -> None:
+    assert Analyzer().terms("ＡＢＣ １２３") == ["abc", "123"]
+
+
+def test_sentences_chinese_and_english() -> None:
+    text = "新员工有十天年假。需要提前申请！New hires get 10 days, e.g. in Q1. Dr. Smith approves 3.5 days. Done"
+    assert split_sentences(text) == [
+        "新员工有十天年假。",
+        "需要提前申请！",
+        "New hires get 10 days, e.g. in Q1.",
+        "Dr. Smith approves 3.5 days.",
+        "Done",
+    ]
+
+
+def test_sentence_spans_index_the_text() -> None:
+    text = "  第一句。 Second one.\n第三句"
+    for start, end in sentence_spans(text):
+        assert text[start:end].strip() == text[start:end] and text[start:end]
+
+
+def test_language_detection() -> None:
+    assert detect_language("How many days?") == "en"
+    assert detect_language("年假怎么申请") == "zh"
+    assert detect_language("VPN 怎么配置？") == "zh"
+
+
+def test_token_estimate_is_in_the_right_range() -> None:
+    # ~0.8 tokens per Chinese character, ~1.4 per English word (measured on multilingual-e5)
+    assert 35 <= estimate_tokens("兰" * 50) <= 45
+    assert 25 <= estimate_tokens(" ".join(["word"] * 20)) <= 31
