@@ -4,12 +4,13 @@ from zhiku.types import Block, Locator, ParsedDocument
 
 
 def _doc() -> ParsedDocument:
+    leave = ["Handbook", "Leave"]
     table = "| Type | Days |\n| --- | --- |\n" + "\n".join(f"| leave type {i} | {i} days of leave |" for i in range(80))
     return ParsedDocument.from_blocks(
         [
             Block("heading", "Handbook", 1, Locator(heading_path=["Handbook"])),
             Block("heading", "Leave", 2, Locator(heading_path=["Handbook", "Leave"])),
-            Block("paragraph", "New hires get 10 days of annual leave. " * 40, 0, Locator(heading_path=["Handbook", "Leave"])),
+            Block("paragraph", "New hires get 10 days of annual leave. " * 40, 0, Locator(heading_path=leave)),
             Block("table", table, 0, Locator(heading_path=["Handbook", "Leave"])),
             Block("heading", "报销", 2, Locator(heading_path=["Handbook", "报销"])),
             Block("paragraph", "报销需在三十天内提交。" * 4, 0, Locator(heading_path=["Handbook", "报销"], page=3)),

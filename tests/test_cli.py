@@ -43,7 +43,8 @@ def test_add_search_ask(run, tmp_path: Path) -> None:  # type: ignore[no-untyped
     assert "4 unchanged" in again.output
     found = run("search", "--kb", "handbook", "年假怎么申请", "--explain")
     assert found.exit_code == 0 and "员工手册.md" in found.output and "bm25: rank" in found.output
-    answer = json.loads(run("ask", "--kb", "handbook", "How many days of annual leave do new hires get?", "--json").output)
+    question = "How many days of annual leave do new hires get?"
+    answer = json.loads(run("ask", "--kb", "handbook", question, "--json").output)
     assert answer["mode"] == "extractive" and "10 days" in answer["answer"] and answer["citations"]
     assert answer["citations"][0]["where"]
     streamed = run("ask", "--kb", "handbook", "How many days of annual leave do new hires get?")

@@ -5,6 +5,8 @@ Each command group lives in its own module and is registered on ``main`` here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ..settings import Settings
@@ -37,7 +39,7 @@ def main(ctx: click.Context, home: str | None) -> None:
 
     Settings come from ZHIKU_* environment variables and ./zhiku.toml (see docs/configuration.md).
     """
-    ctx.obj = Settings(home=home) if home else Settings()
+    ctx.obj = Settings(home=Path(home)) if home else Settings()
 
 
 for command in (kb, add, docs, rm, search, ask, serve, demo):

@@ -94,7 +94,7 @@ class CachedEmbedder:
         found = self.cache.get_many(self.name, keys) if self.cache else {}
         # Unique uncached texts only: documents often repeat boilerplate (headers, disclaimers).
         todo: dict[bytes, str] = {}
-        for key, text in zip(keys, texts):
+        for key, text in zip(keys, texts, strict=True):
             if key not in found:
                 todo.setdefault(key, text)
         copies = Counter(keys)

@@ -241,7 +241,8 @@ class SQLiteStore:
             doc_id = int(cur.lastrowid or 0)
             for i, chunk in enumerate(chunks):
                 cur = db.execute(
-                    "INSERT INTO chunks (doc_id, kb_id, ord, kind, text, context, locator) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO chunks (doc_id, kb_id, ord, kind, text, context, locator)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         doc_id,
                         kb_id,
@@ -383,4 +384,7 @@ _DOC_SELECT = (
 
 
 def _doc(row: Sequence[Any]) -> DocumentRecord:
-    return DocumentRecord(*row[:10], metadata=json.loads(row[10]))
+    doc_id, kb_id, path, title, content_hash, mime, size, chunks, created, updated, metadata = row
+    return DocumentRecord(
+        doc_id, kb_id, path, title, content_hash, mime, size, chunks, created, updated, json.loads(metadata)
+    )
