@@ -1,0 +1,220 @@
+"""The REST API under /api, against a real uvicorn server over the demo corpus (hash embedder)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from server_fixtures import KB, RunningServer, build_app, running_server
+
+from zhiku.demo import EXAMPLE_QUESTIONS
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    app = build_app(tmp_path_factory.mktemp("zhiku-home"))
+    with running_server(app) as running:
+        yield running
+    app.close()
+
+
+@pytest.fixture()
+def client(server: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=60) as c:
+        yield c
+
+
+def sse_events(response: httpx.Response) -> list[tuple[str, Any]]:
+    """(event, data) pairs of a text/event-stream response."""
+    events: list[tuple[str, Any]] = []
+    name = "message"
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            name = line[len("event: ") :]
+        elif line.startswith("data: "):
+            events.append((name, json.loads(line[len("data: ") :])))
+            name = "message"
+    return events
+
+
+def test_health(client: httpx.Client) -> None:
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok"
+    assert body["embedder"] == "hash"
+    assert body["llm"] is False
+
+
+def test_kb_lifecycle(client: httpx.Client) -> None:
+    r = client.post("/api/kbs", json={"name": "scratch", "description": "temporary"})
+    assert r.status_code == 201, r.text
+    assert r.json()["name"] == "scratch"
+
+    dup = client.post("/api/kbs", json={"name": "scratch"})
+    assert dup.status_code == 409
+    assert dup.json()["error"]["type"] == "already_exists"
+    assert "scratch" in dup.json()["error"]["message"]
+
+    names = [kb["name"] for kb in client.get("/api/kbs").json()]
+    assert {"scratch", KB} <= set(names)
+    assert client.get("/api/kbs/scratch").json()["description"] == "temporary"
+
+    assert client.delete("/api/kbs/scratch").status_code == 204
+    missing = client.get("/api/kbs/scratch")
+    assert missing.status_code == 404
+    error = missing.json()["error"]
+    assert error["type"] == "not_found"
+    assert "POST /api/kbs" in error["message"]
+
+
+def test_list_documents(client: httpx.Client) -> None:
+    docs = client.get(f"/api/kbs/{KB}/documents").json()
+    assert len(docs) >= 2
+    assert all(d["chunks"] > 0 for d in docs)
+    kb = client.get(f"/api/kbs/{KB}").json()
+    assert kb["documents"] == len(docs)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
+def test_search_has_explain_data(client: httpx.Client, mode: str) -> None:
+    r = client.post(f"/api/kbs/{KB}/search", json={"query": "annual leave for new hires", "mode": mode, "top_k": 3})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["mode"] == mode
+    assert 0 < len(body["hits"]) <= 3
+    hit = body["hits"][0]
+    assert hit["text"] and hit["path"] and "locator" in hit
+    assert isinstance(hit["ranks"], dict) and isinstance(hit["scores"], dict)
+    assert isinstance(body["notes"], list)
+    if mode == "hybrid":
+        assert set(hit["ranks"]) & {"bm25", "dense"}
+
+
+def test_search_path_glob(client: httpx.Client) -> None:
+    body = client.post(f"/api/kbs/{KB}/search", json={"query": "年假", "path_glob": "*.md"}).json()
+    assert body["hits"]
+    assert all(h["path"].endswith(".md") for h in body["hits"])
+
+
+def test_search_validation_error(client: httpx.Client) -> None:
+    r = client.post(f"/api/kbs/{KB}/search", json={"query": "x", "mode": "magic"})
+    assert r.status_code == 422
+    assert r.json()["error"]["type"] == "invalid_request"
+    assert "mode" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("question", "expected"), EXAMPLE_QUESTIONS[:2] + EXAMPLE_QUESTIONS[6:7])
+def test_ask(client: httpx.Client, question: str, expected: str) -> None:
+    r = client.post(f"/api/kbs/{KB}/ask", json={"question": question})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["refused"] is False
+    assert answer["citations"]
+    assert "[1]" in answer["answer"]
+    sources = answer["answer"] + " ".join(c["snippet"] for c in answer["citations"])
+    assert expected in sources
+
+
+def test_ask_refuses_off_topic(client: httpx.Client) -> None:
+    answer = client.post(f"/api/kbs/{KB}/ask", json={"question": "What is the capital of France?"}).json()
+    assert answer["refused"] is True
+    assert answer["citations"] == []
+    assert "knowledge base" in answer["answer"]
+
+
+def test_ask_with_history(client: httpx.Client) -> None:
+    history = [
+        {"role": "user", "content": "How many days of annual leave do new hires get?"},
+        {"role": "assistant", "content": "New hires get 10 days [1]."},
+    ]
+    r = client.post(f"/api/kbs/{KB}/ask", json={"question": "And after two years?", "history": history})
+    assert r.status_code == 200, r.text
+    assert r.json()["question"] == "And after two years?"
+
+
+def test_ask_stream(client: httpx.Client) -> None:
+    question = EXAMPLE_QUESTIONS[0][0]
+    with client.stream("POST", f"/api/kbs/{KB}/ask", json={"question": question, "stream": True}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = sse_events(r)
+    kinds = [kind for kind, _ in events]
+    assert kinds[-1] == "answer"
+    assert kinds.count("delta") >= 1 and set(kinds[:-1]) == {"delta"}
+    answer = events[-1][1]
+    assert "".join(data["text"] for kind, data in events if kind == "delta") == answer["answer"]
+    assert answer["citations"]
+
+
+def test_ask_unknown_kb(client: httpx.Client) -> None:
+    for stream in (False, True):
+        r = client.post("/api/kbs/nope/ask", json={"question": "hello?", "stream": stream})
+        assert r.status_code == 404
+        assert r.json()["error"]["type"] == "not_found"
+
+
+def test_unknown_route(client: httpx.Client) -> None:
+    r = client.get("/api/nothing-here")
+    assert r.status_code == 404
+    assert "error" in r.json()
+
+
+def test_upload_good_and_corrupt_then_delete(client: httpx.Client, tmp_path: Path) -> None:
+    assert client.post("/api/kbs", json={"name": "uploads"}).status_code == 201
+    good = "# Parking\n\nThe visitor parking code at the Hangzhou office is ZEBRA-7731.\n"
+    files = [
+        ("files", ("parking.md", good.encode(), "text/markdown")),
+        ("files", ("broken.pdf", b"%PDF-1.4\nthis is not really a pdf\n%%EOF", "application/pdf")),
+    ]
+    r = client.post("/api/kbs/uploads/documents", files=files)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["ok"] is False
+    by_path = {f["path"]: f for f in body["files"]}
+    assert by_path["upload/parking.md"]["status"] == "added"
+    assert by_path["upload/parking.md"]["chunks"] >= 1
+    failed = by_path["upload/broken.pdf"]
+    assert failed["status"] == "failed"
+    assert failed["reason"]
+
+    # the server is still up and the good file is searchable
+    assert client.get("/api/health").status_code == 200
+    hits = client.post("/api/kbs/uploads/search", json={"query": "visitor parking code", "mode": "bm25"}).json()["hits"]
+    assert hits and "ZEBRA-7731" in hits[0]["text"]
+
+    # same bytes again: unchanged
+    again = client.post("/api/kbs/uploads/documents", files=[files[0]]).json()
+    assert again["ok"] is True and again["files"][0]["status"] == "unchanged"
+
+    docs = client.get("/api/kbs/uploads/documents").json()
+    doc_id = next(d["id"] for d in docs if d["path"] == "upload/parking.md")
+    assert client.delete(f"/api/kbs/uploads/documents/{doc_id}").status_code == 204
+    hits = client.post("/api/kbs/uploads/search", json={"query": "visitor parking code"}).json()["hits"]
+    assert not any("ZEBRA-7731" in h["text"] for h in hits)
+    assert client.delete(f"/api/kbs/uploads/documents/{doc_id}").status_code == 404
+    assert client.delete(f"/api/kbs/{KB}/documents/999999").status_code == 404
+
+
+def test_upload_to_unknown_kb(client: httpx.Client) -> None:
+    r = client.post("/api/kbs/nope/documents", files=[("files", ("a.md", b"# A\n\ntext\n", "text/markdown"))])
+    assert r.status_code == 404
+
+
+def test_openapi_schema(client: httpx.Client) -> None:
+    schema = client.get("/openapi.json").json()
+    assert schema["info"]["title"] == "zhiku"
+    for path in ("/api/kbs", "/api/kbs/{name}/ask", "/v1/chat/completions", "/v1/models"):
+        assert path in schema["paths"]
+    ask = schema["paths"]["/api/kbs/{name}/ask"]["post"]
+    assert ask["summary"] and ask["description"]
+    assert "AskBody" in schema["components"]["schemas"]
+
+
+def test_upload_reason_hides_temporary_path(client: httpx.Client) -> None:
+    r = client.post(f"/api/kbs/{KB}/documents", files=[("files", ("notes.docx", b"not a zip", "application/msword"))])
+    failed = r.json()["files"][0]
+    assert failed["status"] == "failed" and "notes.docx" in failed["reason"]
+    assert "zhiku-upload-" not in failed["reason"]

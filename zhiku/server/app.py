@@ -1,0 +1,267 @@
+"""``zhiku serve``: a FastAPI application that is a thin layer over ``App``.
+
+Every route calls one ``App`` method. Routes are plain ``def`` functions: FastAPI runs them in its
+thread pool, and the store keeps one SQLite connection per thread. Errors are rendered as
+``{"error": {"message", "type"}}``: ``NotFound`` → 404, ``AlreadyExists`` → 409, ``LLMError`` → 502,
+any other ``ZhikuError`` → 400. See docs/api.md.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, File, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..answer import AnswerEvent
+from ..app import App
+from ..errors import ZhikuError
+from ..ingest import IngestReport
+from .common import ApiError, ZhikuApp, classify, error_body, hint, primed, sse
+from .openai_compat import router as openai_router
+from .schemas import (
+    AnswerOut,
+    AskBody,
+    DocumentOut,
+    ErrorResponse,
+    FileResult,
+    Health,
+    KBCreate,
+    KBOut,
+    SearchBody,
+    SearchResponse,
+    UploadResponse,
+)
+
+DESCRIPTION = """\
+Grounded, cited answers over your documents (Chinese and English).
+
+* **REST** under `/api`: knowledge bases, document upload, search with explain data, answers
+  (JSON or server-sent events).
+* **OpenAI-compatible** under `/v1`: every knowledge base is a model `kb:<name>`; chat completions
+  carry the citations and grounding scores in an extra top-level field `zhiku`.
+
+Errors always have the body `{"error": {"message": ..., "type": ...}}`.
+"""
+
+TAGS = [
+    {"name": "system", "description": "Liveness and configuration."},
+    {"name": "knowledge bases", "description": "Create, list and delete knowledge bases."},
+    {"name": "documents", "description": "Upload, list and delete documents of a knowledge base."},
+    {"name": "search and answers", "description": "Hybrid search with explain data; grounded, cited answers."},
+    {"name": "openai", "description": "OpenAI-compatible API: point any OpenAI client at /v1."},
+]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Invalid request."},
+    404: {"model": ErrorResponse, "description": "Knowledge base or document not found."},
+}
+
+router = APIRouter(prefix="/api", responses=ERRORS)
+
+
+@router.get("/health", tags=["system"], summary="Is the server up?", response_model=Health)
+def health(zhiku: ZhikuApp) -> Health:
+    """Answers as soon as the server accepts requests; does not load any model."""
+    s = zhiku.settings
+    return Health(version=__version__, embedder=s.embedder, llm=s.llm_configured)
+
+
+@router.get("/kbs", tags=["knowledge bases"], summary="List knowledge bases", response_model=list[KBOut])
+def list_kbs(zhiku: ZhikuApp) -> list[dict[str, Any]]:
+    """Every knowledge base with its document and chunk counts."""
+    return [asdict(kb) for kb in zhiku.list_kbs()]
+
+
+@router.post(
+    "/kbs",
+    tags=["knowledge bases"],
+    summary="Create a knowledge base",
+    status_code=201,
+    response_model=KBOut,
+    responses={409: {"model": ErrorResponse, "description": "The name is taken."}},
+)
+def create_kb(body: KBCreate, zhiku: ZhikuApp) -> dict[str, Any]:
+    """Create an empty knowledge base; 409 if the name is already taken."""
+    return asdict(zhiku.create_kb(body.name, body.description))
+
+
+@router.get("/kbs/{name}", tags=["knowledge bases"], summary="Get a knowledge base", response_model=KBOut)
+def get_kb(name: str, zhiku: ZhikuApp) -> dict[str, Any]:
+    """One knowledge base with its document and chunk counts."""
+    return asdict(zhiku.get_kb(name))
+
+
+@router.delete("/kbs/{name}", tags=["knowledge bases"], summary="Delete a knowledge base", status_code=204)
+def delete_kb(name: str, zhiku: ZhikuApp) -> Response:
+    """Delete the knowledge base with all its documents, chunks and vectors."""
+    zhiku.delete_kb(name)
+    return Response(status_code=204)
+
+
+@router.get("/kbs/{name}/documents", tags=["documents"], summary="List documents", response_model=list[DocumentOut])
+def list_documents(name: str, zhiku: ZhikuApp) -> list[dict[str, Any]]:
+    """Every document of the knowledge base (id, path, title, chunk count, hash, ...)."""
+    return [asdict(doc) for doc in zhiku.list_documents(name)]
+
+
+@router.post(
+    "/kbs/{name}/documents",
+    tags=["documents"],
+    summary="Upload and index files",
+    response_model=UploadResponse,
+)
+def upload_documents(
+    name: str,
+    files: Annotated[list[UploadFile], File(description="One or more files (multipart field name: files).")],
+    zhiku: ZhikuApp,
+) -> UploadResponse:
+    """Index each uploaded file under the key ``upload/<filename>``.
+
+    A file that cannot be indexed (corrupt, encrypted, empty, unsupported) does not fail the request:
+    its entry has ``status: "failed"`` and a ``reason``, the other files are indexed, and ``ok`` is
+    false. Uploading a file with the same name again replaces it (``updated``) or, if its bytes are
+    the same, leaves it alone (``unchanged``). The response is 200 whenever the knowledge base exists.
+    """
+    report = IngestReport()
+    with tempfile.TemporaryDirectory(prefix="zhiku-upload-") as tmp:
+        for i, upload in enumerate(files):
+            filename = Path((upload.filename or "").replace("\\", "/")).name or f"upload-{i + 1}"
+            folder = Path(tmp) / str(i)  # one folder per file: two uploads may share a name
+            folder.mkdir()
+            target = folder / filename
+            with target.open("wb") as out:
+                shutil.copyfileobj(upload.file, out)
+            outcome = zhiku.add_file(name, target, key=f"upload/{filename}")
+            outcome.reason = outcome.reason.replace(str(target), filename).replace(str(folder), "")
+            report.outcomes.append(outcome)  # ^ the temporary path means nothing to the uploader
+    return UploadResponse(
+        ok=report.ok,
+        summary=report.summary(),
+        files=[FileResult(**asdict(o)) for o in report.outcomes],
+    )
+
+
+@router.delete("/kbs/{name}/documents/{doc_id}", tags=["documents"], summary="Delete a document", status_code=204)
+def delete_document(name: str, doc_id: int, zhiku: ZhikuApp) -> Response:
+    """Remove a document and its chunks; it is no longer found by search."""
+    zhiku.delete_document(name, doc_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/kbs/{name}/search", tags=["search and answers"], summary="Search a knowledge base", response_model=SearchResponse
+)
+def search(name: str, body: SearchBody, zhiku: ZhikuApp) -> dict[str, Any]:
+    """Ranked chunks with the explain data: each hit's rank and score in the BM25 and dense lists."""
+    result = zhiku.search(name, body.query, mode=body.mode, top_k=body.top_k, path_glob=body.path_glob)
+    return {"query": body.query, "mode": result.mode, "hits": [h.to_dict() for h in result.hits], "notes": result.notes}
+
+
+@router.post(
+    "/kbs/{name}/ask",
+    tags=["search and answers"],
+    summary="Ask a question",
+    response_model=AnswerOut,
+    responses={
+        200: {
+            "description": "The answer as JSON or, with stream=true, as server-sent events.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        502: {"model": ErrorResponse, "description": "The language model endpoint failed."},
+    },
+)
+def ask(name: str, body: AskBody, zhiku: ZhikuApp) -> Any:
+    """A grounded answer with ``[n]`` citation markers, or an honest refusal when the evidence is weak.
+
+    With ``"stream": true`` the response is ``text/event-stream``: ``event: delta`` events with
+    ``{"text": ...}`` pieces, then one ``event: answer`` with the full answer JSON (as without
+    streaming). An error after the stream started arrives as ``event: error`` with the error JSON.
+    """
+    history = [m.model_dump() for m in body.history]
+    if not body.stream:
+        return zhiku.ask(name, body.question, history=history, mode=body.mode, path_glob=body.path_glob).to_dict()
+    events = primed(zhiku.ask_stream(name, body.question, history=history, mode=body.mode, path_glob=body.path_glob))
+    return StreamingResponse(_ask_events(events), media_type="text/event-stream", headers=_SSE_HEADERS)
+
+
+_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _ask_events(events: Iterator[AnswerEvent]) -> Iterator[str]:
+    try:
+        for event in events:
+            if event.kind == "delta":
+                yield sse({"text": event.text}, "delta")
+            elif event.answer is not None:
+                yield sse(event.answer.to_dict(), "answer")
+    except ZhikuError as exc:
+        _, type_, _ = classify(exc)
+        yield sse(error_body(hint(exc), type_), "error")
+
+
+# -- application ------------------------------------------------------------------------------------
+
+
+def create_app(app: App) -> FastAPI:
+    """The FastAPI application serving ``app``: REST under ``/api``, OpenAI-compatible under ``/v1``."""
+    api = FastAPI(
+        title="zhiku",
+        summary="Self-hosted knowledge assistant: grounded, cited answers over your documents.",
+        description=DESCRIPTION,
+        version=__version__,
+        openapi_tags=TAGS,
+    )
+    api.state.zhiku = app
+    api.include_router(router)
+    api.include_router(openai_router)
+    _install_error_handlers(api)
+    return api
+
+
+def _is_openai(request: Request) -> bool:
+    return request.url.path.startswith("/v1/")
+
+
+def _install_error_handlers(api: FastAPI) -> None:
+    @api.exception_handler(ApiError)
+    def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(error_body(exc.message, exc.type, exc.code), status_code=exc.status)
+
+    @api.exception_handler(ZhikuError)
+    def zhiku_error(request: Request, exc: ZhikuError) -> JSONResponse:
+        status, type_, code = classify(exc, openai=_is_openai(request))
+        return JSONResponse(error_body(hint(exc), type_, code), status_code=status)
+
+    @api.exception_handler(RequestValidationError)
+    def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg', 'invalid')}"
+            for e in exc.errors()
+        )
+        type_ = "invalid_request_error" if _is_openai(request) else "invalid_request"
+        body = error_body(f"invalid request: {problems} (see /docs for the expected body)", type_)
+        return JSONResponse(body, status_code=422)
+
+    @api.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        type_ = "invalid_request_error" if _is_openai(request) else "http_error"
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route {request.method} {request.url.path} (see /docs for the API)"
+        return JSONResponse(error_body(message, type_), status_code=exc.status_code, headers=exc.headers)
+
+
+def serve(app: App, host: str, port: int) -> None:
+    """Run the server until interrupted (``zhiku serve``)."""
+    import uvicorn
+
+    uvicorn.run(create_app(app), host=host, port=port)

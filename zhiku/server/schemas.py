@@ -1,0 +1,221 @@
+"""Request and response bodies of the HTTP API (pydantic models, so they appear in ``/openapi.json``).
+
+The models stay at module level: FastAPI resolves the (postponed) annotations of the route functions
+against this module's and the route module's globals at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SearchMode = Literal["hybrid", "bm25", "dense"]
+
+
+class ErrorDetail(BaseModel):
+    message: str = Field(description="What went wrong and what to do about it.")
+    type: str = Field(description="Machine-readable kind: not_found, already_exists, invalid_request, llm_error, ...")
+    code: str | None = Field(default=None, description="A finer code where one exists (e.g. model_not_found).")
+
+
+class ErrorResponse(BaseModel):
+    """Every error, on every route: ``{"error": {"message", "type"}}`` (the OpenAI error shape)."""
+
+    error: ErrorDetail
+
+
+# -- REST: system and knowledge bases ---------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    embedder: str = Field(description="The configured embedding model.")
+    llm: bool = Field(description="True when a language model is configured; false means extractive answers.")
+
+
+class KBCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200, description="Unique name of the knowledge base.")
+    description: str = Field(default="", max_length=2000, description="Free text shown in listings.")
+
+
+class KBOut(BaseModel):
+    id: int
+    name: str
+    description: str = ""
+    created_at: float = Field(default=0.0, description="Unix time.")
+    documents: int = Field(default=0, description="Number of documents.")
+    chunks: int = Field(default=0, description="Number of indexed chunks.")
+
+
+class DocumentOut(BaseModel):
+    id: int
+    kb_id: int
+    path: str = Field(description="The document's key: its absolute path, or upload/<filename> for uploads.")
+    title: str
+    content_hash: str
+    mime: str = ""
+    size: int = 0
+    chunks: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class FileResult(BaseModel):
+    path: str = Field(description="Key the file is stored under: upload/<filename>.")
+    status: Literal["added", "updated", "unchanged", "failed"]
+    chunks: int = 0
+    reason: str = Field(default="", description="Why the file failed (empty otherwise).")
+    doc_id: int | None = None
+
+
+class UploadResponse(BaseModel):
+    ok: bool = Field(description="False when at least one file failed; the others are indexed regardless.")
+    summary: str
+    files: list[FileResult]
+
+
+# -- REST: search and answers -----------------------------------------------------------------------
+
+
+class SearchBody(BaseModel):
+    query: str = Field(min_length=1, description="What to look for (Chinese or English).")
+    mode: SearchMode = Field(default="hybrid", description="hybrid (BM25 + dense vectors, fused), bm25 or dense.")
+    top_k: int | None = Field(default=None, ge=1, le=200, description="Number of hits (default: settings top_k).")
+    path_glob: str | None = Field(default=None, description="Only documents whose path matches, e.g. '*.md'.")
+
+
+class HitOut(BaseModel):
+    chunk_id: int
+    doc_id: int
+    score: float = Field(description="Final (fused) score.")
+    text: str
+    locator: dict[str, Any] = Field(description="Where the chunk is: page, heading_path, slide, sheet, ...")
+    path: str = ""
+    title: str = ""
+    context: str = ""
+    ranks: dict[str, int] = Field(default_factory=dict, description="Explain data: rank in each list (bm25, dense).")
+    scores: dict[str, float] = Field(default_factory=dict, description="Explain data: score in each list.")
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: SearchMode
+    hits: list[HitOut]
+    notes: list[str] = Field(default_factory=list, description="Remarks from the retriever (e.g. a fallback).")
+
+
+class Message(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class AskBody(BaseModel):
+    question: str = Field(min_length=1)
+    history: list[Message] = Field(default_factory=list, description="Earlier turns, oldest first.")
+    mode: SearchMode = "hybrid"
+    path_glob: str | None = None
+    stream: bool = Field(default=False, description="True: text/event-stream with delta events, then answer.")
+
+
+class AnswerOut(BaseModel):
+    """``Answer.to_dict()``: the answer text carries ``[n]`` markers that refer to ``citations[n-1]``."""
+
+    question: str
+    answer: str
+    mode: Literal["extractive", "llm", "refused"]
+    refused: bool
+    evidence: float = Field(description="How strongly the retrieved chunks match the question (0-1).")
+    grounding: float = Field(description="Share of answer sentences supported by their citations (0-1).")
+    language: str
+    citations: list[dict[str, Any]]
+    sentences: list[dict[str, Any]]
+    usage: dict[str, int]
+
+
+# -- OpenAI-compatible ------------------------------------------------------------------------------
+
+
+class ModelCard(BaseModel):
+    id: str = Field(description="kb:<knowledge base name>")
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "zhiku"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: str = Field(description="system, developer, user, assistant or tool.")
+    content: str | list[dict[str, Any]] | None = None
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = False
+
+
+class ZhikuOptions(BaseModel):
+    """Optional zhiku-specific request field (``extra_body={"zhiku": {...}}`` with the openai SDK)."""
+
+    mode: SearchMode = "hybrid"
+    path_glob: str | None = None
+
+
+class ChatCompletionRequest(BaseModel):
+    """The OpenAI chat request; sampling fields (temperature, max_tokens, ...) are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(description="kb:<name> (or the bare knowledge base name).")
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    zhiku: ZhikuOptions | None = None
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ZhikuExtra(BaseModel):
+    """The grounding data zhiku adds to OpenAI responses as the top-level field ``zhiku``."""
+
+    citations: list[dict[str, Any]] = Field(description="Citation.to_dict() for each [n] marker, in order.")
+    refused: bool
+    grounding: float
+    evidence: float
+    sentences: list[dict[str, Any]]
+    mode: Literal["extractive", "llm", "refused"]
+    language: str
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: Literal["stop"] = "stop"
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+    zhiku: ZhikuExtra
