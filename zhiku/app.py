@@ -209,6 +209,13 @@ class App:
         hits = self.search(kb, _retrieval_query(question, history), mode=mode, path_glob=path_glob).hits
         yield from self.answerer.stream(question, hits, history)
 
+    def warm_up(self) -> None:
+        """Load everything a query needs (store, analyser, embedding model, answerer) now."""
+        self.list_kbs()
+        self.analyzer.terms("warm up 预热")
+        self.embedder.embed_query("warm up")
+        _ = self.answerer, self.retriever
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()

@@ -264,4 +264,7 @@ def serve(app: App, host: str, port: int) -> None:
     """Run the server until interrupted (``zhiku serve``)."""
     import uvicorn
 
+    # Load the store, analyser and model before the first request: lazy loading from several
+    # request threads at once would load them more than once.
+    app.warm_up()
     uvicorn.run(create_app(app), host=host, port=port)
