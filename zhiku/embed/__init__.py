@@ -60,7 +60,9 @@ def _openai(settings: Settings, model: str) -> Embedder:
 
     if not settings.embed_base_url:
         raise ConfigError("embedder 'openai:<model>' needs ZHIKU_EMBED_BASE_URL (e.g. http://host:8080/v1)")
-    return OpenAIEmbedder(settings.embed_base_url, model, api_key=settings.embed_api_key)
+    return OpenAIEmbedder(
+        settings.embed_base_url, model, api_key=settings.embed_api_key, send_input_type=settings.embed_input_type
+    )
 
 
 class EmbedderRegistry:
