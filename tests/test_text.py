@@ -49,3 +49,9 @@ def test_token_estimate_is_in_the_right_range() -> None:
     # ~0.8 tokens per Chinese character, ~1.4 per English word (measured on multilingual-e5)
     assert 35 <= estimate_tokens("兰" * 50) <= 45
     assert 25 <= estimate_tokens(" ".join(["word"] * 20)) <= 31
+
+
+def test_digits_and_latin_glued_to_chinese_are_segmented() -> None:
+    terms = Analyzer().terms("2022年春节档首日票房冠军是iPhone15吗")
+    assert "2022" in terms and "春节" in terms and "票房" in terms and "冠军" in terms
+    assert "iphone15" in terms

@@ -1,16 +1,29 @@
 """Does the retrieved text actually answer the question? Decided before any model is paid.
 
 Retrieval scores say a passage is *about* the question; they cannot tell an on-topic passage that
-lacks the answer from one that has it. The evidence score therefore looks at sentences:
+lacks the answer from one that has it (RGB's negatives are exactly that: same event, no answer).
+So the evidence score reads sentences the way early extractive QA systems did: a sentence answers
+when it holds a *candidate answer of the expected type* (a number for "多少 / how many", a date for
+"何时 / when", a name for "谁 / who", a place for "哪里 / where", otherwise new content words) *close
+to* the question's focus terms, and says more than the question itself.
 
-- **coverage**: the share of the question's content terms (IDF-weighted within the candidates) that a
-  sentence and its neighbour contain;
-- **answer type**: a "how many / 多少" question needs a number in the sentence that the question does
-  not already contain, "when / 何时" needs a date, and any question needs some new content terms;
-- **retrieval agreement**: the chunk's fused retrieval score.
+Per sentence we compute features (all in [0, 1]):
 
-The best sentence's combined score in [0, 1] is the evidence; below ``Settings.refusal_threshold``
-zhiku refuses. The weights were calibrated on RGB zh_refine and CMRC 2018 (docs/answers.md).
+- ``cover``: share of the question's content terms in the sentence, each weighted by a general IDF
+  (jieba's dictionary frequencies for Chinese words; English words count as rare), so "第七届" or
+  "annual leave" weigh more than "地区" or "get";
+- ``window``: the same over the sentence and its neighbours (the subject is often one sentence back);
+- ``near``: the same over the clauses around the best candidate answer (0 without a candidate);
+- ``typed``: a candidate of the expected type that the question does not already contain;
+- ``novel``: how many new content terms the sentence adds (restating the question scores 0);
+- ``qnums``: share of the question's own numbers (years, dates, ordinals) found in the chunk, which
+  separates "2022年春节档" from an article about 2023's;
+- ``retrieval``: the chunk's fused retrieval score relative to the best hit.
+
+A logistic model (``WEIGHTS``, fitted on the even-id RGB zh_refine settings plus CMRC 2018 questions
+and checked on the odd ids; see docs/answers.md and bench/calibrate_refusal.py) turns them into a
+probability that the sentence answers; the evidence is the best sentence's probability, and the bias
+puts the chosen operating point at 0.5.
 """
 
 from __future__ import annotations
@@ -18,19 +31,81 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
-from .text import Analyzer, sentence_spans
+from .text import CJK_RE, Analyzer, sentence_spans
 from .types import Hit
 
-_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*|[零一二两三四五六七八九十百千万亿]+")
+# Arabic numbers (3, 3.5, 1,313,851, 90%) with an optional Chinese magnitude, or Chinese numerals.
+_NUMBER_RE = re.compile(
+    r"(?<![第\d.])\d+(?:[.,]\d+)*\s*(?:%|万|亿|千|百)?(?![\d年月日号时届期])"
+    r"|(?<!第)[零两二三四五六七八九十百千万亿][零一二两三四五六七八九十百千万亿]*(?=[个名人位次天条项家座只件倍%])"
+)
 _DATE_RE = re.compile(
-    r"\d{4}\s*年|\d{1,2}\s*月\s*\d{1,2}\s*[日号]|\d{1,2}\s*月|\b(1[89]|20)\d{2}\b|"
-    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|周[一二三四五六日]|星期|\d{1,2}:\d{2}",
+    r"\d{4}\s*年(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*[日号])?|\d{1,2}\s*月\s*\d{1,2}\s*[日号]?|\d{1,2}\s*月(?:份|初|底|中旬|下旬|上旬)?"
+    r"|\d{1,2}\s*[日号]|[正腊农]月[初十廿]|[初廿][一二三四五六七八九十]|除夕|(?<!\d)(?:1[89]|20)\d{2}(?!\d)"
+    r"|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d{0,2}\b|周[一二三四五六日]|星期[一二三四五六日天]"
+    r"|\d{1,2}:\d{2}|\d{4}-\d{1,2}-\d{1,2}",
     re.IGNORECASE,
 )
-_ASKS_NUMBER = re.compile(r"多少|几[个天年月次人名位家]|几|how (many|much|long|old)|what percentage|number of", re.I)
-_ASKS_DATE = re.compile(r"何时|什么时候|哪一?年|哪一?天|几月|几号|日期|when\b|what (year|date|day|time)", re.I)
+# Text.py's segmenter keeps "2022年春节档" as one Latin-style word (\w matches CJK), so the evidence
+# terms put a space at every CJK / non-CJK boundary first. Harmless once text.py splits them itself.
+_SCRIPT_BOUNDARY_RE = re.compile(
+    r"(?<=[\u3400-\u9fff\uf900-\ufaff])(?=[^\W_\u3400-\u9fff\uf900-\ufaff])|"
+    r"(?<=[^\W_\u3400-\u9fff\uf900-\ufaff])(?=[\u3400-\u9fff\uf900-\ufaff])"
+)
+_ASKS = {
+    # A named thing ("票房冠军", "最佳影片", "哪部电影") even when the question also says 票房 or 年.
+    "entity": re.compile(
+        r"冠军|得主|获得者|最佳|哪部|哪个队|哪支|哪家|哪款|什么类型|什么名字|叫什么|新手机|型号|"
+        r"\bwhich (?:team|company|film|movie)\b",
+        re.I,
+    ),
+    "number": re.compile(
+        r"多少|几[个天年月次人名位家条项倍]|几|数量|人数|数目|总数|[^\w]?数[？?]?$|产量|销量|交付量|票房|营收|收入|利润|"
+        r"金额|价格|得分|比分|比例|增长率|震级|\bhow (?:many|much|long|old|far|big|tall)\b|"
+        r"\bwhat (?:percentage|share|number|amount)\b|\bnumber of\b",
+        re.I,
+    ),
+    "date": re.compile(
+        r"何时|什么时候|时间|哪一?年|哪一?天|几月|几号|日期|\bwhen\b|\bwhat (?:year|date|day|time|month)\b", re.I
+    ),
+    "person": re.compile(r"谁|哪位|什么人|\bwho\b|\bwhom\b", re.I),
+    "place": re.compile(r"哪里|哪儿|在哪|何地|地点|国家|城市|\bwhere\b|\bwhich (?:city|country)\b", re.I),
+}
+# The question word, to find the "head" the answer fills ("多少个[议席]", "[总导演]是谁", "how many [days]").
+_WH_RE = re.compile(
+    r"是多少|多少|是什么时候|什么时候|何时|是谁|谁|哪[里儿位个些部家支款种年天]|是什么|什么|如何|几|"
+    r"的?(?:时间|日期|人数|数量)$|\b(?:how many|how much|how long|how old|when|who|whom|where|which|what)\b",
+    re.I,
+)
+_ENTITY_TAGS = {"person": {"nr", "nrfg", "nrt"}, "place": {"ns", "nt"}, "entity": {"nz", "nt", "nr", "ns", "eng"}}
+# Question words that carry no topic: "mani" is how "many" stems, 时间 is a date question's marker.
+_QUESTION_WORDS = frozenset(
+    "mani much long old get doe time name 时间 具体 包括 哪些 分别 是 的 什么 哪个 哪部".split()
+)
+# A Latin word is not in jieba's dictionary; treat it as moderately rare (about "立法会").
+_LATIN_IDF = 12.0
+_MIN_IDF = 4.0
+
+# Logistic weights over the features (order of FEATURES); fitted by bench/calibrate_refusal.py.
+FEATURES = (
+    "bias",
+    "cover",
+    "window",
+    "near",
+    "head",
+    "typed",
+    "agree",
+    "novel",
+    "qnums",
+    "pcover",
+    "miss",
+    "retrieval",
+)
+WEIGHTS = (-7.07, 1.66, -3.17, 0.08, 0.0, 1.71, 0.66, 1.4, 1.26, 3.01, 0.31, 1.86)
 
 
 @dataclass
@@ -41,56 +116,218 @@ class SentenceScore:
     coverage: float
     type_ok: bool
     score: float
+    features: dict[str, float] = field(default_factory=dict)
+    candidate: str = ""
 
 
 @dataclass
 class Evidence:
     score: float
     best: list[SentenceScore]
+    answer_type: str = "other"
+
+
+@dataclass
+class _Question:
+    terms: list[str]
+    idf: dict[str, float]
+    total: float
+    answer_type: str
+    numbers: set[str]
+    head: list[str]
 
 
 class EvidenceScorer:
     """Scores how well ``hits`` answer ``question``; see the module docstring."""
 
-    def __init__(self, analyzer: Analyzer, weights: tuple[float, float, float] = (0.7, 0.2, 0.1)) -> None:
+    def __init__(self, analyzer: Analyzer, weights: Sequence[float] = WEIGHTS) -> None:
         self.analyzer = analyzer
-        self.w_cover, self.w_type, self.w_retrieval = weights
+        self.weights = tuple(weights)
+
+    # -- public ----------------------------------------------------------------------------------
 
     def score(self, question: str, hits: Sequence[Hit]) -> Evidence:
-        q_terms = self.analyzer.query_terms(question)
-        if not hits or not q_terms:
-            return Evidence(0.0, [])
-        hit_terms = [set(self.analyzer.terms(h.text)) for h in hits]
-        idf = _idf(q_terms, hit_terms)
-        total = sum(idf.values()) or 1.0
-        wants_number = bool(_ASKS_NUMBER.search(question))
-        wants_date = bool(_ASKS_DATE.search(question))
-        q_numbers = set(_NUMBER_RE.findall(question))
-        top_retrieval = max(h.score for h in hits) or 1.0
-        scored: list[SentenceScore] = []
-        for i, hit in enumerate(hits):
-            spans = sentence_spans(hit.text)
-            sent_terms = [set(self.analyzer.terms(hit.text[s:e])) for s, e in spans]
-            for j, (s, e) in enumerate(spans):
-                # A sentence plus its neighbours: the subject is often named one sentence earlier.
-                window = sent_terms[j] | (sent_terms[j - 1] if j else set())
-                window |= sent_terms[j + 1] if j + 1 < len(spans) else set()
-                coverage = sum(idf[t] for t in q_terms if t in window) / total
-                sentence = hit.text[s:e]
-                novel = len(sent_terms[j] - set(q_terms)) >= 2
-                type_ok = novel
-                if wants_number:
-                    type_ok = type_ok and any(n not in q_numbers for n in _NUMBER_RE.findall(sentence))
-                if wants_date:
-                    type_ok = type_ok and bool(_DATE_RE.search(sentence))
-                retrieval = max(hit.score, 0.0) / top_retrieval if top_retrieval > 0 else 0.0
-                combined = self.w_cover * coverage + self.w_type * float(type_ok) + self.w_retrieval * retrieval
-                scored.append(SentenceScore(i, s, e, coverage, type_ok, combined))
+        q = self.question(question)
+        if not hits or not q.terms:
+            return Evidence(0.0, [], q.answer_type)
+        scored = [s for i in range(len(hits)) for s in self.sentences(q, hits, i)]
         scored.sort(key=lambda x: x.score, reverse=True)
-        return Evidence(scored[0].score if scored else 0.0, scored)
+        return Evidence(scored[0].score if scored else 0.0, scored, q.answer_type)
+
+    def question(self, question: str) -> _Question:
+        terms = [t for t in dict.fromkeys(split_terms(self.analyzer, question)) if t not in _QUESTION_WORDS]
+        idf = {t: self._idf(t) for t in terms}
+        head = [t for t in split_terms(self.analyzer, _head_text(question)) if t in idf]
+        return _Question(terms, idf, sum(idf.values()) or 1.0, answer_type(question), _numbers(question), head)
+
+    def sentences(self, q: _Question, hits: Sequence[Hit], i: int) -> list[SentenceScore]:
+        """Every sentence of ``hits[i]`` with its features and combined score."""
+        hit = hits[i]
+        text = hit.text
+        spans = sentence_spans(text)
+        terms = [set(split_terms(self.analyzer, text[s:e])) for s, e in spans]
+        qnums = len(q.numbers & _numbers(text)) / len(q.numbers) if q.numbers else 1.0
+        top = max((h.score for h in hits), default=0.0)
+        retrieval = max(hit.score, 0.0) / top if top > 0 else 0.0
+        pcover = self._cover(q, set().union(*terms)) if terms else 0.0
+        q_set = set(q.terms)
+        out: list[SentenceScore] = []
+        for j, (s, e) in enumerate(spans):
+            sentence = text[s:e]
+            window = terms[j] | (terms[j - 1] if j else set()) | (terms[j + 1] if j + 1 < len(spans) else set())
+            candidate, near, head = self._best_candidate(q, sentence)
+            # Other documents stating the same candidate: independent sources agreeing.
+            others = {h.doc_id: h for h in hits if h.doc_id != hit.doc_id}.values()
+            agree = sum(1 for h in others if candidate in h.text) if len(candidate) >= 2 else 0
+            feats = {
+                "bias": 1.0,
+                "cover": self._cover(q, terms[j]),
+                "window": self._cover(q, window),
+                "near": near,
+                "head": head,
+                "typed": 1.0 if candidate else 0.0,
+                "agree": min(agree, 2) / 2 if candidate and q.answer_type != "other" else 0.0,
+                "novel": min(len(terms[j] - q_set), 4) / 4,
+                "qnums": qnums,
+                "pcover": pcover,
+                "miss": self._rarest_found(q, window),
+                "retrieval": retrieval,
+            }
+            z = sum(w * feats[name] for w, name in zip(self.weights, FEATURES, strict=True))
+            prob = 1.0 / (1.0 + math.exp(-z))
+            out.append(SentenceScore(i, s, e, feats["cover"], bool(candidate), prob, feats, candidate))
+        return out
+
+    # -- features --------------------------------------------------------------------------------
+
+    def _cover(self, q: _Question, terms: set[str], among: Sequence[str] | None = None) -> float:
+        among = q.terms if among is None else among
+        total = sum(q.idf[t] for t in among)
+        return sum(q.idf[t] for t in among if t in terms) / total if total else 0.0
+
+    def _rarest_found(self, q: _Question, terms: set[str]) -> float:
+        """1.0 when every question term is present; else how rare the rarest missing one is not."""
+        missing = [q.idf[t] for t in q.terms if t not in terms]
+        return 1.0 - max(missing) / max(q.idf.values()) if missing else 1.0
+
+    def _best_candidate(self, q: _Question, sentence: str) -> tuple[str, float, float]:
+        """The candidate answer in ``sentence`` with the most question terms in the clauses around it.
+
+        Returns the candidate, the coverage of all question terms and of its head terms there, or
+        ``("", 0.0, 0.0)`` when the sentence holds no candidate of the expected type.
+        """
+        clauses = [(m.start(), m.end()) for m in re.finditer(r"[^，,；;：:]+", sentence)] or [(0, len(sentence))]
+        clause_terms = [set(split_terms(self.analyzer, sentence[a:b])) for a, b in clauses]
+        best, best_near, best_head = "", -1.0, 0.0
+        for text, pos in self._candidates(q, sentence):
+            k = next((n for n, (a, b) in enumerate(clauses) if a <= pos < b), len(clauses) - 1)
+            near_terms = clause_terms[k] | (clause_terms[k - 1] if k else set())
+            near_terms |= clause_terms[k + 1] if k + 1 < len(clauses) else set()
+            near = self._cover(q, clause_terms[k])
+            head = self._cover(q, near_terms, q.head) if q.head else self._cover(q, near_terms)
+            if near + head > best_near + best_head:
+                best, best_near, best_head = text, near, head
+        return best, max(best_near, 0.0), best_head
+
+    def _candidates(self, q: _Question, sentence: str) -> list[tuple[str, int]]:
+        """Spans of ``sentence`` that could be the answer, by the question's expected type."""
+        found: list[tuple[str, int]] = []
+        if q.answer_type in ("number", "date"):
+            regex = _DATE_RE if q.answer_type == "date" else _NUMBER_RE
+            for m in regex.finditer(sentence):
+                value = m.group().strip()
+                groups = set(re.findall(r"\d+(?:[.,]\d+)*", value))
+                if groups and {_norm_number(g) for g in groups} <= q.numbers:
+                    continue  # the question's own "2022年" or "1月5日" is not an answer
+                # "how many" is rarely answered by a year ("2021年").
+                if (
+                    q.answer_type == "number"
+                    and re.fullmatch(r"(?:1[89]|20)\d{2}", value)
+                    and sentence[m.end() : m.end() + 1] == "年"
+                ):
+                    continue
+                if value:
+                    found.append((value, m.start()))
+        elif q.answer_type in _ENTITY_TAGS and CJK_RE.search(sentence):
+            tags = _ENTITY_TAGS[q.answer_type]
+            pos = 0
+            for word, flag in self._posseg.cut(sentence):
+                if flag in tags and word not in q.terms and len(word) > 1:
+                    found.append((word, pos))
+                pos += len(word)
+        else:
+            # Names in English, titles in 《》, or (any question) new content words.
+            if q.answer_type in _ENTITY_TAGS:
+                found += [(m.group(), m.start()) for m in re.finditer(r"\b[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)*", sentence)]
+            found += [(m.group(), m.start()) for m in re.finditer(r"《[^》]{1,30}》", sentence)]
+            if not found:
+                lowered = sentence.lower()
+                for term in dict.fromkeys(split_terms(self.analyzer, sentence)):
+                    if term not in q.idf and self._idf(term) >= 8.0:
+                        found.append((term, max(lowered.find(term), 0)))
+        return [(t, p) for t, p in found if not _inside_question_terms(t, q)]
+
+    def _idf(self, term: str) -> float:
+        freq = self._freq.get(term)
+        if term.replace(".", "").isdigit():
+            return _MIN_IDF  # numbers are matched exactly by the ``qnums`` feature instead
+        if freq is None:
+            return _LATIN_IDF if not CJK_RE.search(term) else 14.0
+        if freq == 0:  # jieba stores word prefixes with count 0: an odd cut such as "天年", not a word
+            return _MIN_IDF
+        return max(math.log(self._total / (freq + 1)), _MIN_IDF)
+
+    @cached_property
+    def _freq(self) -> dict[str, int]:
+        return self.analyzer._jieba.FREQ  # jieba's dictionary counts
+
+    @cached_property
+    def _total(self) -> float:
+        return float(self.analyzer._jieba.total)
+
+    @cached_property
+    def _posseg(self) -> Any:
+        import jieba.posseg
+
+        # Share the analyzer's loaded dictionary instead of loading jieba's global one again.
+        return jieba.posseg.POSTokenizer(self.analyzer._jieba)
 
 
-def _idf(q_terms: Sequence[str], docs: Sequence[set[str]]) -> dict[str, float]:
-    """IDF of each query term within the candidate chunks: rare terms weigh more."""
-    n = len(docs)
-    return {t: math.log(1 + (n + 1) / (1 + sum(1 for d in docs if t in d))) for t in q_terms}
+def split_terms(analyzer: Analyzer, text: str) -> list[str]:
+    """The analyzer's terms of ``text``, with Chinese and digits/Latin split apart first."""
+    return analyzer.terms(_SCRIPT_BOUNDARY_RE.sub(" ", text))
+
+
+def _head_text(question: str) -> str:
+    """The words next to the question word: what the answer is (议席 in "有多少个议席", 导演 in "总导演是谁")."""
+    question = question.strip().rstrip("?？。.!！ ")
+    m = _WH_RE.search(question)
+    if m is None:  # a bare noun phrase ("2022年特斯拉交付量"): its last words
+        return question[-4:] if CJK_RE.search(question) else " ".join(question.split()[-2:])
+    if CJK_RE.search(question):
+        after = question[m.end() : m.end() + 4].lstrip("个位名部家项些种")
+        return after if len(after) >= 2 else question[max(0, m.start() - 4) : m.start()]
+    after_words = question[m.end() :].split()[:3]
+    return " ".join(after_words) if after_words else " ".join(question[: m.start()].split()[-2:])
+
+
+def answer_type(question: str) -> str:
+    """``number``, ``date``, ``person``, ``place`` or ``other``: what kind of answer is expected."""
+    for kind, regex in _ASKS.items():
+        if regex.search(question):
+            return kind
+    return "other"
+
+
+def _numbers(text: str) -> set[str]:
+    return {_norm_number(m.group()) for m in re.finditer(r"\d+(?:[.,]\d+)*", text)} | {
+        m.group() for m in re.finditer(r"第[零一二两三四五六七八九十百]+[届次期轮]", text)
+    }
+
+
+def _norm_number(value: str) -> str:
+    return value.replace(",", "")
+
+
+def _inside_question_terms(candidate: str, q: _Question) -> bool:
+    return candidate.lower() in q.idf

@@ -18,7 +18,7 @@ from typing import Any
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 CJK_RE = re.compile(f"[{_CJK}]")
 # A run of CJK characters, or a word of letters/digits (keeps 3.5, COVID-19, e-mail together).
-_SEGMENT_RE = re.compile(f"[{_CJK}]+|[^\\W_]+(?:[.\\-'][^\\W_]+)*", re.UNICODE)
+_SEGMENT_RE = re.compile(f"[{_CJK}]+|[^\\W_{_CJK}]+(?:[.\\-'][^\\W_{_CJK}]+)*", re.UNICODE)
 _WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
 
 EN_STOPWORDS = frozenset(

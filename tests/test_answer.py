@@ -1,0 +1,81 @@
+"""Answerer: refusal, extractive answers, citation numbering, verification (zhiku/answer.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from zhiku.answer import Answerer
+from zhiku.text import Analyzer
+from zhiku.types import Hit, Locator
+
+
+@pytest.fixture(scope="module")
+def answerer() -> Answerer:
+    return Answerer(Analyzer(), refusal_threshold=0.5)
+
+
+def hits(*texts: str) -> list[Hit]:
+    return [Hit(i + 10, i, 1.0 - 0.1 * i, t, Locator(), path=f"doc{i}.md") for i, t in enumerate(texts)]
+
+
+HANDBOOK = hits(
+    "Annual leave",
+    "Leave requests must be submitted through the HR portal and approved by your manager.",
+    "New hires get 15 days of annual leave per year, rising to 20 days after five years.",
+)
+
+
+def test_extractive_picks_the_answer_sentence_not_the_heading(answerer: Answerer) -> None:
+    answer = answerer.answer("How many days of annual leave do new hires get?", HANDBOOK)
+    assert not answer.refused
+    assert answer.text.startswith("New hires get 15 days")
+    assert "[1]" in answer.text
+    assert answer.citations[0].n == 1 and answer.citations[0].chunk_id == HANDBOOK[2].chunk_id
+    assert "Annual leave [" not in answer.text
+
+
+def test_refuses_in_the_question_language(answerer: Answerer) -> None:
+    en = answerer.answer("What is the capital of France?", HANDBOOK)
+    assert en.refused and en.text.startswith("The knowledge base does not contain")
+    zh = answerer.answer("法国的首都是哪里？", HANDBOOK)
+    assert zh.refused and zh.text.startswith("知识库中没有找到")
+
+
+def test_chinese_extractive_answer(answerer: Answerer) -> None:
+    sources = hits(
+        "年假制度",
+        "员工申请年假须提前两周在人事系统提交。",
+        "新员工入职后每年享有10天带薪年假，工作满五年后增加到15天。",
+    )
+    answer = answerer.answer("新员工每年有多少天年假？", sources)
+    assert not answer.refused
+    assert "10天" in answer.text.split("[")[0]
+
+
+def test_citations_numbered_in_order_of_first_use() -> None:
+    answerer = Answerer(Analyzer(), refusal_threshold=0.0, extract_sentences=3)
+    sources = hits(
+        "The office opens at 8:00 on weekdays.",
+        "New hires get 15 days of annual leave per year.",
+        "New hires also get 5 days of paid sick leave per year.",
+    )
+    answer = answerer.answer("How many days of leave do new hires get per year?", sources)
+    numbers = [c.n for c in answer.citations]
+    assert numbers == list(range(1, len(numbers) + 1))
+    first = answer.text.index("[1]")
+    for c in answer.citations[1:]:
+        assert answer.text.index(f"[{c.n}]") > first
+
+
+def test_verify_marks_an_unsupported_sentence(answerer: Answerer) -> None:
+    text = (
+        "New hires get 15 days of annual leave per year [3]. Employees also receive a company car and 40 days off [3]."
+    )
+    checks = answerer.verify(text, HANDBOOK)
+    assert checks[0].supported and checks[0].citations == [3]
+    assert not checks[1].supported
+
+
+def test_verify_flags_a_number_the_source_does_not_state(answerer: Answerer) -> None:
+    checks = answerer.verify("New hires get 25 days of annual leave per year [3].", HANDBOOK)
+    assert not checks[0].supported
