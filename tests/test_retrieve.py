@@ -56,3 +56,15 @@ def test_keyword_only_note_when_vectors_missing(app: App) -> None:
     indexer.add_parsed(app.get_kb("k").id, "x", ParsedDocument.from_blocks([Block("paragraph", "solar panels")]))
     result = app.search("k", "solar")
     assert result.hits and result.notes and "keyword results only" in result.notes[0]
+
+
+def test_how_to_questions_get_the_whole_procedure(demo_app: App) -> None:
+    answer = demo_app.ask("default", "年假怎么申请？")
+    lines = answer.text.splitlines()
+    assert [line[:2] for line in lines[:4]] == ["1.", "2.", "3.", "4."]  # all steps, in order
+    assert "兰亭 Hub" in answer.text and answer.text.endswith("[1]") and answer.grounding == 1.0
+
+
+def test_duration_question_is_answered_with_the_number(demo_app: App) -> None:
+    answer = demo_app.ask("default", "报销需要在多长时间内提交？")
+    assert "30 天" in answer.text

@@ -33,6 +33,30 @@ SYSTEM_PROMPT = {
     ),
 }
 
+_PROCEDURAL_RE = re.compile(r"怎么|如何|怎样|步骤|流程|\bhow (?:do|to|can|should)\b", re.I)
+_LIST_ITEM_RE = re.compile(r"^\s*(?:\d+[.、)）]|[-*•])\s*")
+
+
+def _list_around(text: str, position: int, max_items: int = 10) -> tuple[int, int] | None:
+    """The span of the run of list items (``1.``, ``-``) that contains ``position``, if any."""
+    lines: list[tuple[int, int]] = []
+    offset = 0
+    for line in text.split("\n"):
+        lines.append((offset, offset + len(line)))
+        offset += len(line) + 1
+    here = next((i for i, (s, e) in enumerate(lines) if s <= position <= e), None)
+    if here is None or not _LIST_ITEM_RE.match(text[lines[here][0] : lines[here][1]]):
+        return None
+    first = last = here
+    while first > 0 and _LIST_ITEM_RE.match(text[lines[first - 1][0] : lines[first - 1][1]]):
+        first -= 1
+    while last + 1 < len(lines) and _LIST_ITEM_RE.match(text[lines[last + 1][0] : lines[last + 1][1]]):
+        last += 1
+    if last - first + 1 > max_items or first == last:
+        return None
+    return lines[first][0], lines[last][1]
+
+
 _CITE_RE = re.compile(r"[\[【](\d+(?:\s*[,，、]\s*\d+)*)[\]】]")
 _CLAIM_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
 # A heading or title: short and without sentence punctuation.
@@ -150,11 +174,22 @@ class Answerer:
                 continue
             seen.add(key)
             chosen.append(sentence)
+        # Read in the documents' order: chunks by their best sentence, sentences of one chunk as written
+        # (steps of a procedure must not come out shuffled).
+        first_seen = {h: i for i, h in reversed(list(enumerate(s.hit_index for s in chosen)))}
+        chosen.sort(key=lambda s: (first_seen[s.hit_index], s.start))
+        spans = [(s.hit_index, s.start, s.end) for s in chosen]
+        if chosen and _PROCEDURAL_RE.search(question):
+            # "How do I ...?": the answer is the whole list of steps the best sentence belongs to.
+            best = chosen[0]
+            steps = _list_around(sources[best.hit_index].text, best.start)
+            if steps:
+                spans = [(best.hit_index, *steps)]
         numbering: dict[int, int] = {}
         parts = []
-        for sentence in chosen:
-            n = numbering.setdefault(sentence.hit_index, len(numbering) + 1)
-            text = sources[sentence.hit_index].text[sentence.start : sentence.end].strip()
+        for hit_index, start, end in spans:
+            n = numbering.setdefault(hit_index, len(numbering) + 1)
+            text = sources[hit_index].text[start:end].strip()
             parts.append(f"{text} [{n}]")
         joiner = "" if language == "zh" else " "
         text = joiner.join(parts)

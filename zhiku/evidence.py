@@ -64,7 +64,7 @@ _ASKS = {
         re.I,
     ),
     "number": re.compile(
-        r"多少|几[个天年月次人名位家条项倍]|几|数量|人数|数目|总数|[^\w]?数[？?]?$|产量|销量|交付量|票房|营收|收入|利润|"
+        r"多少|多长|多久|几[个天年月次人名位家条项倍]|几|数量|人数|数目|总数|[^\w]?数[？?]?$|产量|销量|交付量|票房|营收|收入|利润|"
         r"金额|价格|得分|比分|比例|增长率|震级|\bhow (?:many|much|long|old|far|big|tall)\b|"
         r"\bwhat (?:percentage|share|number|amount)\b|\bnumber of\b",
         re.I,
