@@ -28,9 +28,12 @@ def test_off_topic_questions_are_refused_in_their_language(real_demo_app: App) -
 def test_cross_language_retrieval(real_demo_app: App) -> None:
     # Restricted to the other language's document, dense search must find the right section by
     # meaning alone (the question shares no words with it).
-    zh_to_en = real_demo_app.search("default", "新员工有多少天年假？", mode="dense", path_glob="handbook_en.md", top_k=1)
+    zh_to_en = real_demo_app.search(
+        "default", "新员工有多少天年假？", mode="dense", path_glob="handbook_en.md", top_k=1
+    )
     assert "annual leave" in zh_to_en.hits[0].text.lower()
-    for question, section in [("How are expense claims reimbursed?", "报销流程"), ("hotel limits per night", "差旅标准")]:
+    pairs = [("How are expense claims reimbursed?", "报销流程"), ("hotel limits per night", "差旅标准")]
+    for question, section in pairs:
         en_to_zh = real_demo_app.search("default", question, mode="dense", path_glob="员工手册.md", top_k=1).hits
         assert en_to_zh[0].text.startswith(section), question
     # and hybrid search, over everything, still ranks the English section in the top 3 for a Chinese query

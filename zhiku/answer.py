@@ -124,7 +124,8 @@ class Answerer:
             return
         usage = Usage()
         pieces: list[str] = []
-        for piece in self.llm.stream(self.messages(question, sources, language, history), usage, max_tokens=self.max_tokens):
+        messages = self.messages(question, sources, language, history)
+        for piece in self.llm.stream(messages, usage, max_tokens=self.max_tokens):
             pieces.append(piece)
             yield AnswerEvent("delta", piece)
         text = "".join(pieces).strip()
