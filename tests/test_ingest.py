@@ -4,8 +4,8 @@ import shutil
 from pathlib import Path
 
 from zhiku import App, Settings
-from zhiku.embed.local import HashEmbedder
 from zhiku.demo import DEMO_DIR
+from zhiku.embed.local import HashEmbedder
 
 
 def test_add_folder_then_again_is_a_no_op(demo_app: App) -> None:

@@ -5,4 +5,4 @@ from .settings import Settings
 from .types import Answer, Chunk, Citation, Hit, Locator, ParsedDocument
 
 __version__ = "0.1.0"
-__all__ = ["App", "Answer", "Chunk", "Citation", "Hit", "Locator", "ParsedDocument", "Settings", "__version__"]
+__all__ = ["Answer", "App", "Chunk", "Citation", "Hit", "Locator", "ParsedDocument", "Settings", "__version__"]
