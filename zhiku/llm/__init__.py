@@ -24,7 +24,7 @@ class OpenAICompatibleLLM:
 
     Retries connection errors and 429/5xx answers with backoff; usage comes from the response's
     ``usage`` field (requested with ``stream_options.include_usage`` when streaming) and falls back
-    to an estimate when the server does not report it.
+    to an estimate when the server does not report it (``llama_cpp.server`` reports none in streams).
     """
 
     def __init__(
@@ -50,12 +50,15 @@ class OpenAICompatibleLLM:
                 response = self._client.send(request, stream=stream)
                 if response.status_code in (429, 500, 502, 503, 504) and attempt < self.retries:
                     response.close()
-                    time.sleep(0.5 * 2**attempt)
+                    time.sleep(_backoff(response, attempt))
                     continue
                 if response.status_code >= 400:
                     body = response.read().decode(errors="replace")[:300]
                     response.close()
-                    raise LLMError(f"LLM endpoint {self._client.base_url} answered {response.status_code}: {body}")
+                    raise _StatusError(
+                        response.status_code,
+                        f"LLM endpoint {self._client.base_url} answered {response.status_code}: {body}",
+                    )
                 return response
             except httpx.HTTPError as exc:
                 last = exc
@@ -79,7 +82,7 @@ class OpenAICompatibleLLM:
         )
 
     def stream(self, messages: list[dict[str, str]], usage: Usage, *, max_tokens: int = 512) -> Iterator[str]:
-        payload = {
+        payload: dict[str, object] = {
             "model": self.model,
             "messages": messages,
             "max_tokens": max_tokens,
@@ -87,7 +90,15 @@ class OpenAICompatibleLLM:
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        response = self._post(payload, stream=True)
+        try:
+            response = self._post(payload, stream=True)
+        except _StatusError as exc:
+            if exc.status not in (400, 422):
+                raise
+            # Some OpenAI-compatible servers reject the (newer) stream_options field: ask without it
+            # and estimate the usage instead.
+            del payload["stream_options"]
+            response = self._post(payload, stream=True)
         pieces: list[str] = []
         reported = False
         try:
@@ -98,6 +109,10 @@ class OpenAICompatibleLLM:
                 if data == "[DONE]":
                     break
                 event = json.loads(data)
+                if not isinstance(event, dict):
+                    continue
+                if event.get("error"):
+                    raise LLMError(f"the LLM endpoint {self._client.base_url} failed mid-answer: {event['error']}")
                 if event.get("usage"):
                     usage.input_tokens += int(event["usage"].get("prompt_tokens") or 0)
                     usage.output_tokens += int(event["usage"].get("completion_tokens") or 0)
@@ -111,10 +126,29 @@ class OpenAICompatibleLLM:
             raise LLMError(f"the LLM stream broke off: {exc}") from exc
         finally:
             response.close()
-        usage.calls += 1
-        if not reported:
-            usage.input_tokens += _estimate(messages)
-            usage.output_tokens += _estimate_text("".join(pieces))
+            # Counted even when the stream broke off or the caller stopped early: the tokens were spent.
+            usage.calls += 1
+            if not reported:
+                # Servers stream about one token per chunk (llama.cpp, vLLM, Ollama), so the chunk count
+                # is a floor for the output; our text estimate undercounts for tokenizers weak on Chinese.
+                usage.input_tokens += _estimate(messages)
+                usage.output_tokens += max(len(pieces), _estimate_text("".join(pieces)))
+
+
+class _StatusError(LLMError):
+    """The endpoint answered with an HTTP error status (kept to decide whether to retry differently)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _backoff(response: httpx.Response, attempt: int) -> float:
+    """Seconds to wait before retrying: the server's ``Retry-After`` (capped at 30 s) or exponential."""
+    try:
+        return min(30.0, max(0.0, float(response.headers.get("retry-after", ""))))
+    except ValueError:
+        return 0.5 * 2**attempt
 
 
 def _estimate_text(text: str) -> int:
