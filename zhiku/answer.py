@@ -37,6 +37,29 @@ _PROCEDURAL_RE = re.compile(r"怎么|如何|怎样|步骤|流程|\bhow (?:do|to|
 _LIST_ITEM_RE = re.compile(r"^\s*(?:\d+[.、)）]|[-*•])\s*")
 
 
+def _with_neighbours(
+    spans: list[tuple[int, int, int]], best: SentenceScore, sources: Sequence[Hit], n: int
+) -> list[tuple[int, int, int]]:
+    """Widen the best sentence to its ``n`` neighbours on each side within its chunk: the subject or
+    the answer is often one sentence away ("他是一名足球运动员。…")."""
+    text = sources[best.hit_index].text
+    around = sentence_spans(text)
+    here = next((i for i, (s, e) in enumerate(around) if s <= best.start < e), None)
+    if here is None:
+        return spans
+    lo, hi = max(0, here - n), min(len(around), here + n + 1)
+    start, end = around[lo][0], around[hi - 1][1]
+    if _HEADING_RE.match(text[start : around[lo][1]].strip()):
+        start = around[min(lo + 1, here)][0]  # do not open with a bare heading
+    merged = [(best.hit_index, min(start, best.start), max(end, best.end))]
+    for hit_index, s, e in spans:
+        if hit_index == best.hit_index and s < merged[0][2] and e > merged[0][1]:
+            continue  # inside the widened span already
+        merged.append((hit_index, s, e))
+    first_seen = {h: i for i, h in reversed(list(enumerate(h for h, _, _ in merged)))}
+    return sorted(merged, key=lambda t: (first_seen[t[0]], t[1]))
+
+
 def _list_around(text: str, position: int, max_items: int = 10) -> tuple[int, int] | None:
     """The span of the run of list items (``1.``, ``-``) that contains ``position``, if any."""
     lines: list[tuple[int, int]] = []
@@ -85,6 +108,7 @@ class Answerer:
         max_sources: int = 5,
         max_tokens: int = 512,
         extract_sentences: int = 3,
+        context_sentences: int = 1,
     ) -> None:
         self.analyzer = analyzer
         self.llm = llm
@@ -94,16 +118,23 @@ class Answerer:
         self.max_sources = max_sources
         self.max_tokens = max_tokens
         self.extract_sentences = extract_sentences
+        self.context_sentences = context_sentences
 
     # -- public ----------------------------------------------------------------------------------
 
     def answer(self, question: str, hits: Sequence[Hit], history: Sequence[dict[str, str]] = ()) -> Answer:
-        final: Answer | None = None
-        for event in self.stream(question, hits, history):
-            if event.answer is not None:
-                final = event.answer
-        assert final is not None
-        return final
+        """The whole answer at once. An LLM is asked without streaming (``complete``), so the usage is the
+        count the server reports (llama.cpp's server reports none in streams, leaving only an estimate)."""
+        language = detect_language(question)
+        sources = list(hits[: self.max_sources])
+        evidence = self.scorer.score(question, sources)
+        if evidence.score < self.refusal_threshold:
+            return self.refusal(question, evidence.score)
+        if self.llm is None:
+            return self._extractive(question, sources, evidence, language)
+        messages = self.messages(question, sources, language, history)
+        text, usage = self.llm.complete(messages, max_tokens=self.max_tokens)
+        return self._finish(question, text.strip(), sources, "llm", evidence.score, language, usage)
 
     def stream(
         self, question: str, hits: Sequence[Hit], history: Sequence[dict[str, str]] = ()
@@ -180,6 +211,8 @@ class Answerer:
         first_seen = {h: i for i, h in reversed(list(enumerate(s.hit_index for s in chosen)))}
         chosen.sort(key=lambda s: (first_seen[s.hit_index], s.start))
         spans = [(s.hit_index, s.start, s.end) for s in chosen]
+        if chosen and self.context_sentences:
+            spans = _with_neighbours(spans, chosen[0], sources, self.context_sentences)
         if chosen and _PROCEDURAL_RE.search(question):
             # "How do I ...?": the answer is the whole list of steps the best sentence belongs to.
             best = chosen[0]
