@@ -22,7 +22,7 @@ from .retrieve import Mode, Retriever, SearchRequest, SearchResult
 from .settings import Settings
 from .store import SQLiteStore
 from .text import Analyzer
-from .types import Answer, DocumentRecord, KnowledgeBase, ParsedDocument
+from .types import Answer, DocumentRecord, Hit, KnowledgeBase, ParsedDocument
 
 
 class App:
@@ -193,8 +193,7 @@ class App:
         path_glob: str | None = None,
     ) -> Answer:
         """A grounded, cited answer (or an honest refusal) to ``question`` from ``kb``."""
-        hits = self.search(kb, _retrieval_query(question, history), mode=mode, path_glob=path_glob).hits
-        return self.answerer.answer(question, hits, history)
+        return self.answerer.answer(question, self._evidence(kb, question, history, mode, path_glob), history)
 
     def ask_stream(
         self,
@@ -206,8 +205,13 @@ class App:
         path_glob: str | None = None,
     ) -> Iterator[AnswerEvent]:
         """Like ``ask`` but yields text pieces as they come, then the final answer."""
-        hits = self.search(kb, _retrieval_query(question, history), mode=mode, path_glob=path_glob).hits
-        yield from self.answerer.stream(question, hits, history)
+        yield from self.answerer.stream(question, self._evidence(kb, question, history, mode, path_glob), history)
+
+    def _evidence(
+        self, kb: str, question: str, history: Sequence[dict[str, str]], mode: Mode, path_glob: str | None
+    ) -> list[Hit]:
+        """The hits an answer is built from; follow-ups lean on the previous question."""
+        return self.search(kb, _retrieval_query(question, history), mode=mode, path_glob=path_glob).hits
 
     def warm_up(self) -> None:
         """Load everything a query needs (store, analyser, embedding model, answerer) now."""
