@@ -127,13 +127,13 @@ def bench_ingest(n_docs: int) -> dict[str, Any]:
 # -- search latency ----------------------------------------------------------------------------------
 
 
-def _scifact_index(home: Path) -> tuple[App, list[str]]:
-    data = load_beir(DATASETS / "scifact", "dev")
-    # The default home's vector cache holds SciFact's vectors once `zhiku eval` has run on it.
-    app = App(Settings(), store=SQLiteStore(home / "scifact.db"))
-    app.ensure_kb("scifact")
+def _dataset_index(home: Path, dataset: str) -> tuple[App, list[str]]:
+    data = load_beir(DATASETS / dataset, "dev")
+    # The default home's vector cache holds the dataset's vectors once `zhiku eval` has run on it.
+    app = App(Settings(), store=SQLiteStore(home / "real.db"))
+    app.ensure_kb("real")
     for doc_id, doc in data.corpus.items():
-        app.add_parsed("scifact", doc_id, doc)
+        app.add_parsed("real", doc_id, doc)
     return app, list(data.queries.values())
 
 
@@ -160,13 +160,13 @@ def _time_queries(app: App, kb: str, queries: list[str]) -> dict[str, float]:
     }
 
 
-def bench_search(big: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def bench_search(big: int, dataset: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"dataset": dataset}
     with tempfile.TemporaryDirectory() as tmp:
-        app, queries = _scifact_index(Path(tmp))
-        kb = app.get_kb("scifact")
-        out["scifact"] = {"chunks": kb.chunks, **_time_queries(app, "scifact", queries)}
-        # A big index: real SciFact chunk texts repeated, each copy with its real vector perturbed
+        app, queries = _dataset_index(Path(tmp), dataset)
+        kb = app.get_kb("real")
+        out["real"] = {"chunks": kb.chunks, **_time_queries(app, "real", queries)}
+        # A big index: the real chunk texts repeated, each copy with its real vector perturbed
         # (embedding 100k real chunks would take hours here). Terms are analysed for real.
         rows = app.store._db.execute(  # type: ignore[attr-defined]
             "SELECT c.text, c.context, v.vec FROM chunks c JOIN vectors v ON v.chunk_id = c.id WHERE c.kb_id = ?",
@@ -254,13 +254,14 @@ def main() -> None:
     parser.add_argument("--only", default="parse,ingest,search,rss")
     parser.add_argument("--docs", type=int, default=150, help="SciFact abstracts for the ingestion benchmark")
     parser.add_argument("--big", type=int, default=100_000, help="chunks in the big search index")
+    parser.add_argument("--search-dataset", default="scifact", help="BEIR folder under ../shared/datasets")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "speed.json"))
     args = parser.parse_args()
     results: dict[str, Any] = {"machine": machine(), "command": " ".join(["bench/run_speed.py", *sys.argv[1:]])}
     steps = {
         "parse": bench_parse,
         "ingest": lambda: bench_ingest(args.docs),
-        "search": lambda: bench_search(args.big),
+        "search": lambda: bench_search(args.big, args.search_dataset),
         "rss": bench_rss,
     }
     out_path = Path(args.out)
