@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .evidence import Evidence, EvidenceScorer, SentenceScore, split_terms
 from .protocols import LLM
-from .text import Analyzer, detect_language, sentence_spans
+from .text import Analyzer, detect_language, sentence_spans, split_sentences
 from .types import Answer, Citation, Hit, SentenceCheck, Usage
 
 REFUSALS = {
@@ -221,11 +221,14 @@ class Answerer:
                 spans = [(best.hit_index, *steps)]
         numbering: dict[int, int] = {}
         parts = []
+        joiner = "" if language == "zh" else " "
         for hit_index, start, end in spans:
             n = numbering.setdefault(hit_index, len(numbering) + 1)
             text = sources[hit_index].text[start:end].strip()
-            parts.append(f"{text} [{n}]")
-        joiner = "" if language == "zh" else " "
+            if _LIST_ITEM_RE.match(text):  # a procedure: one block, one citation
+                parts.append(f"{text} [{n}]")
+            else:  # every sentence carries its citation
+                parts.append(joiner.join(f"{sentence} [{n}]" for sentence in split_sentences(text)))
         text = joiner.join(parts)
         ordered = sorted(numbering.items(), key=lambda kv: kv[1])
         cited = [sources[i] for i, _ in ordered]
