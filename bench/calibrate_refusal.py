@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from zhiku.answer import Answerer
-from zhiku.evidence import FEATURES, EvidenceScorer, split_terms
+from zhiku.evidence import FEATURES, EvidenceScorer
 from zhiku.text import Analyzer
 from zhiku.types import Block, Hit, Locator, ParsedDocument
 
@@ -77,9 +77,9 @@ def rgb_settings(row: dict[str, Any], seed: int = 0) -> dict[str, list[str]]:
 
 def bm25_hits(analyzer: Analyzer, query: str, passages: Sequence[str], k1: float = 0.9, b: float = 0.4) -> list[Hit]:
     """Passages ranked by BM25 among themselves, the top one scored 1.0 like min-max fusion does."""
-    docs = [split_terms(analyzer, p) for p in passages]
+    docs = [analyzer.terms(p) for p in passages]
     avg = sum(len(d) for d in docs) / max(len(docs), 1) or 1.0
-    q = list(dict.fromkeys(split_terms(analyzer, query)))
+    q = list(dict.fromkeys(analyzer.terms(query)))
     scores = []
     for d in docs:
         s = 0.0

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+from loopback import free_port, wait_until_up
 
 _HOP_BY_HOP = {
     "connection",
@@ -40,12 +40,6 @@ _HOP_BY_HOP = {
     "host",
     "content-length",
 }
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def smollm2_gguf() -> Path:
@@ -105,18 +99,12 @@ class LlamaServer:
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.url}/v1/models", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.25)
-        self.stop()
-        raise RuntimeError(f"llama_cpp.server did not answer /v1/models within {timeout}s:\n{self.log_tail()}")
+        try:
+            wait_until_up(f"{self.url}/v1/models", alive=lambda: self.process.poll() is None, timeout=timeout,
+                          interval=0.25)
+        except RuntimeError as exc:
+            self.stop()
+            raise RuntimeError(f"llama_cpp.server: {exc}:\n{self.log_tail()}") from None
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

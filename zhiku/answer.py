@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from .evidence import Evidence, EvidenceScorer, SentenceScore, split_terms
+from .evidence import Evidence, EvidenceScorer, SentenceScore
 from .protocols import LLM
 from .text import Analyzer, detect_language, sentence_spans, split_sentences
 from .types import Answer, Citation, Hit, SentenceCheck, Usage
@@ -271,14 +271,14 @@ class Answerer:
         A sentence without a citation is checked against all sources but can at best be marked
         supported, never cited.
         """
-        source_terms = [set(split_terms(self.analyzer, h.text)) for h in sources]
+        source_terms = [set(self.analyzer.terms(h.text)) for h in sources]
         checks: list[SentenceCheck] = []
         for start, end in sentence_spans(text):
             sentence = text[start:end]
             numbers = [int(n) for group in _CITE_RE.findall(sentence) for n in re.split(r"[,，、\s]+", group) if n]
             cited = [n for n in dict.fromkeys(numbers) if 1 <= n <= len(sources)]
             claim = _CITE_RE.sub(" ", sentence).strip()
-            terms = set(split_terms(self.analyzer, claim))
+            terms = set(self.analyzer.terms(claim))
             if not terms:
                 if checks and cited:  # a trailing "[2]" split off as its own "sentence"
                     checks[-1].citations.extend(n for n in cited if n not in checks[-1].citations)

@@ -50,12 +50,6 @@ _DATE_RE = re.compile(
     r"|\d{1,2}:\d{2}|\d{4}-\d{1,2}-\d{1,2}",
     re.IGNORECASE,
 )
-# Text.py's segmenter keeps "2022年春节档" as one Latin-style word (\w matches CJK), so the evidence
-# terms put a space at every CJK / non-CJK boundary first. Harmless once text.py splits them itself.
-_SCRIPT_BOUNDARY_RE = re.compile(
-    r"(?<=[\u3400-\u9fff\uf900-\ufaff])(?=[^\W_\u3400-\u9fff\uf900-\ufaff])|"
-    r"(?<=[^\W_\u3400-\u9fff\uf900-\ufaff])(?=[\u3400-\u9fff\uf900-\ufaff])"
-)
 _ASKS = {
     # A named thing ("票房冠军", "最佳影片", "哪部电影") even when the question also says 票房 or 年.
     "entity": re.compile(
@@ -155,9 +149,9 @@ class EvidenceScorer:
         return Evidence(scored[0].score if scored else 0.0, scored, q.answer_type)
 
     def question(self, question: str) -> _Question:
-        terms = [t for t in dict.fromkeys(split_terms(self.analyzer, question)) if t not in _QUESTION_WORDS]
+        terms = [t for t in dict.fromkeys(self.analyzer.terms(question)) if t not in _QUESTION_WORDS]
         idf = {t: self._idf(t) for t in terms}
-        head = [t for t in split_terms(self.analyzer, _head_text(question)) if t in idf]
+        head = [t for t in self.analyzer.terms(_head_text(question)) if t in idf]
         return _Question(terms, idf, sum(idf.values()) or 1.0, answer_type(question), _numbers(question), head)
 
     def sentences(self, q: _Question, hits: Sequence[Hit], i: int) -> list[SentenceScore]:
@@ -165,7 +159,7 @@ class EvidenceScorer:
         hit = hits[i]
         text = hit.text
         spans = sentence_spans(text)
-        terms = [set(split_terms(self.analyzer, text[s:e])) for s, e in spans]
+        terms = [set(self.analyzer.terms(text[s:e])) for s, e in spans]
         qnums = len(q.numbers & _numbers(text)) / len(q.numbers) if q.numbers else 1.0
         top = max((h.score for h in hits), default=0.0)
         retrieval = max(hit.score, 0.0) / top if top > 0 else 0.0
@@ -217,7 +211,7 @@ class EvidenceScorer:
         ``("", 0.0, 0.0)`` when the sentence holds no candidate of the expected type.
         """
         clauses = [(m.start(), m.end()) for m in re.finditer(r"[^，,；;：:]+", sentence)] or [(0, len(sentence))]
-        clause_terms = [set(split_terms(self.analyzer, sentence[a:b])) for a, b in clauses]
+        clause_terms = [set(self.analyzer.terms(sentence[a:b])) for a, b in clauses]
         best, best_near, best_head = "", -1.0, 0.0
         for text, pos in self._candidates(q, sentence):
             k = next((n for n, (a, b) in enumerate(clauses) if a <= pos < b), len(clauses) - 1)
@@ -262,7 +256,7 @@ class EvidenceScorer:
             found += [(m.group(), m.start()) for m in re.finditer(r"《[^》]{1,30}》", sentence)]
             if not found:
                 lowered = sentence.lower()
-                for term in dict.fromkeys(split_terms(self.analyzer, sentence)):
+                for term in dict.fromkeys(self.analyzer.terms(sentence)):
                     if term not in q.idf and self._idf(term) >= 8.0:
                         found.append((term, max(lowered.find(term), 0)))
         return [(t, p) for t, p in found if not _inside_question_terms(t, q)]
@@ -291,11 +285,6 @@ class EvidenceScorer:
 
         # Share the analyzer's loaded dictionary instead of loading jieba's global one again.
         return jieba.posseg.POSTokenizer(self.analyzer._jieba)
-
-
-def split_terms(analyzer: Analyzer, text: str) -> list[str]:
-    """The analyzer's terms of ``text``, with Chinese and digits/Latin split apart first."""
-    return analyzer.terms(_SCRIPT_BOUNDARY_RE.sub(" ", text))
 
 
 def _head_text(question: str) -> str:

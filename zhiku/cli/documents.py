@@ -34,7 +34,7 @@ def add(ctx: click.Context, kb_name: str | None, paths: tuple[str, ...], create:
         name = kb_or_default(app, kb_name)
         if create or kb_name is None:
             app.ensure_kb(name)
-        app.get_kb(name)
+        kb_id = app.get_kb(name).id  # fails here, before any work, when the knowledge base is missing
         files = app.plan(paths)
         if not files:
             click.echo("no supported files found in: " + " ".join(paths), err=True)
@@ -47,7 +47,7 @@ def add(ctx: click.Context, kb_name: str | None, paths: tuple[str, ...], create:
             if outcome.status == "failed":
                 bar.write(click.style(f"failed: {outcome.reason}", fg="red"), file=sys.stderr)
 
-        report = app.indexer.add_files(app.get_kb(name).id, files, on_file=on_file)
+        report = app.indexer.add_files(kb_id, files, on_file=on_file)
         bar.close()
         click.echo(f"{name}: {report.summary()}")
         if report.failed:
