@@ -47,13 +47,15 @@ def test_satisfies_protocol(store: Store) -> None:
 
 def test_knowledge_base_lifecycle(store: Store) -> None:
     kb = store.create_kb("hr", "handbook")
-    assert store.get_kb("hr").id == kb.id and kb.description == "handbook"
+    assert store.get_kb("hr").id == kb.id == store.kb_id("hr") and kb.description == "handbook"
     with pytest.raises(AlreadyExists):
         store.create_kb("hr")
     assert [k.name for k in store.list_kbs()] == ["hr"]
     store.delete_kb("hr")
     with pytest.raises(NotFound, match="zhiku kb create"):
         store.get_kb("hr")
+    with pytest.raises(NotFound, match="zhiku kb create"):
+        store.kb_id("hr")
 
 
 def test_document_rows_terms_and_vectors_are_written_together(store: Store) -> None:

@@ -133,7 +133,7 @@ class App:
         on_file: Callable[[FileOutcome], None] | None = None,
     ) -> IngestReport:
         """Index files, folders (recursively) and globs into ``kb``; bad files are reported, not raised."""
-        kb_id = self.get_kb(kb).id
+        kb_id = self.store.kb_id(kb)
         paths = expand_paths(inputs, self.parsers.supported_extensions())
         return self.indexer.add_files(kb_id, paths, on_file=on_file)
 
@@ -142,18 +142,18 @@ class App:
         return expand_paths(inputs, self.parsers.supported_extensions())
 
     def add_file(self, kb: str, path: Path, key: str | None = None) -> FileOutcome:
-        return self.indexer.add_file(self.get_kb(kb).id, path, key)
+        return self.indexer.add_file(self.store.kb_id(kb), path, key)
 
     def add_parsed(self, kb: str, key: str, parsed: ParsedDocument) -> DocumentRecord:
         """Index an already-parsed document (used by evaluation loaders and integrations)."""
-        return self.indexer.add_parsed(self.get_kb(kb).id, key, parsed)
+        return self.indexer.add_parsed(self.store.kb_id(kb), key, parsed)
 
     def list_documents(self, kb: str) -> list[DocumentRecord]:
-        return self.store.list_documents(self.get_kb(kb).id)
+        return self.store.list_documents(self.store.kb_id(kb))
 
     def delete_document(self, kb: str, doc_id: int) -> None:
         doc = self.store.get_document(doc_id)
-        if doc.kb_id != self.get_kb(kb).id:
+        if doc.kb_id != self.store.kb_id(kb):
             raise NotFound(f"document {doc_id} is not in knowledge base {kb!r}")
         self.store.delete_document(doc_id)
 
@@ -172,7 +172,7 @@ class App:
         s = self.settings
         request = SearchRequest(
             query=query,
-            kb_id=self.get_kb(kb).id,
+            kb_id=self.store.kb_id(kb),
             mode=mode,
             top_k=top_k or s.top_k,
             candidates=max(s.candidates, top_k or 0),

@@ -34,7 +34,7 @@ def add(ctx: click.Context, kb_name: str | None, paths: tuple[str, ...], create:
         name = kb_or_default(app, kb_name)
         if create or kb_name is None:
             app.ensure_kb(name)
-        kb_id = app.get_kb(name).id  # fails here, before any work, when the knowledge base is missing
+        kb_id = app.store.kb_id(name)  # fails here, before any work, when the knowledge base is missing
         files = app.plan(paths)
         if not files:
             click.echo("no supported files found in: " + " ".join(paths), err=True)
