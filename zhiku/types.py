@@ -82,6 +82,16 @@ class Block:
     level: int = 0
     locator: Locator = field(default_factory=Locator)
     rows: list[list[str]] | None = None
+    #: A table's name when it has one (caption, sheet name); stored with its structured rows.
+    name: str = ""
+
+
+@dataclass
+class Attachment:
+    """A file embedded in another (an e-mail attachment): ingested as a document of its own."""
+
+    name: str
+    data: bytes
 
 
 @dataclass
@@ -89,13 +99,15 @@ class ParsedDocument:
     """A parser's output: the document's blocks in reading order plus its full text.
 
     ``text`` is the blocks' text joined with blank lines; each block's locator records its span in it,
-    so every chunk can point back at an exact character range of the source.
+    so every chunk can point back at an exact character range of the source. ``attachments`` are
+    embedded files (e-mail attachments) that ingestion indexes as separate documents.
     """
 
     blocks: list[Block]
     title: str = ""
     text: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
 
     @classmethod
     def from_blocks(

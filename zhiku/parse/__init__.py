@@ -45,6 +45,35 @@ BUILTIN_PARSERS: tuple[tuple[tuple[str, ...], str, tuple[str, ...], str, str], .
         "DOCX",
         "docx",
     ),
+    (
+        (".pptx",),
+        "zhiku.parse.pptx:PptxParser",
+        ("application/vnd.openxmlformats-officedocument.presentationml.presentation",),
+        "PPTX",
+        "office",
+    ),
+    (
+        (".xlsx", ".xlsm"),
+        "zhiku.parse.spreadsheet:XlsxParser",
+        (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "application/vnd.ms-excel.sheet.macroEnabled.12",
+        ),
+        "XLSX",
+        "office",
+    ),
+    ((".csv",), "zhiku.parse.spreadsheet:CsvParser", ("text/csv",), "CSV", ""),
+    ((".tsv", ".tab"), "zhiku.parse.spreadsheet:TsvParser", ("text/tab-separated-values",), "TSV", ""),
+    ((".eml",), "zhiku.parse.email:EmlParser", ("message/rfc822",), "e-mail", ""),
+    ((".vtt",), "zhiku.parse.transcript:VttParser", ("text/vtt",), "WebVTT", ""),
+    ((".srt",), "zhiku.parse.transcript:SrtParser", ("application/x-subrip",), "SRT", ""),
+    (
+        (".png", ".jpg", ".jpeg", ".tif", ".tiff"),
+        "zhiku.parse.image:ImageParser",
+        ("image/png", "image/jpeg", "image/tiff"),
+        "image",
+        "ocr",
+    ),
 )
 
 # The third-party packages each extra pulls in: an ImportError naming one of them means "install
@@ -54,6 +83,8 @@ _EXTRA_MODULES = {
     "lxml": "html",
     "pypdfium2": "pdf",
     "docx": "docx",
+    "pptx": "office",
+    "openpyxl": "office",
 }
 
 # Bytes sniffed at the start of a file -> the extension whose parser should read it.
