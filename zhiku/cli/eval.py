@@ -16,7 +16,8 @@ from ..settings import Settings
 eval_group = click.Group(
     "eval",
     help=(
-        "Measure retrieval, answers and refusal on standard formats (BEIR, SQuAD/CMRC 2018, RGB).\n\n"
+        "Measure retrieval, answers and refusal on standard formats (BEIR, SQuAD/CMRC 2018, RGB), and parsing "
+        "fidelity against reference Markdown.\n\n"
         "Each command builds a temporary index (your knowledge bases are not touched; cached vectors are "
         "reused), prints a table and writes the full result as JSON."
     ),
@@ -154,3 +155,39 @@ def rejection_cmd(
             else:
                 click.echo("matplotlib is not installed: no plot written", err=True)
     _write(result, json_out)
+
+
+@eval_group.command("parsing")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@json_option
+@click.option(
+    "--details",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Per-file JSONL with the most frequent missing/extra tokens and table cells.",
+)
+@click.pass_context
+def parsing_cmd(ctx: click.Context, folder: Path, json_out: Path | None, details: Path | None) -> None:
+    """Parsing fidelity: text token F1 and table-cell F1 against each file's expected Markdown.
+
+    FOLDER holds MANIFEST.tsv (columns file, format, language, expected_markdown), e.g.
+    ../shared/datasets/doc_parsing. Files without expected Markdown are parsed and reported, not scored.
+    """
+    from ..eval.parsing import TABLE_HEADERS, evaluate_parsing, iter_rows
+    from ..eval.report import format_table, tqdm_progress
+
+    settings = _settings(ctx)
+    result = _run(lambda: evaluate_parsing(settings, folder, progress=tqdm_progress(), details=details))
+    click.echo(format_table(TABLE_HEADERS, iter_rows(result)))
+    click.echo(
+        f"\n{result['dataset']}: {result['n_files']} files, {result['n_ok']} parsed; "
+        f"text F1 mean {_fmt_mean(result['text_f1_mean'])} over {result['n']} files, "
+        f"table-cell F1 mean {_fmt_mean(result['table_f1_mean'])} over {result['n_tables']} files"
+    )
+    if details is not None:
+        click.echo(f"wrote {details}", err=True)
+    _write(result, json_out)
+
+
+def _fmt_mean(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
