@@ -166,3 +166,185 @@ def test_pptx_named_wrongly_is_sniffed(registry: ParserRegistry, tmp_path: Path)
     doc = registry.parse(path)
     assert doc.metadata["format"] == "PPTX"
     assert any(b.locator.slide == 2 for b in doc.blocks)
+
+
+# --- XLSX / XLSM --------------------------------------------------------------------------------------
+
+
+def _workbook(path: Path) -> None:
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Sales"
+    ws["A1"] = "Sales by region, 2024"  # a title cell above the table: a paragraph, not a table
+    header = ["Region", "Quarter", "Revenue", "Share", "Closed on"]
+    ws.append([])
+    ws.append(header)  # row 3
+    ws.append(["North", "Q1", 1200.5, 0.125, dt.date(2024, 3, 31)])
+    ws.append([None, "Q2", 1300, 0.25, dt.datetime(2024, 6, 30, 17, 45)])
+    ws.append(["South", "Q1", 0.1 + 0.2, 0.5, dt.date(2024, 3, 31)])
+    ws.merge_cells("A4:A5")  # "North" covers both of its quarters
+    for row in ws.iter_rows(min_row=4, max_row=6, min_col=4, max_col=4):
+        row[0].number_format = "0.0%"
+    # A second table to the right, separated by an empty column.
+    ws["H3"], ws["I3"] = "Manager", "Region"
+    ws["H4"], ws["I4"] = "王伟", "North"
+    hidden = wb.create_sheet("Internal")
+    hidden.sheet_state = "hidden"
+    hidden.append(["Key", "Value"])
+    hidden.append(["budget", 5000])
+    big = wb.create_sheet("Log")
+    big.append(["id", "event"])
+    for i in range(1, 451):
+        big.append([i, f"event {i}"])
+    wb.properties.title = "Regional sales"
+    wb.save(str(path))
+
+
+def test_xlsx_sheets_regions_locators(registry: ParserRegistry, tmp_path: Path) -> None:
+    path = tmp_path / "sales.xlsx"
+    _workbook(path)
+    doc = registry.parse(path)
+    check_spans(doc)
+    assert doc.title == "Regional sales"
+    assert doc.metadata["sheets"] == ["Sales", "Internal (hidden)", "Log"]
+    sales = [b for b in doc.blocks if b.locator.sheet == "Sales"]
+    assert [b.kind for b in sales] == ["heading", "paragraph", "table", "table"]
+    assert sales[0].text == "Sales" and sales[0].locator.heading_path == ["Sales"]
+    assert sales[1].text == "Sales by region, 2024" and sales[1].locator.cell_range == "A1:A1"
+    table = sales[2]
+    assert table.locator.cell_range == "A3:E6"
+    assert table.name == "Sales · region 2"
+    assert table.rows == [
+        ["Region", "Quarter", "Revenue", "Share", "Closed on"],
+        ["North", "Q1", "1200.5", "12.5%", "2024-03-31"],
+        ["North", "Q2", "1300", "25.0%", "2024-06-30 17:45:00"],  # merged cell repeated
+        ["South", "Q1", "0.3", "50.0%", "2024-03-31"],  # no binary noise (0.30000000000000004)
+    ]
+    assert table.text.splitlines()[0] == "| Region | Quarter | Revenue | Share | Closed on |"
+    managers = sales[3]
+    assert managers.locator.cell_range == "H3:I4" and managers.rows == [["Manager", "Region"], ["王伟", "North"]]
+    hidden = [b for b in doc.blocks if b.locator.sheet == "Internal"]
+    assert hidden[0].text == "Internal (hidden)"
+    assert hidden[1].rows == [["Key", "Value"], ["budget", "5000"]] and hidden[1].name == "Internal (hidden)"
+
+
+def test_xlsx_big_sheet_split_with_header(registry: ParserRegistry, tmp_path: Path) -> None:
+    from zhiku.parse.spreadsheet import MAX_TABLE_ROWS
+
+    path = tmp_path / "sales.xlsm"  # macro-enabled name, same reader
+    _workbook(path)
+    doc = registry.parse(path)
+    parts = [b for b in doc.blocks if b.locator.sheet == "Log" and b.kind == "table"]
+    assert MAX_TABLE_ROWS == 200
+    assert [b.locator.cell_range for b in parts] == ["A1:B201", "A202:B401", "A402:B451"]
+    assert all(b.rows is not None and b.rows[0] == ["id", "event"] for b in parts)
+    assert all(b.name == "Log" for b in parts)
+    assert parts[1].rows is not None and parts[1].rows[1] == ["201", "event 201"]
+    assert parts[2].rows is not None and parts[2].rows[-1] == ["450", "event 450"]
+    # Chunks of a split table repeat the header and keep the sheet and range.
+    chunks = [c for c in Chunker(max_tokens=120, overlap=20).chunk(doc) if c.locator.sheet == "Log"]
+    assert len(chunks) > 3
+    assert all(c.text.startswith("| id | event |") for c in chunks if c.kind == "table")
+    assert {c.locator.cell_range for c in chunks} >= {"A1:B201", "A402:B451"}
+
+
+def test_xlsx_cached_formula_values_and_charts(registry: ParserRegistry, tmp_path: Path) -> None:
+    import xlsxwriter
+
+    path = tmp_path / "budget.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Budget")
+    ws.write_row(0, 0, ["Month", "Cost", "Double"])
+    for i, (month, cost) in enumerate([("Jan", 10), ("Feb", 20), ("Mar", 30)], start=1):
+        ws.write_row(i, 0, [month, cost])
+        # The formula's cached result is what Excel shows; zhiku reads that, not the formula text.
+        ws.write_formula(i, 2, f"=B{i + 1}*2", None, cost * 2)
+    chart = wb.add_chart({"type": "column"})
+    chart.add_series({"name": "=Budget!$B$1", "categories": "=Budget!$A$2:$A$4", "values": "=Budget!$B$2:$B$4"})
+    chart.set_title({"name": "Monthly cost"})
+    ws.insert_chart("E2", chart)
+    wb.close()
+    doc = registry.parse(path)
+    table = next(b for b in doc.blocks if b.kind == "table")
+    assert table.rows == [["Month", "Cost", "Double"], ["Jan", "10", "20"], ["Feb", "20", "40"], ["Mar", "30", "60"]]
+    assert "=B2*2" not in doc.text
+    caption = next(b for b in doc.blocks if b.text.startswith("Chart"))
+    assert caption.text == "Chart (bar): Monthly cost" and caption.locator.sheet == "Budget"
+    data = doc.blocks[doc.blocks.index(caption) + 1]
+    assert data.kind == "table" and data.rows is not None
+    assert data.rows[1:] == [["Jan", "10"], ["Feb", "20"], ["Mar", "30"]]
+    assert data.rows[0][1] == "Cost"
+
+
+def test_xlsx_docling_sample(registry: ParserRegistry) -> None:
+    doc = registry.parse(shared_dataset("doc_parsing", "xlsx", "xlsx_01.xlsx"))
+    check_spans(doc)
+    tables = {(b.locator.sheet, b.locator.cell_range): b.rows for b in doc.blocks if b.kind == "table"}
+    assert ("Sheet2", "G5:I9") in tables and ("Sheet2", "C14:E18") in tables
+    merged = tables[("Sheet3", "A1:C7")]
+    assert merged is not None
+    assert merged[0] == ["first", "header", "header"]  # B1:C1 merged
+    assert merged[1] == ["first", "second", "third"]  # A1:A2 merged
+    assert merged[-1] == ["10", "9", "9"]  # B6:C7 merged
+    assert doc.metadata["sheets"][-1] == "Sheet4 (hidden)"
+
+
+def test_xlsx_truncated(registry: ParserRegistry, tmp_path: Path) -> None:
+    good = tmp_path / "sales.xlsx"
+    _workbook(good)
+    bad = tmp_path / "broken.xlsx"
+    bad.write_bytes(good.read_bytes()[:3000])
+    with pytest.raises(ParseError, match=r"broken\.xlsx: .*(corrupt|truncated)"):
+        registry.parse(bad)
+
+
+# --- CSV / TSV ----------------------------------------------------------------------------------------
+
+
+def test_csv_utf8_bom_header_and_ranges(registry: ParserRegistry, tmp_path: Path) -> None:
+    path = tmp_path / "staff.csv"
+    lines = ["name,dept,note"] + [f'person {i},R&D,"likes tea, not coffee"' for i in range(1, 251)]
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode("utf-8"))
+    doc = registry.parse(path)
+    check_spans(doc)
+    assert doc.metadata["delimiter"] == "," and doc.metadata["rows"] == 251
+    tables = [b for b in doc.blocks if b.kind == "table"]
+    assert [b.locator.cell_range for b in tables] == ["A1:C201", "A202:C251"]
+    assert all(b.locator.sheet == "staff" for b in tables)
+    assert tables[0].rows is not None and tables[0].rows[0] == ["name", "dept", "note"]
+    assert tables[1].rows is not None and tables[1].rows[1] == ["person 201", "R&D", "likes tea, not coffee"]
+
+
+def test_csv_gbk_semicolons_multiline_cells(registry: ParserRegistry, tmp_path: Path) -> None:
+    path = tmp_path / "报销.csv"
+    text = '项目;金额;说明\n差旅;1200;"北京出差，\n含住宿"\n餐费;300;团队聚餐\n办公用品;85;"打印纸; 墨盒"\n'
+    path.write_bytes(text.encode("gbk"))
+    doc = registry.parse(path)
+    assert doc.metadata["delimiter"] == ";"
+    table = doc.blocks[0]
+    assert table.rows == [
+        ["项目", "金额", "说明"],
+        ["差旅", "1200", "北京出差， 含住宿"],
+        ["餐费", "300", "团队聚餐"],
+        ["办公用品", "85", "打印纸; 墨盒"],
+    ]
+    assert table.locator.cell_range == "A1:C4" and table.name == "报销"
+
+
+def test_tsv(registry: ParserRegistry, tmp_path: Path) -> None:
+    path = tmp_path / "scores.tsv"
+    path.write_text("student\tscore, final\nAnn\t91, A\nBo\t78, C\n", encoding="utf-8")
+    doc = registry.parse(path)
+    assert doc.metadata["delimiter"] == "\t"
+    assert doc.blocks[0].rows == [["student", "score, final"], ["Ann", "91, A"], ["Bo", "78, C"]]
+
+
+def test_csv_binary_is_refused(registry: ParserRegistry, tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(ParseError, match=r"data\.csv: .*binary"):
+        registry.parse(path)
