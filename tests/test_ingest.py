@@ -92,3 +92,22 @@ def test_vectors_are_cached_by_text(settings: Settings, tmp_path: Path) -> None:
     again.ensure_kb("third")
     again.add("third", [tmp_path / "a.md"])
     assert again.embedder.inner.embedded == []  # type: ignore[attr-defined]
+
+
+def test_tables_are_stored_as_rows_and_deleted_with_their_document(app: App, tmp_path: Path) -> None:
+    app.ensure_kb("k")
+    note = tmp_path / "fees.md"
+    note.write_text(
+        "# Fees\n\n## Parking\n\n| Zone | Fee |\n|---|---|\n| B2 | 5 |\n| B3 | 3 |\n\n"
+        "Text between.\n\n| Item | Cost |\n|---|---|\n| Lunch | 20 |\n",
+        encoding="utf-8",
+    )
+    report = app.add("k", [note])
+    kb_id = app.store.kb_id("k")
+    tables = app.store.list_tables(kb_id)
+    assert [t.columns for t in tables] == [["Zone", "Fee"], ["Item", "Cost"]]
+    assert tables[0].rows == [["B2", "5"], ["B3", "3"]] and tables[1].rows == [["Lunch", "20"]]
+    assert tables[0].name == "Fees > Parking" and tables[0].doc_id == report.outcomes[0].doc_id
+    assert app.store.counts(kb_id)["tables"] == 2
+    app.delete_document("k", report.outcomes[0].doc_id or 0)
+    assert app.store.list_tables(kb_id) == [] and app.store.consistency(kb_id)["tables_without_document"] == 0

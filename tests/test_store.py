@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,6 +26,19 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 def _chunks(*texts: str) -> list[Chunk]:
     return [Chunk(text=t, locator=Locator(page=i + 1, heading_path=["H"]), ord=i) for i, t in enumerate(texts)]
+
+
+def _counts(
+    documents: int, chunks: int, keyword_entries: int, vectors: int, pending: int = 0, tables: int = 0
+) -> dict[str, Any]:
+    return {
+        "documents": documents,
+        "chunks": chunks,
+        "keyword_entries": keyword_entries,
+        "vectors": vectors,
+        "pending_vectors": pending,
+        "tables": tables,
+    }
 
 
 def _vec(seed: int, dim: int = 8) -> np.ndarray:
@@ -62,7 +76,7 @@ def test_document_rows_terms_and_vectors_are_written_together(store: Store) -> N
     kb = store.create_kb("k")
     doc = _put(store, kb.id, "a.md", ["alpha beta", "gamma delta"])
     assert doc.chunks == 2 and store.find_document(kb.id, "a.md") is not None
-    assert store.counts(kb.id) == {"documents": 1, "chunks": 2, "keyword_entries": 2, "vectors": 2}
+    assert store.counts(kb.id) == _counts(1, 2, 2, 2)
     hits = store.get_chunks([cid for cid, _ in store.keyword_search(kb.id, ["gamma"], 5)])
     assert [h.text for h in hits.values()] == ["gamma delta"]
     hit = next(iter(hits.values()))
@@ -74,7 +88,7 @@ def test_replacing_a_document_leaves_no_orphans(store: Store) -> None:
     first = _put(store, kb.id, "a.md", ["old one", "old two", "old three"])
     second = _put(store, kb.id, "a.md", ["new text"], seed=10, content_hash="h2")
     assert second.content_hash == "h2" and second.created_at == first.created_at
-    assert store.counts(kb.id) == {"documents": 1, "chunks": 1, "keyword_entries": 1, "vectors": 1}
+    assert store.counts(kb.id) == _counts(1, 1, 1, 1)
     assert store.keyword_search(kb.id, ["old"], 5) == []
 
 
@@ -86,7 +100,7 @@ def test_failed_write_keeps_the_old_version(store: Store) -> None:
             kb.id, "a.md", title="a", content_hash="h2", chunks=_chunks("x", "y"), chunk_terms=[["x"]], vectors=None
         )
     assert store.find_document(kb.id, "a.md").content_hash == "h1"  # type: ignore[union-attr]
-    assert store.counts(kb.id) == {"documents": 1, "chunks": 1, "keyword_entries": 1, "vectors": 1}
+    assert store.counts(kb.id) == _counts(1, 1, 1, 1)
 
 
 def test_delete_document_and_kb_remove_everything(store: Store) -> None:
@@ -96,9 +110,9 @@ def test_delete_document_and_kb_remove_everything(store: Store) -> None:
     _put(store, kb.id, "b.md", ["three"])
     _put(store, other.id, "c.md", ["four"])
     store.delete_document(a.id)
-    assert store.counts(kb.id) == {"documents": 1, "chunks": 1, "keyword_entries": 1, "vectors": 1}
+    assert store.counts(kb.id) == _counts(1, 1, 1, 1)
     store.delete_kb("k")
-    assert store.counts(kb.id) == {"documents": 0, "chunks": 0, "keyword_entries": 0, "vectors": 0}
+    assert store.counts(kb.id) == _counts(0, 0, 0, 0)
     assert store.counts(other.id)["chunks"] == 1
 
 

@@ -21,6 +21,7 @@ from .embed import CachedEmbedder
 from .errors import ParseError, ZhikuError
 from .parse import ParserRegistry
 from .protocols import Store
+from .store.records import DocumentWrite, TableRecord
 from .text import Analyzer
 from .types import DocumentRecord, ParsedDocument
 
@@ -89,6 +90,23 @@ def _walk(folder: Path) -> Iterator[Path]:
         for name in files:
             if not name.startswith("."):
                 yield Path(root) / name
+
+
+def extract_tables(parsed: ParsedDocument) -> list[TableRecord]:
+    """The document's tables as structured rows: header row -> columns, the rest -> rows.
+
+    Named by the parser (``Block.name``: caption, sheet), else by the heading they sit under, else
+    ``table N`` (N counts the document's tables from 1).
+    """
+    tables: list[TableRecord] = []
+    for block in parsed.blocks:
+        if block.kind != "table" or not block.rows:
+            continue
+        n = len(tables) + 1
+        name = block.name or " > ".join(block.locator.heading_path) or f"table {n}"
+        header, *body = block.rows
+        tables.append(TableRecord(name, list(header), [list(r) for r in body], block.locator, ord=n - 1))
+    return tables
 
 
 def file_hash(path: Path) -> str:
@@ -172,8 +190,7 @@ class Indexer:
         index_texts = [c.index_text for c in chunks]
         terms = [self.analyzer.terms(t) for t in index_texts]
         vectors = self.embedder.embed_passages(index_texts) if self.embedder else None
-        return self.store.replace_document(
-            kb_id,
+        write = DocumentWrite(
             key,
             title=parsed.title,
             content_hash=content_hash or hashlib.sha256(parsed.text.encode()).hexdigest(),
@@ -184,4 +201,6 @@ class Indexer:
             mime=mime,
             size=size or len(parsed.text.encode()),
             metadata=parsed.metadata,
+            tables=extract_tables(parsed),
         )
+        return self.store.write_documents(kb_id, [write])[0]

@@ -1,6 +1,8 @@
 """Storage backends. ``SQLiteStore`` is the embedded default; every backend satisfies
 ``zhiku.protocols.Store`` and passes the same contract tests."""
 
-from .sqlite import SCHEMA_VERSION, SQLiteStore
+from .records import DocumentWrite, Job, JobDone, JobSpec, TableRecord
+from .schema import SCHEMA_VERSION
+from .sqlite import SQLiteStore
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+__all__ = ["SCHEMA_VERSION", "DocumentWrite", "Job", "JobDone", "JobSpec", "SQLiteStore", "TableRecord"]

@@ -1,16 +1,20 @@
 """The embedded store: one SQLite file (WAL) holding knowledge bases, documents, chunks, an FTS5
-keyword index and the dense vectors.
+keyword index, the dense vectors, structured tables and the ingestion jobs.
 
-A document's rows, keyword entries and vectors are written and deleted in one transaction, so a
-crash leaves either the old version or the new one, never a mix or an orphan. Dense search is exact
-(a matrix product over the knowledge base's vectors, loaded once and kept in memory until the
-knowledge base changes): at 100k chunks x 384 dims that is ~150 MB and a few milliseconds.
+A document's rows, keyword entries, vectors, tables and attachments are written and deleted in one
+transaction, together with the job that did the work, so a crash leaves either the old version or
+the new one, never a mix or an orphan. Chunks may be stored before their vectors (keyword-searchable
+at once); ``has_vector = 0`` marks the ones background embedding still has to do.
+
+Dense search is exact (a matrix product over the knowledge base's vectors, loaded once and kept in
+memory until the knowledge base changes): at 100k chunks x 384 dims that is ~150 MB and a few ms.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import shutil
 import sqlite3
 import threading
 import time
@@ -24,54 +28,13 @@ import numpy as np
 
 from ..errors import AlreadyExists, NotFound, ZhikuError
 from ..types import Chunk, DocumentRecord, Hit, KnowledgeBase, Locator
+from . import migrations
+from .checks import ChecksMixin
+from .jobs import JobsMixin
+from .records import DocumentWrite, JobDone, TableRecord
+from .schema import SCHEMA, SCHEMA_VERSION, statements
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS kbs (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    description TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL,
-    generation INTEGER NOT NULL DEFAULT 0  -- bumped on every write: invalidates in-memory vectors
-);
-CREATE TABLE IF NOT EXISTS documents (
-    id INTEGER PRIMARY KEY,
-    kb_id INTEGER NOT NULL REFERENCES kbs(id) ON DELETE CASCADE,
-    path TEXT NOT NULL,
-    title TEXT NOT NULL DEFAULT '',
-    content_hash TEXT NOT NULL,
-    mime TEXT NOT NULL DEFAULT '',
-    size INTEGER NOT NULL DEFAULT 0,
-    metadata TEXT NOT NULL DEFAULT '{}',
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    UNIQUE (kb_id, path)
-);
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY,
-    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    kb_id INTEGER NOT NULL,
-    ord INTEGER NOT NULL,
-    kind TEXT NOT NULL DEFAULT 'text',
-    text TEXT NOT NULL,
-    context TEXT NOT NULL DEFAULT '',
-    locator TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
-CREATE INDEX IF NOT EXISTS chunks_kb ON chunks(kb_id);
-CREATE TABLE IF NOT EXISTS vectors (
-    chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
-    kb_id INTEGER NOT NULL,
-    model TEXT NOT NULL,
-    vec BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS vectors_kb ON vectors(kb_id);
--- Terms are produced by zhiku.text.Analyzer (jieba + stemming) and stored space-separated, so FTS5
--- only has to split on spaces, and its bm25() ranks them.
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(terms, kb_id UNINDEXED, tokenize = 'unicode61');
-"""
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
 
 @dataclass
@@ -82,21 +45,27 @@ class _VectorIndex:
     doc_ids: np.ndarray  # (n,) int64
 
 
-class SQLiteStore:
+class SQLiteStore(JobsMixin, ChecksMixin):
     """Knowledge bases, documents, chunks, keyword and vector search over one SQLite file.
 
-    Safe to share between threads: each thread gets its own connection; writes are serialised by
-    SQLite (``BEGIN IMMEDIATE``) and WAL lets readers go on meanwhile.
+    Safe to share between threads and processes: each thread gets its own connection; writes are
+    serialised by SQLite (``BEGIN IMMEDIATE``) and WAL lets readers go on meanwhile.
+
+    ``files_dir`` is where zhiku keeps files of its own (uploads); only files under it are ever
+    deleted, never a user's source file. Default: ``uploads/`` next to the database.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, files_dir: Path | str | None = None) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
+        memory = str(path) == ":memory:"
+        if not memory:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.files_dir = Path(files_dir) if files_dir is not None else self.path.parent / "uploads"
         self._local = threading.local()
         self._vectors: dict[int, _VectorIndex] = {}
         self._vectors_lock = threading.Lock()
-        self._init_schema()
+        self.migrated_from: int | None = None  # the file's old version when opening it migrated it
+        self._open_schema()
 
     # -- connection and transactions -------------------------------------------------------------
 
@@ -122,18 +91,20 @@ class SQLiteStore:
             raise
         db.execute("COMMIT")
 
-    def _init_schema(self) -> None:
-        with self._write() as db:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise ZhikuError(
-                    f"{self.path} was written by a newer zhiku (schema {row[0]} > {SCHEMA_VERSION}); upgrade zhiku"
-                )
+    def _open_schema(self) -> None:
+        db = self._db
+        version = migrations.read_version(db)
+        if version is None:
+            with self._write() as w:
+                if migrations.read_version(w) is None:  # not created by a concurrent opener meanwhile
+                    for statement in statements(SCHEMA):
+                        w.execute(statement)
+                    w.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            return
+        migrations.refuse_newer(self.path, version)
+        if version < SCHEMA_VERSION:
+            migrations.migrate(db, self.path)
+            self.migrated_from = version
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -176,19 +147,33 @@ class SQLiteStore:
             raise _no_kb(name)
         return int(row[0])
 
+    def kb_name(self, kb_id: int) -> str:
+        row = self._db.execute("SELECT name FROM kbs WHERE id = ?", (kb_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no knowledge base with id {kb_id}")
+        return str(row[0])
+
     def list_kbs(self) -> list[KnowledgeBase]:
         names = [r[0] for r in self._db.execute("SELECT name FROM kbs ORDER BY name")]
         return [self.get_kb(n) for n in names]
 
     def delete_kb(self, name: str) -> None:
-        kb = self.get_kb(name)
+        """Delete the knowledge base with its documents, chunks, keyword entries, vectors, tables,
+        jobs and kept files, all rows in one transaction."""
+        kb_id = self.kb_id(name)
         with self._write() as db:
-            db.execute("DELETE FROM chunks_fts WHERE kb_id = ?", (kb.id,))
-            db.execute("DELETE FROM vectors WHERE kb_id = ?", (kb.id,))
-            db.execute("DELETE FROM chunks WHERE kb_id = ?", (kb.id,))
-            db.execute("DELETE FROM documents WHERE kb_id = ?", (kb.id,))
-            db.execute("DELETE FROM kbs WHERE id = ?", (kb.id,))
-        self._vectors.pop(kb.id, None)
+            for table in ("chunks_fts", "vectors", "tables", "chunks", "jobs"):
+                db.execute(f"DELETE FROM {table} WHERE kb_id = ?", (kb_id,))
+            db.execute("DELETE FROM documents WHERE kb_id = ? AND parent_id IS NOT NULL", (kb_id,))
+            db.execute("DELETE FROM documents WHERE kb_id = ?", (kb_id,))
+            db.execute("DELETE FROM kbs WHERE id = ?", (kb_id,))
+        self._vectors.pop(kb_id, None)
+        # Files after the commit: a crash in between leaves unreferenced files, which doctor removes.
+        shutil.rmtree(self.kb_files_dir(kb_id), ignore_errors=True)
+
+    def kb_files_dir(self, kb_id: int) -> Path:
+        """Where this knowledge base's kept files (uploads) live."""
+        return self.files_dir / str(kb_id)
 
     # -- documents -------------------------------------------------------------------------------
 
@@ -205,6 +190,21 @@ class SQLiteStore:
     def list_documents(self, kb_id: int) -> list[DocumentRecord]:
         rows = self._db.execute(f"{_DOC_SELECT} WHERE d.kb_id = ? ORDER BY d.path", (kb_id,))
         return [_doc(r) for r in rows]
+
+    def file_states(self, kb_id: int) -> dict[str, tuple[str, int, float | None]]:
+        """``key -> (content_hash, size, mtime)`` of the knowledge base's documents (attachments
+        excluded): what folder sync compares a folder against."""
+        rows = self._db.execute(
+            "SELECT path, content_hash, size, mtime FROM documents WHERE kb_id = ? AND parent_id IS NULL", (kb_id,)
+        )
+        return {r[0]: (r[1], int(r[2]), r[3]) for r in rows}
+
+    def touch_document(self, kb_id: int, key: str, mtime: float | None, job: JobDone | None = None) -> None:
+        """Record a new mtime for an unchanged document (so sync need not hash it again)."""
+        with self._write() as db:
+            db.execute("UPDATE documents SET mtime = ? WHERE kb_id = ? AND path = ?", (mtime, kb_id, key))
+            if job is not None:
+                self._finish_job(db, job)
 
     def replace_document(
         self,
@@ -223,74 +223,191 @@ class SQLiteStore:
     ) -> DocumentRecord:
         """Insert or replace the document at ``path`` with its chunks, keyword terms and vectors,
         all in one transaction."""
-        if vectors is not None and len(vectors) != len(chunks):
-            raise ValueError("one vector per chunk")
+        write = DocumentWrite(
+            path, title, content_hash, chunks, chunk_terms, vectors, model, mime, size, metadata or {}
+        )
+        return self.write_documents(kb_id, [write])[0]
+
+    def write_documents(
+        self, kb_id: int, docs: Sequence[DocumentWrite], *, job: JobDone | None = None
+    ) -> list[DocumentRecord]:
+        """Insert or replace documents (a parent and its attachments) in one transaction, finishing
+        ``job`` in the same transaction. A replaced document's old attachments, tables and kept file
+        go with it."""
+        for doc in docs:
+            if doc.vectors is not None and len(doc.vectors) != len(doc.chunks):
+                raise ValueError("one vector per chunk")
         now = time.time()
+        ids: dict[str, int] = {}
+        freed: list[str] = []
         with self._write() as db:
-            old = db.execute("SELECT id, created_at FROM documents WHERE kb_id = ? AND path = ?", (kb_id, path))
-            existing = old.fetchone()
-            if existing:
-                self._delete_document_rows(db, existing[0])
+            if db.execute("SELECT 1 FROM kbs WHERE id = ?", (kb_id,)).fetchone() is None:
+                raise NotFound(f"no knowledge base with id {kb_id} (deleted meanwhile?)")
+            for doc in docs:
+                existing = db.execute(
+                    "SELECT id, created_at FROM documents WHERE kb_id = ? AND path = ?", (kb_id, doc.key)
+                ).fetchone()
+                if existing:
+                    freed += self._delete_document_rows(db, existing[0])
+                parent_id = None
+                if doc.parent_key is not None:
+                    parent_id = ids.get(doc.parent_key)
+                    if parent_id is None:
+                        raise ValueError(f"attachment {doc.key!r}: its parent {doc.parent_key!r} must come first")
+                ids[doc.key] = self._insert_document(db, kb_id, doc, parent_id, existing[1] if existing else now, now)
+            if job is not None:
+                if job.doc_id is None and ids:
+                    job.doc_id = next(iter(ids.values()))
+                self._finish_job(db, job)
+            db.execute("UPDATE kbs SET generation = generation + 1 WHERE id = ?", (kb_id,))
+        self._remove_unreferenced(freed)
+        return [self.get_document(i) for i in ids.values()]
+
+    def _insert_document(
+        self, db: sqlite3.Connection, kb_id: int, doc: DocumentWrite, parent_id: int | None, created: float, now: float
+    ) -> int:
+        cur = db.execute(
+            "INSERT INTO documents (kb_id, path, title, content_hash, mime, size, metadata, created_at, updated_at,"
+            " parent_id, stored_file, mtime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                kb_id,
+                doc.key,
+                doc.title,
+                doc.content_hash,
+                doc.mime,
+                doc.size,
+                json.dumps(doc.metadata or {}, ensure_ascii=False),
+                created,
+                now,
+                parent_id,
+                doc.stored_file,
+                doc.mtime,
+            ),
+        )
+        doc_id = int(cur.lastrowid or 0)
+        has_vector = 1 if doc.vectors is not None else 0
+        for i, chunk in enumerate(doc.chunks):
             cur = db.execute(
-                "INSERT INTO documents (kb_id, path, title, content_hash, mime, size, metadata, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO chunks (doc_id, kb_id, ord, kind, text, context, locator, has_vector)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
+                    doc_id,
                     kb_id,
-                    path,
-                    title,
-                    content_hash,
-                    mime,
-                    size,
-                    json.dumps(metadata or {}, ensure_ascii=False),
-                    existing[1] if existing else now,
-                    now,
+                    chunk.ord,
+                    chunk.kind,
+                    chunk.text,
+                    chunk.context,
+                    json.dumps(chunk.locator.to_dict(), ensure_ascii=False),
+                    has_vector,
                 ),
             )
-            doc_id = int(cur.lastrowid or 0)
-            for i, chunk in enumerate(chunks):
-                cur = db.execute(
-                    "INSERT INTO chunks (doc_id, kb_id, ord, kind, text, context, locator)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        doc_id,
-                        kb_id,
-                        chunk.ord,
-                        chunk.kind,
-                        chunk.text,
-                        chunk.context,
-                        json.dumps(chunk.locator.to_dict(), ensure_ascii=False),
-                    ),
-                )
-                chunk.id, chunk.doc_id = int(cur.lastrowid or 0), doc_id
+            chunk.id, chunk.doc_id = int(cur.lastrowid or 0), doc_id
+            db.execute(
+                "INSERT INTO chunks_fts (rowid, terms, kb_id) VALUES (?, ?, ?)",
+                (chunk.id, " ".join(doc.chunk_terms[i]), kb_id),
+            )
+            if doc.vectors is not None:
                 db.execute(
-                    "INSERT INTO chunks_fts (rowid, terms, kb_id) VALUES (?, ?, ?)",
-                    (chunk.id, " ".join(chunk_terms[i]), kb_id),
+                    "INSERT INTO vectors (chunk_id, kb_id, model, vec) VALUES (?, ?, ?, ?)",
+                    (chunk.id, kb_id, doc.model, np.asarray(doc.vectors[i], dtype=np.float32).tobytes()),
                 )
-                if vectors is not None:
-                    db.execute(
-                        "INSERT INTO vectors (chunk_id, kb_id, model, vec) VALUES (?, ?, ?, ?)",
-                        (chunk.id, kb_id, model, np.asarray(vectors[i], dtype=np.float32).tobytes()),
-                    )
-            db.execute("UPDATE kbs SET generation = generation + 1 WHERE id = ?", (kb_id,))
-        return self.get_document(doc_id)
+        for n, table in enumerate(doc.tables):
+            db.execute(
+                "INSERT INTO tables (doc_id, kb_id, ord, name, columns, rows, locator) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    doc_id,
+                    kb_id,
+                    table.ord or n,
+                    table.name,
+                    json.dumps(table.columns, ensure_ascii=False),
+                    json.dumps(table.rows, ensure_ascii=False),
+                    json.dumps(table.locator.to_dict(), ensure_ascii=False),
+                ),
+            )
+        return doc_id
 
-    def delete_document(self, doc_id: int) -> None:
-        doc = self.get_document(doc_id)
+    def delete_document(self, doc_id: int, *, job: JobDone | None = None) -> None:
+        """Delete a document with its chunks, keyword entries, vectors, tables, attachments and kept
+        file (finishing ``job`` in the same transaction)."""
         with self._write() as db:
-            self._delete_document_rows(db, doc_id)
-            db.execute("UPDATE kbs SET generation = generation + 1 WHERE id = ?", (doc.kb_id,))
+            row = db.execute("SELECT kb_id FROM documents WHERE id = ?", (doc_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no document with id {doc_id}")
+            freed = self._delete_document_rows(db, doc_id)
+            if job is not None:
+                self._finish_job(db, job)
+            db.execute("UPDATE kbs SET generation = generation + 1 WHERE id = ?", (row[0],))
+        self._remove_unreferenced(freed)
 
-    @staticmethod
-    def _delete_document_rows(db: sqlite3.Connection, doc_id: int) -> None:
+    def _delete_document_rows(self, db: sqlite3.Connection, doc_id: int) -> list[str]:
+        """Delete one document's rows and its attachments' (recursively); returns kept files freed."""
+        freed: list[str] = []
+        for (child,) in db.execute("SELECT id FROM documents WHERE parent_id = ?", (doc_id,)).fetchall():
+            freed += self._delete_document_rows(db, child)
+        row = db.execute("SELECT stored_file FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if row and row[0]:
+            freed.append(row[0])
         db.execute("DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?)", (doc_id,))
         db.execute("DELETE FROM vectors WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?)", (doc_id,))
+        db.execute("DELETE FROM tables WHERE doc_id = ?", (doc_id,))
         db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        return freed
+
+    def _remove_unreferenced(self, files: Iterable[str]) -> None:
+        """Delete kept files no document or unfinished job refers to any more (only under ``files_dir``)."""
+        for name in set(files):
+            if self.file_referenced(name):
+                continue
+            self.remove_kept_file(Path(name))
+
+    def file_referenced(self, name: str) -> bool:
+        db = self._db
+        return bool(
+            db.execute("SELECT 1 FROM documents WHERE stored_file = ? LIMIT 1", (name,)).fetchone()
+            or db.execute("SELECT 1 FROM jobs WHERE source = ? AND status != 'done' LIMIT 1", (name,)).fetchone()
+        )
+
+    def remove_kept_file(self, path: Path) -> bool:
+        """Delete one kept file (and its now empty folder); refuses anything outside ``files_dir``."""
+        root = self.files_dir.resolve()
+        try:
+            resolved = path.resolve()
+            resolved.relative_to(root)
+        except (ValueError, OSError):
+            return False
+        try:
+            resolved.unlink()
+        except FileNotFoundError:
+            return False
+        parent = resolved.parent
+        while parent != root and parent.is_relative_to(root):
+            try:
+                parent.rmdir()  # only when empty
+            except OSError:
+                break
+            parent = parent.parent
+        return True
 
     def doc_ids_matching(self, kb_id: int, path_glob: str) -> set[int]:
         """Ids of the documents whose path matches a shell-style glob (``*.pdf``, ``hr/**``)."""
         rows = self._db.execute("SELECT id, path FROM documents WHERE kb_id = ?", (kb_id,))
         return {i for i, p in rows if fnmatch.fnmatch(p, path_glob) or fnmatch.fnmatch(Path(p).name, path_glob)}
+
+    # -- structured tables -----------------------------------------------------------------------
+
+    def list_tables(self, kb_id: int, doc_id: int | None = None) -> list[TableRecord]:
+        """The structured tables of a knowledge base (or of one document), in document order."""
+        sql = "SELECT id, doc_id, ord, name, columns, rows, locator FROM tables WHERE kb_id = ?"
+        params: list[Any] = [kb_id]
+        if doc_id is not None:
+            sql += " AND doc_id = ?"
+            params.append(doc_id)
+        out = []
+        for tid, did, ord_, name, columns, rows, loc in self._db.execute(sql + " ORDER BY doc_id, ord", params):
+            locator = Locator.from_dict(json.loads(loc))
+            out.append(TableRecord(name, json.loads(columns), json.loads(rows), locator, ord_, tid, did))
+        return out
 
     # -- chunks and search -----------------------------------------------------------------------
 
@@ -374,6 +491,51 @@ class SQLiteStore:
             np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
         )
 
+    # -- background embedding --------------------------------------------------------------------
+
+    def pending_vectors(self, kb_id: int, limit: int) -> list[tuple[int, str]]:
+        """Chunks still waiting for a vector: ``(chunk_id, index_text)``, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, context, text FROM chunks WHERE kb_id = ? AND has_vector = 0 ORDER BY id LIMIT ?",
+            (kb_id, limit),
+        )
+        return [(int(cid), f"{context}\n{text}" if context else text) for cid, context, text in rows]
+
+    def pending_count(self, kb_id: int) -> int:
+        """How many chunks of the knowledge base have no vector yet (found by keyword search only)."""
+        row = self._db.execute("SELECT count(*) FROM chunks WHERE kb_id = ? AND has_vector = 0", (kb_id,))
+        return int(row.fetchone()[0])
+
+    def kbs_with_pending_vectors(self) -> list[int]:
+        rows = self._db.execute(
+            "SELECT id FROM kbs WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.kb_id = kbs.id AND c.has_vector = 0)"
+        )
+        return [int(r[0]) for r in rows]
+
+    def put_vectors(self, items: Sequence[tuple[int, str, np.ndarray]], model: str) -> int:
+        """Store vectors for chunks ``(chunk_id, index_text, vector)``; returns how many were stored.
+
+        A chunk deleted (or replaced by new text under a reused id) since it was read is skipped:
+        its text must still be the one that was embedded.
+        """
+        stored = 0
+        kbs: set[int] = set()
+        with self._write() as db:
+            for chunk_id, text, vector in items:
+                row = db.execute("SELECT kb_id, context, text FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
+                if row is None or (f"{row[1]}\n{row[2]}" if row[1] else row[2]) != text:
+                    continue
+                db.execute(
+                    "INSERT OR REPLACE INTO vectors (chunk_id, kb_id, model, vec) VALUES (?, ?, ?, ?)",
+                    (chunk_id, row[0], model, np.asarray(vector, dtype=np.float32).tobytes()),
+                )
+                db.execute("UPDATE chunks SET has_vector = 1 WHERE id = ?", (chunk_id,))
+                kbs.add(row[0])
+                stored += 1
+            for kb_id in kbs:
+                db.execute("UPDATE kbs SET generation = generation + 1 WHERE id = ?", (kb_id,))
+        return stored
+
     def counts(self, kb_id: int) -> dict[str, int]:
         """Rows per table for one knowledge base: a quick consistency view."""
         q = self._db.execute
@@ -382,6 +544,8 @@ class SQLiteStore:
             "chunks": q("SELECT count(*) FROM chunks WHERE kb_id = ?", (kb_id,)).fetchone()[0],
             "keyword_entries": q("SELECT count(*) FROM chunks_fts WHERE kb_id = ?", (kb_id,)).fetchone()[0],
             "vectors": q("SELECT count(*) FROM vectors WHERE kb_id = ?", (kb_id,)).fetchone()[0],
+            "pending_vectors": self.pending_count(kb_id),
+            "tables": q("SELECT count(*) FROM tables WHERE kb_id = ?", (kb_id,)).fetchone()[0],
         }
 
 

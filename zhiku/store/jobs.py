@@ -1,0 +1,271 @@
+"""The job queue part of ``SQLiteStore``: jobs are rows, so they survive restarts and any process
+sharing the file can see and run them.
+
+Life of a job: ``queued`` -> ``running`` (claimed atomically by one runner, which records its pid and
+heartbeats) -> ``done`` or ``failed``. The write that does a job's work finishes the job in the same
+transaction (``JobDone``), so a crash can never leave a document written and its job still running,
+or the other way round. A ``running`` job whose runner died is put back to ``queued`` by
+``recover_jobs`` and simply runs again (every job is idempotent: documents are keyed).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+from ..errors import NotFound
+from .records import JOB_COLUMNS, Job, JobDone, JobKind, JobSpec, JobStatus, job_from_row
+
+
+class JobsMixin:
+    """Job queue methods; mixed into ``SQLiteStore`` (needs ``_db`` and ``_write``)."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def _db(self) -> sqlite3.Connection: ...
+        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    @staticmethod
+    def new_batch() -> str:
+        """An id grouping the jobs of one `zhiku add`, one upload or one sync (for progress)."""
+        return uuid.uuid4().hex[:12]
+
+    def enqueue_jobs(self, kb_id: int, specs: Sequence[JobSpec], batch: str = "") -> list[int]:
+        """Queue jobs; returns their ids in order.
+
+        A job identical to one already queued or running (same knowledge base, kind and key) is not
+        queued twice: its id is returned instead (and it joins ``batch`` if it had none), so repeating
+        a command after a crash does not duplicate work.
+        """
+        now = time.time()
+        ids: list[int] = []
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM kbs WHERE id = ?", (kb_id,)).fetchone() is None:
+                raise NotFound(f"no knowledge base with id {kb_id}")
+            for spec in specs:
+                row = db.execute(
+                    "SELECT id FROM jobs WHERE kb_id = ? AND kind = ? AND key = ? AND status IN ('queued', 'running')"
+                    " ORDER BY id LIMIT 1",
+                    (kb_id, spec.kind, spec.key),
+                ).fetchone()
+                if row is not None:
+                    if batch:
+                        db.execute(
+                            "UPDATE jobs SET batch = ?, source = ? WHERE id = ? AND status = 'queued'",
+                            (batch, spec.source, row[0]),
+                        )
+                    ids.append(int(row[0]))
+                    continue
+                cur = db.execute(
+                    "INSERT INTO jobs (kb_id, kind, key, source, batch, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (kb_id, spec.kind, spec.key, spec.source, batch, now, now),
+                )
+                ids.append(int(cur.lastrowid or 0))
+        return ids
+
+    def claim_job(
+        self,
+        worker_pid: int,
+        *,
+        kb_id: int | None = None,
+        kinds: Sequence[JobKind] | None = None,
+        exclude: Sequence[int] = (),
+    ) -> Job | None:
+        """Atomically take the oldest queued job (optionally of one knowledge base / kinds) and mark
+        it running by ``worker_pid``; None when there is none."""
+        where = ["status = 'queued'"]
+        params: list[Any] = []
+        if kb_id is not None:
+            where.append("kb_id = ?")
+            params.append(kb_id)
+        if kinds:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            params.extend(kinds)
+        if exclude:
+            where.append(f"id NOT IN ({','.join('?' * len(exclude))})")
+            params.extend(exclude)
+        now = time.time()
+        with self._write() as db:
+            row = db.execute(f"SELECT id FROM jobs WHERE {' AND '.join(where)} ORDER BY id LIMIT 1", params).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, worker_pid = ?, heartbeat = ?,"
+                " stage = '', progress = 0, reason = '', updated_at = ? WHERE id = ?",
+                (worker_pid, now, now, row[0]),
+            )
+            job = db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (row[0],)).fetchone()
+        return job_from_row(job)
+
+    def update_job(self, job_id: int, *, stage: str | None = None, progress: float | None = None) -> None:
+        """Record what a running job is doing (and that its runner is alive)."""
+        now = time.time()
+        with self._write() as db:
+            db.execute(
+                "UPDATE jobs SET stage = coalesce(?, stage), progress = coalesce(?, progress), heartbeat = ?,"
+                " updated_at = ? WHERE id = ? AND status = 'running'",
+                (stage, progress, now, now, job_id),
+            )
+
+    def heartbeat_jobs(self, worker_pid: int) -> None:
+        """Mark every job running in ``worker_pid`` as still alive."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE jobs SET heartbeat = ? WHERE status = 'running' AND worker_pid = ?", (time.time(), worker_pid)
+            )
+
+    def finish_job(self, done: JobDone) -> None:
+        """End a job that wrote nothing (unchanged file, failure, absent document)."""
+        with self._write() as db:
+            self._finish_job(db, done)
+
+    def _finish_job(self, db: sqlite3.Connection, done: JobDone) -> None:
+        now = time.time()
+        db.execute(
+            "UPDATE jobs SET status = ?, result = ?, reason = ?, chunks = ?, doc_id = ?, content_hash = ?,"
+            " stage = '', progress = ?, heartbeat = ?, updated_at = ? WHERE id = ?",
+            (
+                "failed" if done.failed else "done",
+                done.result,
+                done.reason,
+                done.chunks,
+                done.doc_id,
+                done.content_hash,
+                0.0 if done.failed else 1.0,
+                now,
+                now,
+                done.job_id,
+            ),
+        )
+
+    def get_job(self, job_id: int) -> Job:
+        row = self._db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no job with id {job_id} (see: zhiku jobs)")
+        return job_from_row(row)
+
+    def get_jobs(self, job_ids: Sequence[int]) -> list[Job]:
+        """Jobs by id (missing ones left out), in id order."""
+        out: list[Job] = []
+        ids = list(job_ids)
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            rows = self._db.execute(
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE id IN ({','.join('?' * len(batch))}) ORDER BY id", batch
+            )
+            out.extend(job_from_row(r) for r in rows)
+        return out
+
+    def list_jobs(
+        self,
+        *,
+        kb_id: int | None = None,
+        status: JobStatus | None = None,
+        batch: str | None = None,
+        updated_after: float | None = None,
+        limit: int = 100,
+    ) -> list[Job]:
+        """Jobs, newest first (or, with ``updated_after``, the ones changed since then, oldest change
+        first: what a progress stream polls)."""
+        where, params = _filters(kb_id, status, batch)
+        order = "id DESC"
+        if updated_after is not None:
+            where.append("updated_at > ?")
+            params.append(updated_after)
+            order = "updated_at, id"
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._db.execute(f"{sql} ORDER BY {order} LIMIT ?", [*params, limit])
+        return [job_from_row(r) for r in rows]
+
+    def job_counts(self, *, kb_id: int | None = None, batch: str | None = None) -> dict[str, int]:
+        """Jobs per status: ``{"queued": n, "running": n, "done": n, "failed": n}``."""
+        where, params = _filters(kb_id, None, batch)
+        sql = "SELECT status, count(*) FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
+        counts = dict.fromkeys(("queued", "running", "done", "failed"), 0)
+        for status, n in self._db.execute(sql + " GROUP BY status", params):
+            counts[status] = int(n)
+        return counts
+
+    def retry_jobs(self, job_ids: Sequence[int] = (), *, kb_id: int | None = None, failed: bool = False) -> list[int]:
+        """Queue failed jobs again: the given ids, or with ``failed=True`` every failed job (of
+        ``kb_id``). Returns the ids re-queued. A job that is not failed is left alone."""
+        now = time.time()
+        with self._write() as db:
+            if failed:
+                where, params = _filters(kb_id, "failed", None)
+                ids = [int(r[0]) for r in db.execute("SELECT id FROM jobs WHERE " + " AND ".join(where), params)]
+            else:
+                ids = []
+                for job_id in job_ids:
+                    row = db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                    if row is None:
+                        raise NotFound(f"no job with id {job_id} (see: zhiku jobs)")
+                    if row[0] == "failed":
+                        ids.append(job_id)
+            for job_id in ids:
+                db.execute(
+                    "UPDATE jobs SET status = 'queued', reason = '', stage = '', progress = 0, worker_pid = NULL,"
+                    " updated_at = ? WHERE id = ?",
+                    (now, job_id),
+                )
+        return ids
+
+    def recover_jobs(self, alive: Callable[[int], bool], stale_after: float) -> list[int]:
+        """Put back to ``queued`` the running jobs whose runner is gone: its pid is not alive, or it
+        has not heartbeaten for ``stale_after`` seconds. Returns their ids."""
+        now = time.time()
+        with self._write() as db:
+            rows = db.execute("SELECT id, worker_pid, heartbeat FROM jobs WHERE status = 'running'").fetchall()
+            lost = [
+                int(job_id)
+                for job_id, pid, beat in rows
+                if pid is None or not alive(int(pid)) or (beat or 0) < now - stale_after
+            ]
+            for job_id in lost:
+                db.execute(
+                    "UPDATE jobs SET status = 'queued', worker_pid = NULL, stage = '', updated_at = ? WHERE id = ?",
+                    (now, job_id),
+                )
+        return lost
+
+    def failed_keys(self, kb_id: int) -> dict[str, str]:
+        """``key -> content_hash`` of the add jobs whose latest attempt failed (sync skips a file that
+        still has the same bytes, instead of failing it again on every run)."""
+        rows = self._db.execute(
+            "SELECT key, status, content_hash FROM jobs WHERE kb_id = ? AND kind = 'add' ORDER BY id", (kb_id,)
+        )
+        latest: dict[str, tuple[str, str]] = {}
+        for key, status, content_hash in rows:
+            latest[key] = (status, content_hash)
+        return {k: h for k, (s, h) in latest.items() if s == "failed" and h}
+
+    def iter_active_jobs(self, kb_id: int | None = None) -> Iterator[Job]:
+        where, params = _filters(kb_id, None, None)
+        where.append("status IN ('queued', 'running')")
+        yield from (
+            job_from_row(r)
+            for r in self._db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE {' AND '.join(where)} ORDER BY id", params)
+        )
+
+
+def _filters(kb_id: int | None, status: str | None, batch: str | None) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if kb_id is not None:
+        where.append("kb_id = ?")
+        params.append(kb_id)
+    if status is not None:
+        where.append("status = ?")
+        params.append(status)
+    if batch is not None:
+        where.append("batch = ?")
+        params.append(batch)
+    return where, params

@@ -1,0 +1,126 @@
+"""Plain records the store reads and writes besides the core types: document writes (with their
+tables and attachments), structured tables and ingestion jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from ..types import Chunk, Locator
+
+JobKind = Literal["add", "sync", "delete"]
+JobStatus = Literal["queued", "running", "done", "failed"]
+JOB_STATUSES: tuple[JobStatus, ...] = ("queued", "running", "done", "failed")
+
+
+@dataclass
+class TableRecord:
+    """A table a parser found, as structured rows (the SQL tool of a later issue queries these).
+
+    ``name`` is the parser's name for it (caption, sheet), else its heading path, else ``table N``.
+    """
+
+    name: str
+    columns: list[str]
+    rows: list[list[str]]
+    locator: Locator = field(default_factory=Locator)
+    ord: int = 0
+    id: int | None = None
+    doc_id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["locator"] = self.locator.to_dict()
+        return d
+
+
+@dataclass
+class DocumentWrite:
+    """Everything stored for one document in one transaction.
+
+    ``vectors`` may be None: the chunks are then keyword-searchable at once and wait for background
+    embedding. ``parent_key`` marks an attachment: it is written in the same call as its parent and
+    deleted with it.
+    """
+
+    key: str
+    title: str
+    content_hash: str
+    chunks: Sequence[Chunk]
+    chunk_terms: Sequence[Sequence[str]]
+    vectors: np.ndarray | None = None
+    model: str = ""
+    mime: str = ""
+    size: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
+    tables: Sequence[TableRecord] = ()
+    stored_file: str = ""
+    mtime: float | None = None
+    parent_key: str | None = None
+
+
+@dataclass
+class JobSpec:
+    """A job to enqueue."""
+
+    kind: JobKind
+    key: str
+    source: str = ""
+
+
+@dataclass
+class JobDone:
+    """How a job ended; passed to the store write that did its work so both commit together."""
+
+    job_id: int
+    result: str
+    reason: str = ""
+    chunks: int = 0
+    doc_id: int | None = None
+    content_hash: str = ""
+    failed: bool = False
+
+
+@dataclass
+class Job:
+    """One unit of ingestion work recorded in the store (see docs/architecture.md, "Ingestion")."""
+
+    id: int
+    kb_id: int
+    kind: JobKind
+    key: str
+    source: str
+    status: JobStatus
+    attempts: int = 0
+    reason: str = ""
+    result: str = ""
+    chunks: int = 0
+    doc_id: int | None = None
+    content_hash: str = ""
+    batch: str = ""
+    stage: str = ""
+    progress: float = 0.0
+    worker_pid: int | None = None
+    heartbeat: float | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+JOB_COLUMNS = (
+    "id, kb_id, kind, key, source, status, attempts, reason, result, chunks, doc_id, content_hash, batch, "
+    "stage, progress, worker_pid, heartbeat, created_at, updated_at"
+)
+
+
+def job_from_row(row: Sequence[Any]) -> Job:
+    return Job(*row)
