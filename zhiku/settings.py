@@ -43,6 +43,22 @@ class Settings(BaseSettings):
     # Ingestion limits
     max_file_mb: float = Field(default=200.0, gt=0, description="Files larger than this are refused.")
 
+    # PDF and OCR (Tesseract CLI: apt-get install tesseract-ocr tesseract-ocr-chi-sim)
+    ocr: str = Field(
+        default="auto", pattern="^(auto|off|force)$", description="auto: scanned/garbage pages only | off | force"
+    )
+    ocr_languages: str = Field(default="chi_sim+eng", description="Tesseract languages, '+'-joined.")
+    ocr_dpi: int = Field(default=300, ge=72, le=600, description="Resolution PDF pages are rendered at for OCR.")
+    pdf_password: str | None = Field(default=None, description="Password for encrypted PDFs.")
+    # ZIP containers (DOCX/XLSX/PPTX) are checked before any library opens them (zhiku/parse/safety.py):
+    # archives past these limits are refused as likely decompression bombs.
+    max_unzipped_mb: float = Field(default=500.0, gt=0, description="Total uncompressed size of a ZIP container.")
+    max_zip_entry_mb: float = Field(default=250.0, gt=0, description="Largest single uncompressed ZIP entry.")
+    max_zip_entries: int = Field(default=10_000, ge=1, description="Entries in a ZIP container.")
+    max_zip_ratio: float = Field(
+        default=200.0, gt=1, description="Compression ratio of a ZIP entry of 10 MB or more (Office XML: 5-30x)."
+    )
+
     # Retrieval
     top_k: int = Field(default=8, ge=1)
     candidates: int = Field(default=100, ge=1, description="Hits taken from each list before fusion.")

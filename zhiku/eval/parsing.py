@@ -56,6 +56,7 @@ from typing import Any
 
 from ..errors import ZhikuError
 from ..parse import ParserRegistry
+from ..parse.safety import ZipLimits
 from ..settings import Settings
 from ..text import CJK_RE
 from ..types import ParsedDocument
@@ -285,7 +286,13 @@ def _diff(ours: list[str], expected: list[str], top: int) -> dict[str, list[list
 
 
 def evaluate_file(
-    registry: ParserRegistry, folder: Path, entry: ManifestEntry, *, max_bytes: int | None = None, top: int = 30
+    registry: ParserRegistry,
+    folder: Path,
+    entry: ManifestEntry,
+    *,
+    max_bytes: int | None = None,
+    zip_limits: ZipLimits | None = None,
+    top: int = 30,
 ) -> FileResult:
     """Parse one manifest entry and score it against its reference Markdown (if any)."""
     result = FileResult(entry.file, entry.format, entry.language)
@@ -299,7 +306,7 @@ def evaluate_file(
     started = time.perf_counter()
     doc: ParsedDocument | None = None
     try:
-        doc = registry.parse(folder / entry.file, max_bytes=max_bytes)
+        doc = registry.parse(folder / entry.file, max_bytes=max_bytes, zip_limits=zip_limits)
     except ZhikuError as exc:
         result.error = str(exc)
     result.seconds = time.perf_counter() - started
@@ -363,11 +370,12 @@ def evaluate_parsing(
     entries = load_manifest(folder)
     registry = registry or ParserRegistry()
     max_bytes = int(settings.max_file_mb * 1024 * 1024)
+    zip_limits = ZipLimits.from_settings(settings)
     results: list[FileResult] = []
     progress_bar = bar(progress, "parse", len(entries))
     try:
         for entry in entries:
-            results.append(evaluate_file(registry, folder, entry, max_bytes=max_bytes))
+            results.append(evaluate_file(registry, folder, entry, max_bytes=max_bytes, zip_limits=zip_limits))
             progress_bar.update()
     finally:
         progress_bar.close()

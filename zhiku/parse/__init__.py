@@ -17,6 +17,7 @@ from ..errors import MissingExtra, ParseError
 from ..protocols import Parser
 from ..types import ParsedDocument
 from .base import BINARY_MESSAGE, looks_binary
+from .safety import ZIP_MAGIC, ZipLimits, check_zip
 
 __all__ = ["ParseError", "ParserRegistry"]
 
@@ -185,17 +186,22 @@ class ParserRegistry:
         entry = self._by_ext.get(ext)
         return entry is not None and any(m.startswith("text/") for m in entry.mimes)
 
-    def parse(self, path: Path, *, max_bytes: int | None = None) -> ParsedDocument:
-        """Parse one file. Raises only ``ParseError``, whose message names the file and the reason."""
+    def parse(self, path: Path, *, max_bytes: int | None = None, zip_limits: ZipLimits | None = None) -> ParsedDocument:
+        """Parse one file. Raises only ``ParseError``, whose message names the file and the reason.
+
+        ``zip_limits`` (default: ``ZipLimits()``) bound what a ZIP container (DOCX/XLSX/PPTX) may hold;
+        they are checked before any library opens it (decompression bombs).
+        """
         path = Path(path)
         name = path.name
         size, head = _check_file(path, max_bytes)
+        if head.startswith(ZIP_MAGIC):
+            check_zip(path, zip_limits)
         ext = path.suffix.lower()
         sniffed = _sniff(head, path)
         if sniffed == "ole2":
             raise ParseError(
-                f"{name}: legacy binary Office file (.doc/.xls/.ppt) is not supported; "
-                "save it as .docx/.xlsx/.pptx"
+                f"{name}: legacy binary Office file (.doc/.xls/.ppt) is not supported; save it as .docx/.xlsx/.pptx"
             )
         if sniffed and sniffed != ext and sniffed in self._by_ext and not _same_family(sniffed, ext):
             ext = sniffed  # the bytes are more trustworthy than the name
