@@ -219,13 +219,21 @@ def _content_root(soup: BeautifulSoup) -> Tag:
     return body if isinstance(body, Tag) else soup
 
 
+def html_blocks(markup: bytes | str) -> tuple[str, list[Block]]:
+    """``(title, blocks)`` of an HTML document (bytes: the charset is taken from the markup).
+
+    Shared by the HTML parser and by e-mail bodies that only come as HTML.
+    """
+    soup = BeautifulSoup(markup, "lxml")
+    title_tag = soup.find("title")
+    title = one_line(title_tag.get_text()) if isinstance(title_tag, Tag) else ""
+    return title, _Walker().walk(_content_root(soup))
+
+
 class HtmlParser:
     """Reads ``.html`` files: ``<title>`` is the title, ``<main>``/``<article>`` preferred."""
 
     def parse(self, path: Path) -> ParsedDocument:
         """Parse ``path`` into heading/paragraph/list/table/code blocks."""
-        soup = BeautifulSoup(path.read_bytes(), "lxml")
-        title_tag = soup.find("title")
-        title = one_line(title_tag.get_text()) if isinstance(title_tag, Tag) else ""
-        blocks = _Walker().walk(_content_root(soup))
+        title, blocks = html_blocks(path.read_bytes())
         return ParsedDocument.from_blocks(blocks, title=title, metadata={})
