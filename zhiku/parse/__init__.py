@@ -215,7 +215,9 @@ class ParserRegistry:
             doc = parser.parse(path)
         except ParseError as exc:
             msg = str(exc)
-            raise ParseError(msg if name in msg else f"{name}: {msg}") from exc
+            # Prefix unless the message already starts with the name: a library may quote the full path
+            # mid-sentence ("cannot identify image file '/tmp/x.png'"), which is not naming the file first.
+            raise ParseError(msg if msg.startswith(name) else f"{name}: {msg}") from exc
         except MissingExtra as exc:
             raise ParseError(f"{name}: cannot read {label}: {exc}") from exc
         except RecursionError as exc:
