@@ -368,7 +368,10 @@ def evaluate_parsing(
     if not folder.is_dir():
         raise ZhikuError(f"{folder}: not a folder (expected a parsing dataset with MANIFEST.tsv)")
     entries = load_manifest(folder)
-    registry = registry or ParserRegistry()
+    if registry is None:
+        from ..worker import build_parsers  # the registry ingestion uses, configured from settings
+
+        registry = build_parsers(settings)
     max_bytes = int(settings.max_file_mb * 1024 * 1024)
     zip_limits = ZipLimits.from_settings(settings)
     results: list[FileResult] = []
