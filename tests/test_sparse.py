@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from zhiku.store import SQLiteStore
 from zhiku.store.sparse import SparseIndex, expand_terms, idf_of
 from zhiku.text import Analyzer
+from zhiku.types import Chunk, Locator
 
 DOCS = [
     "Annual leave: new hires get 15 days of annual leave in their first year.",
@@ -81,3 +85,54 @@ def test_idf_matches_the_documented_formula(analyzer: Analyzer, index: SparseInd
     df = int(index.offsets[t + 1] - index.offsets[t])
     assert df == 2
     assert index.idf[t] == pytest.approx(idf_of(len(index), df))
+
+
+def _fill(store: SQLiteStore, analyzer: Analyzer, kb_id: int, docs: list[str], prefix: str = "d") -> None:
+    for i, text in enumerate(docs):
+        store.replace_document(
+            kb_id,
+            f"{prefix}{i}.txt",
+            title="",
+            content_hash=f"{prefix}{i}",
+            chunks=[Chunk(text=text, locator=Locator())],
+            chunk_terms=[analyzer.terms(text)],
+            vectors=None,
+        )
+
+
+@pytest.mark.parametrize("query", ["annual leave days", "年假怎么申请", "remote work approval"])
+def test_store_memory_mode_ranks_like_fts5(tmp_path: Path, analyzer: Analyzer, query: str) -> None:
+    fts = SQLiteStore(tmp_path / "fts.db", keyword_index="fts5")
+    mem = SQLiteStore(tmp_path / "mem.db", keyword_index="memory")
+    for store in (fts, mem):
+        _fill(store, analyzer, store.create_kb("kb").id, DOCS)
+    terms = analyzer.query_terms(query)
+    ours = mem.keyword_search(mem.kb_id("kb"), terms, 10)
+    theirs = fts.keyword_search(fts.kb_id("kb"), terms, 10)
+    assert [c for c, _ in ours] == [c for c, _ in theirs]
+    assert mem.warm_keyword_index(mem.kb_id("kb")) and not fts.warm_keyword_index(fts.kb_id("kb"))
+
+
+def test_store_auto_mode_never_serves_stale_postings(tmp_path: Path, analyzer: Analyzer) -> None:
+    store = SQLiteStore(tmp_path / "z.db", keyword_index="auto", memory_index_min_chunks=4)
+    kb = store.create_kb("kb").id
+    _fill(store, analyzer, kb, DOCS[:2])
+    assert not store.warm_keyword_index(kb)  # 2 chunks: below the threshold, FTS5 only
+    _fill(store, analyzer, kb, DOCS[2:], prefix="e")
+    assert store.warm_keyword_index(kb)
+    terms = analyzer.query_terms("报销审批")
+    before = store.keyword_search(kb, terms, 10)
+    assert before
+    # A write moves the generation: the next query must see it at once (FTS5 while rebuilding).
+    _fill(store, analyzer, kb, ["报销审批需要发票和经理签字，报销审批在系统里提交。"], prefix="f")
+    after = store.keyword_search(kb, terms, 10)
+    assert len(after) == len(before) + 1
+    for _ in range(100):  # the background rebuild lands, and ranks the same way
+        index = store._sparse.get(kb, store._generation(kb))
+        if index is not None:
+            break
+        time.sleep(0.05)
+    assert index is not None and len(index) == len(DOCS) + 1
+    assert [c for c, _ in store.keyword_search(kb, terms, 10)] == [c for c, _ in after]
+    store.delete_kb("kb")
+    assert store._sparse.get(kb, 0) is None

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,3 +142,82 @@ class SparseIndex:
 def idf_of(n: int, df: int) -> float:
     """The IDF ``SparseIndex`` uses for a term found in ``df`` of ``n`` chunks (for tests and docs)."""
     return max(math.log((n - df + 0.5) / (df + 0.5)), 1e-6)
+
+
+class SparseIndexCache:
+    """One ``SparseIndex`` per knowledge base, kept while the knowledge base's generation stands.
+
+    ``mode`` is ``"memory"`` (always use the in-memory index; a stale one is rebuilt before the
+    query), ``"fts5"`` (never: the caller ranks with FTS5) or ``"auto"``: knowledge bases with at
+    least ``min_chunks`` chunks use the in-memory index, rebuilt in a background thread after a
+    change while FTS5 answers the queries in between, so ingestion never waits for a rebuild and
+    search never sees stale postings. Small knowledge bases stay on FTS5, which is fast enough there.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[int], Iterable[tuple[int, int, str]]],
+        count: Callable[[int], int],
+        *,
+        mode: str = "auto",
+        min_chunks: int = 20_000,
+    ) -> None:
+        if mode not in ("auto", "memory", "fts5"):
+            raise ValueError(f"keyword index mode must be auto, memory or fts5, not {mode!r}")
+        self.mode = mode
+        self.min_chunks = min_chunks
+        self._load = load
+        self._count = count
+        self._indexes: dict[int, SparseIndex] = {}
+        self._counts: dict[int, tuple[int, int]] = {}  # kb -> (generation, chunk count)
+        self._building: set[int] = set()
+        self._lock = threading.Lock()
+
+    def get(self, kb_id: int, generation: int) -> SparseIndex | None:
+        """The current index of ``kb_id``, or None when the caller should rank with FTS5."""
+        if self.mode == "fts5":
+            return None
+        index = self._indexes.get(kb_id)
+        if index is not None and index.generation == generation:
+            return index
+        if self.mode == "memory":
+            return self.build(kb_id, generation)
+        if self._chunk_count(kb_id, generation) < self.min_chunks:
+            return None
+        with self._lock:
+            if kb_id in self._building:
+                return None
+            self._building.add(kb_id)
+        threading.Thread(target=self._build_in_background, args=(kb_id, generation), daemon=True).start()
+        return None
+
+    def build(self, kb_id: int, generation: int) -> SparseIndex:
+        """Build (or rebuild) the index now and keep it."""
+        index = SparseIndex.build(self._load(kb_id), generation)
+        with self._lock:
+            current = self._indexes.get(kb_id)
+            if current is None or current.generation <= generation:
+                self._indexes[kb_id] = index
+        return index
+
+    def drop(self, kb_id: int) -> None:
+        """Forget ``kb_id``'s index (its knowledge base was deleted)."""
+        with self._lock:
+            self._indexes.pop(kb_id, None)
+            self._counts.pop(kb_id, None)
+
+    def _chunk_count(self, kb_id: int, generation: int) -> int:
+        cached = self._counts.get(kb_id)
+        if cached is None or cached[0] != generation:
+            cached = (generation, self._count(kb_id))
+            self._counts[kb_id] = cached
+        return cached[1]
+
+    def _build_in_background(self, kb_id: int, generation: int) -> None:
+        try:
+            self.build(kb_id, generation)
+        except Exception:  # the store may be closed or the KB deleted meanwhile; FTS5 keeps serving
+            pass
+        finally:
+            with self._lock:
+                self._building.discard(kb_id)

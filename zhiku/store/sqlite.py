@@ -33,6 +33,7 @@ from .checks import ChecksMixin
 from .jobs import JobsMixin
 from .records import DocumentWrite, JobDone, TableRecord
 from .schema import SCHEMA, SCHEMA_VERSION, statements
+from .sparse import SparseIndexCache
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
@@ -55,7 +56,14 @@ class SQLiteStore(JobsMixin, ChecksMixin):
     deleted, never a user's source file. Default: ``uploads/`` next to the database.
     """
 
-    def __init__(self, path: Path | str, files_dir: Path | str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        files_dir: Path | str | None = None,
+        *,
+        keyword_index: str = "auto",
+        memory_index_min_chunks: int = 20_000,
+    ) -> None:
         self.path = Path(path)
         memory = str(path) == ":memory:"
         if not memory:
@@ -64,6 +72,10 @@ class SQLiteStore(JobsMixin, ChecksMixin):
         self._local = threading.local()
         self._vectors: dict[int, _VectorIndex] = {}
         self._vectors_lock = threading.Lock()
+        # BM25 in memory for big knowledge bases (zhiku/store/sparse.py); FTS5 stays the source of truth.
+        self._sparse = SparseIndexCache(
+            self._keyword_rows, self._chunk_count, mode=keyword_index, min_chunks=memory_index_min_chunks
+        )
         self.migrated_from: int | None = None  # the file's old version when opening it migrated it
         self._open_schema()
 
@@ -168,6 +180,7 @@ class SQLiteStore(JobsMixin, ChecksMixin):
             db.execute("DELETE FROM documents WHERE kb_id = ?", (kb_id,))
             db.execute("DELETE FROM kbs WHERE id = ?", (kb_id,))
         self._vectors.pop(kb_id, None)
+        self._sparse.drop(kb_id)
         # Files after the commit: a crash in between leaves unreferenced files, which doctor removes.
         shutil.rmtree(self.kb_files_dir(kb_id), ignore_errors=True)
 
@@ -432,6 +445,9 @@ class SQLiteStore(JobsMixin, ChecksMixin):
         """BM25 over index terms (already analysed): ``(chunk_id, score)``, best first."""
         if not terms:
             return []
+        sparse = self._sparse.get(kb_id, self._generation(kb_id))
+        if sparse is not None:
+            return sparse.search(terms, limit, doc_ids)
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
         sql = "SELECT rowid, -bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? AND kb_id = ?"
         params: list[Any] = [match, kb_id]
@@ -443,6 +459,29 @@ class SQLiteStore(JobsMixin, ChecksMixin):
         sql += " ORDER BY s DESC LIMIT ?"
         params.append(limit)
         return [(int(r[0]), float(r[1])) for r in self._db.execute(sql, params)]
+
+    def warm_keyword_index(self, kb_id: int) -> bool:
+        """Build the in-memory BM25 index of ``kb_id`` now if its mode wants one; True if it did."""
+        if self._sparse.mode == "fts5":
+            return False
+        generation = self._generation(kb_id)
+        if self._sparse.mode == "auto" and self._chunk_count(kb_id) < self._sparse.min_chunks:
+            return False
+        self._sparse.build(kb_id, generation)
+        return True
+
+    def _generation(self, kb_id: int) -> int:
+        row = self._db.execute("SELECT generation FROM kbs WHERE id = ?", (kb_id,)).fetchone()
+        return int(row[0]) if row else -1
+
+    def _chunk_count(self, kb_id: int) -> int:
+        return int(self._db.execute("SELECT count(*) FROM chunks WHERE kb_id = ?", (kb_id,)).fetchone()[0])
+
+    def _keyword_rows(self, kb_id: int) -> list[tuple[int, int, str]]:
+        return self._db.execute(
+            "SELECT c.id, c.doc_id, f.terms FROM chunks_fts f JOIN chunks c ON c.id = f.rowid WHERE f.kb_id = ?",
+            (kb_id,),
+        ).fetchall()
 
     def vector_search(
         self, kb_id: int, query: np.ndarray, limit: int, doc_ids: set[int] | None = None
