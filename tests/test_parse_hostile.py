@@ -278,3 +278,20 @@ def test_zip_named_txt_is_binary(registry: ParserRegistry, tmp_path: Path) -> No
         doc_or_error = str(exc)
     # Sniffed as the DOCX it is (content beats the name) or refused as binary: never garbage text.
     assert doc_or_error == "DOCX" or "binary" in doc_or_error
+
+
+def test_huge_file_is_refused_by_size_alone(registry: ParserRegistry, tmp_path: Path) -> None:
+    """A 3 GB file (sparse: no disk used) is refused from its size, before a byte is read; in a batch
+    (a 1 MB limit and a 50 MB file, to keep ingestion's hashing of the file quick) the good file is indexed."""
+    bad = tmp_path / "huge.txt"
+    with bad.open("wb") as fh:
+        fh.truncate(3 * GIB)
+    message = parse_error(registry, bad, max_bytes=200 * 1024 * 1024)
+    assert "file too large (3221.2 MB > limit 209.7 MB)" in message
+    with bad.open("r+b") as fh:
+        fh.truncate(50 << 20)
+    small_limit = App(Settings(home=tmp_path / "home", embedder="hash", max_file_mb=1))
+    try:
+        assert_batch_isolates(small_limit, bad, good_markdown(tmp_path), "too large")
+    finally:
+        small_limit.close()
