@@ -1,165 +1,371 @@
-"""PDF text layer via pypdfium2: one set of paragraph blocks per page, each with ``locator.page``.
+"""PDF: the text layer via pypdfium2, OCR for pages without a usable one.
 
-PDFium gives text as positioned runs ("rects"); we rebuild lines from them and start a new
-paragraph on a vertical gap, a jump to a new column, or a first-line indent. Running headers and
-footers (lines repeated on most pages) are dropped, and words hyphenated across lines are rejoined.
-Scanned PDFs (no text layer) are refused with a message; OCR is a later feature.
+Speed matters (PDF is the bulk of most knowledge bases), so per-character work in Python is
+avoided: pdfium's own text (``get_text_range``, which already has its line breaks) is split at
+those breaks, and each line asks pdfium once for its text-object rectangles. Only a line whose
+rectangles jump (two columns or table cells on one baseline, a hyphenated word rejoined across
+lines) is split character by character. ``layout`` then orders the lines (columns, tables),
+drops running headers/footers and builds paragraphs; headings are guessed from font size and
+weight. Every block carries its page and bounding box in PDF points (origin bottom-left).
+
+Pages with no text but images, with garbage text (private-use glyphs, symbol soup) or with a
+sliver of text on a page that is mostly image are rendered and OCR'd (``ocr``); fake-bold
+doubled characters are repaired without OCR (``textlayer``).
 """
 
 from __future__ import annotations
 
-import itertools
+import ctypes
 import re
-from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from ..errors import ParseError
 from ..types import Block, Locator, ParsedDocument
-from .base import HeadingTracker, join_lines, one_line
+from .base import HeadingTracker, normalize_rows, one_line, render_table
+from .layout import (
+    Line,
+    Paragraph,
+    gap_limit,
+    grid_rows,
+    heading_level,
+    heading_levels,
+    merge_fragments,
+    paragraphs,
+    reading_order,
+    remove_running_lines,
+)
+from .ocr import OcrOptions, OcrParagraph, OcrUnavailable, Tesseract
+from .textlayer import may_be_doubled, text_layer_quality, undouble
 
-_HYPHENS = ("-", "\u00ad", "\u2010", "\x02", "\ufffe")
-_SENTENCE_END = tuple(".!?:;。！？：；…")
-_DIGITS = re.compile(r"\d+(?:\s+\d+)*")
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+OcrMode = Literal["auto", "off", "force"]
+
+#: Below this text-layer quality a page is OCR'd (when OCR is on).
+_MIN_QUALITY = 0.5
+#: A page with fewer non-space characters than this is checked for being mostly image.
+_FEW_CHARS = 40
+#: Share of the page area covered by images above which a page with few characters is a scan.
+_IMAGE_COVER = 0.5
+#: A word for box purposes: a run without spaces or pdfium's soft-hyphen marks.
+_WORD = re.compile("[^ \ufffe\x02]+")
+_BOLD_NAMES = ("bold", "black", "heavy", "semibold", "demi", "bx", "-b")
+
+
+@dataclass(frozen=True)
+class PdfOptions:
+    """How PDFs are read: OCR mode (``auto``: pages without usable text; ``off``; ``force``: every
+    page), OCR settings, and the password for encrypted files."""
+
+    ocr: OcrMode = "auto"
+    ocr_options: OcrOptions = field(default_factory=OcrOptions)
+    password: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PdfOptions:
+        """Options from ``ocr``, ``ocr_languages``, ``ocr_dpi`` and ``pdf_password``."""
+        mode = settings.ocr if settings.ocr in ("auto", "off", "force") else "auto"
+        return cls(
+            ocr=mode,  # type: ignore[arg-type]
+            ocr_options=OcrOptions(languages=settings.ocr_languages, dpi=settings.ocr_dpi),
+            password=settings.pdf_password or None,
+        )
 
 
 @dataclass
-class _Line:
-    left: float
-    bottom: float
-    right: float
-    top: float
-    text: str
-    size: float = 0.0
-
-    @property
-    def height(self) -> float:
-        return max(self.top - self.bottom, 1.0)
+class _Page:
+    number: int
+    width: float
+    height: float
+    lines: list[Line]
+    ocr: list[OcrParagraph] | None = None
+    #: OCR was needed but could not run (Tesseract missing).
+    unread: bool = False
 
 
-def _page_lines(textpage: pdfium.PdfTextPage) -> list[_Line]:
-    """Text runs merged into visual lines, in content-stream order."""
-    lines: list[_Line] = []
-    for i in range(textpage.count_rects()):
-        left, bottom, right, top = textpage.get_rect(i)
-        text = one_line(textpage.get_text_bounded(left, bottom, right, top).replace("\ufffe", "\x02"))
-        if not text:
+class _Reader:
+    """Per-page text-layer extraction with reusable ctypes out-parameters."""
+
+    def __init__(self) -> None:
+        self._l, self._r, self._b, self._t = (ctypes.c_double() for _ in range(4))
+        self._rect = pdfium_c.FS_RECTF()
+        self._matrix = pdfium_c.FS_MATRIX()
+        self._font = ctypes.create_string_buffer(96)
+        self._flags = ctypes.c_int()
+        self._fonts: dict[bytes, bool] = {}
+        #: The last page's text (pdfium's, with its line breaks): its quality decides about OCR.
+        self.text = ""
+        self._fix = False
+
+    def lines(self, textpage: pdfium.PdfTextPage) -> list[Line]:
+        """The page's visual lines (fragments merged), in content order."""
+        raw = textpage.raw
+        n = pdfium_c.FPDFText_CountChars(raw)
+        if n <= 0:
+            return []
+        text = textpage.get_text_range()
+        if len(text) != n:  # inserted/excluded characters: rebuild a 1:1 text (rare, slower)
+            text = "".join(_char(raw, i) for i in range(n))
+        self.text = text
+        self._fix = may_be_doubled(text)
+        # Boxes of every pdfium line in one flat list, so numpy does the geometry for the whole page.
+        # A line's boxes are its text-object rectangles, or (when it has many more objects than
+        # words: one object per CJK character) its words' boxes from their first and last characters.
+        left, right, bottom, top, rect = self._l, self._r, self._b, self._t, self._rect
+        get_rect, char_box = pdfium_c.FPDFText_GetRect, pdfium_c.FPDFText_GetLooseCharBox
+        pieces: list[tuple[int, str, int, int, list[int] | None]] = []
+        flat: list[tuple[float, float, float, float]] = []
+        pos = 0
+        for piece in text.split("\r\n"):
+            if piece.strip():
+                count = pdfium_c.FPDFText_CountRects(raw, pos, len(piece))
+                words = piece.count(" ") + 1
+                if 0 < count <= max(4, 2 * words):
+                    pieces.append((pos, piece, len(flat), count, None))
+                    for k in range(count):
+                        get_rect(raw, k, left, top, right, bottom)
+                        flat.append((left.value, bottom.value, right.value, top.value))
+                elif count > 0:
+                    first = len(flat)
+                    starts: list[int] = []
+                    for match in _WORD.finditer(piece):
+                        a, b = match.start(), match.end() - 1
+                        if not char_box(raw, pos + a, rect):
+                            continue
+                        x0, y0, x1, y1 = rect.left, rect.bottom, rect.right, rect.top
+                        if b > a and char_box(raw, pos + b, rect):
+                            x0, y0 = min(x0, rect.left), min(y0, rect.bottom)
+                            x1, y1 = max(x1, rect.right), max(y1, rect.top)
+                        starts.append(a)
+                        flat.append((x0, y0, x1, y1))
+                    if starts:
+                        starts[0] = 0
+                        pieces.append((pos, piece, first, len(starts), starts))
+            pos += len(piece) + 2
+        if not flat:
+            return []
+        boxes = np.asarray(flat)
+        same = _same_line_flags(boxes)
+        breaks = np.zeros(len(flat), dtype=np.int64)
+        breaks[1:] = np.cumsum(~same)
+        firsts = np.fromiter((p[2] for p in pieces), dtype=np.int64, count=len(pieces))
+        x0s = np.minimum.reduceat(boxes[:, 0], firsts).tolist()
+        y0s = np.minimum.reduceat(boxes[:, 1], firsts).tolist()
+        x1s = np.maximum.reduceat(boxes[:, 2], firsts).tolist()
+        y1s = np.maximum.reduceat(boxes[:, 3], firsts).tolist()
+        n_breaks = (breaks[firsts + np.fromiter((p[3] for p in pieces), dtype=np.int64) - 1] - breaks[firsts]).tolist()
+        fragments: list[Line] = []
+        for i, (pos, piece, first, count, word_starts) in enumerate(pieces):
+            if n_breaks[i] == 0:
+                size, bold = self._style(raw, pos, piece)
+                fragments.append(Line(x0s[i], y0s[i], x1s[i], y1s[i], self._clean(piece), size, bold))
+            else:
+                fragments.extend(
+                    self._fragments(raw, pos, piece, flat[first : first + count], same[first:], word_starts)
+                )
+        return merge_fragments(fragments)
+
+    def _fragments(
+        self,
+        raw: Any,
+        pos: int,
+        piece: str,
+        boxes: list[tuple[float, float, float, float]],
+        same: Any,
+        word_starts: list[int] | None,
+    ) -> list[Line]:
+        """A pdfium line whose boxes jump: one fragment per run of boxes on one visual line."""
+        groups = _group_boxes(boxes, same)
+        if word_starts is not None:
+            cuts = [word_starts[first] for first, _ in groups] + [len(piece)]
+            return [
+                self._line(raw, pos, piece, cuts[i], cuts[i + 1], list(box))
+                for i, (_, box) in enumerate(groups)
+                if piece[cuts[i] : cuts[i + 1]].strip()
+            ]
+        # Where does each group's text start? Pieces on one pdfium line are separated by a space (or
+        # pdfium's soft-hyphen mark), so only characters after one are candidates: the first whose
+        # box lies in the group's first box starts the group. Anything else: per-character boxes.
+        rect = self._rect
+        starts = [0]
+        k = 0
+        for first, _ in groups[1:]:
+            x0, y0, x1, y1 = boxes[first]
+            while True:
+                k = _next_word(piece, k)
+                if k < 0:
+                    return self._split(raw, pos, piece)
+                if not pdfium_c.FPDFText_GetLooseCharBox(raw, pos + k, rect):
+                    continue
+                cx, cy = (rect.left + rect.right) / 2, (rect.bottom + rect.top) / 2
+                if x0 - 1 <= cx <= x1 + 1 and y0 - 1 <= cy <= y1 + 1:
+                    break
+            starts.append(k)
+        starts.append(len(piece))
+        return [
+            self._line(raw, pos, piece, starts[i], starts[i + 1], list(box))
+            for i, (_, box) in enumerate(groups)
+            if piece[starts[i] : starts[i + 1]].strip()
+        ]
+
+    def _split(self, raw: Any, pos: int, piece: str) -> list[Line]:
+        """Character boxes decide where a line breaks into pieces (columns, cells, two rows)."""
+        rect = self._rect
+        out: list[Line] = []
+        start = 0
+        box: list[float] | None = None
+        for k, ch in enumerate(piece):
+            if ch.isspace() or ch in "\ufffe\x02":
+                continue
+            if not pdfium_c.FPDFText_GetLooseCharBox(raw, pos + k, rect):
+                continue
+            cx0, cy0, cx1, cy1 = rect.left, rect.bottom, rect.right, rect.top
+            if cx1 - cx0 <= 0 and cy1 - cy0 <= 0:
+                continue
+            if box is not None:
+                if _same_line(box, (cx0, cy0, cx1, cy1)):
+                    box[0], box[1] = min(box[0], cx0), min(box[1], cy0)
+                    box[2], box[3] = max(box[2], cx1), max(box[3], cy1)
+                    continue
+                out.append(self._line(raw, pos, piece, start, k, box))
+                start = k
+            box = [cx0, cy0, cx1, cy1]
+        if box is not None:
+            out.append(self._line(raw, pos, piece, start, len(piece), box))
+        return [line for line in out if line.text]
+
+    def _line(self, raw: Any, pos: int, piece: str, start: int, end: int, box: list[float]) -> Line:
+        text = piece[start:end]
+        return Line(box[0], box[1], box[2], box[3], self._clean(text), *self._style(raw, pos + start, text))
+
+    def _clean(self, text: str) -> str:
+        return undouble(text.strip()) if self._fix else text.strip()
+
+    def _style(self, raw: Any, pos: int, text: str) -> tuple[float, bool]:
+        """Font size at the middle of the line (a superscript or a run-in label at its start does
+        not count) and boldness (the first and the last character both bold or italic)."""
+        first = len(text) - len(text.lstrip())
+        last = len(text.rstrip()) - 1
+        middle = (first + last) // 2
+        while middle < last and text[middle].isspace():  # pdfium's generated spaces have no font
+            middle += 1
+        size = self._size(raw, pos + middle)
+        bold = self._bold(raw, pos + first) and (last == first or self._bold(raw, pos + last))
+        return size, bold
+
+    def _size(self, raw: Any, index: int) -> float:
+        """Font size in points: the font size times the text matrix's vertical scale."""
+        size = pdfium_c.FPDFText_GetFontSize(raw, index)
+        m = self._matrix
+        if pdfium_c.FPDFText_GetMatrix(raw, index, m):
+            scale = (m.c * m.c + m.d * m.d) ** 0.5
+            if scale > 0:
+                size *= scale
+        return round(size, 1)
+
+    def _bold(self, raw: Any, index: int) -> bool:
+        """Bold (by font name or weight) or italic: emphasis that marks a heading of body size."""
+        length = pdfium_c.FPDFText_GetFontInfo(raw, index, self._font, len(self._font), self._flags)
+        name = self._font.value if 0 < length <= len(self._font) else b""
+        bold = self._fonts.get(name)
+        if bold is None:
+            lowered = name.decode("latin-1").lower().split("+")[-1]
+            bold = any(mark in lowered for mark in _BOLD_NAMES) or pdfium_c.FPDFText_GetFontWeight(raw, index) >= 600
+            self._fonts[name] = bold
+        return bold or bool(self._flags.value & 64)
+
+
+def _same_line(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Does box ``b`` continue box ``a`` on the same visual line (boxes: x0, y0, x1, y1)?
+
+    A small glyph (CJK punctuation such as 、 sits low in a full-width cell) is followed by a wider
+    gap than its box suggests, so its gap allowance is larger.
+    """
+    ha, hb = a[3] - a[1], b[3] - b[1]
+    h = max(min(ha, hb), 0.5)
+    tall = max(ha, hb)
+    if min(a[3], b[3]) - max(a[1], b[1]) <= 0.5 * h:
+        return False
+    limit = gap_limit(tall) if ha >= 0.6 * tall else max(gap_limit(tall), 1.2 * tall)
+    return -0.5 * h <= b[0] - a[2] < limit
+
+
+def _same_line_flags(boxes: Any) -> Any:
+    """``_same_line`` for every pair of consecutive boxes of an ``(n, 4)`` array: ``n - 1`` flags."""
+    a, b = boxes[:-1], boxes[1:]
+    ha, hb = a[:, 3] - a[:, 1], b[:, 3] - b[:, 1]
+    h = np.maximum(np.minimum(ha, hb), 0.5)
+    tall = np.maximum(ha, hb)
+    overlap = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    limit = np.maximum(0.8 * tall, 3.0)
+    limit = np.where(ha >= 0.6 * tall, limit, np.maximum(limit, 1.2 * tall))
+    gap = b[:, 0] - a[:, 2]
+    return (overlap > 0.5 * h) & (gap >= -0.5 * h) & (gap < limit)
+
+
+def _group_boxes(
+    boxes: list[tuple[float, float, float, float]], same: Any
+) -> list[tuple[int, tuple[float, float, float, float]]]:
+    """Consecutive boxes grouped into visual-line pieces (``same[i]``: box i+1 continues box i):
+    ``(index of the group's first box, union box)``."""
+    groups: list[tuple[int, tuple[float, float, float, float]]] = []
+    first = 0
+    x0, y0, x1, y1 = boxes[0]
+    for i in range(1, len(boxes)):
+        box = boxes[i]
+        if same[i - 1]:
+            x0, y0, x1, y1 = min(x0, box[0]), min(y0, box[1]), max(x1, box[2]), max(y1, box[3])
             continue
-        prev = lines[-1] if lines else None
-        mid = (bottom + top) / 2
-        if (
-            prev is not None
-            and prev.bottom <= mid <= prev.top
-            and 0 <= left - prev.right + 1.0 < prev.height * 3
-        ):
-            # Same baseline, further right: another run (font change, tab) of the same line.
-            prev.text = join_lines(prev.text, text)
-            prev.right = max(prev.right, right)
-            prev.bottom, prev.top = min(prev.bottom, bottom), max(prev.top, top)
-        else:
-            index = textpage.get_index(left + 1.0, mid, 3.0, (top - bottom) / 2 + 1.0)
-            size = pdfium_c.FPDFText_GetFontSize(textpage.raw, index) if index >= 0 else 0.0
-            lines.append(_Line(left, bottom, right, top, text, round(size or (top - bottom), 1)))
-    return lines
+        groups.append((first, (x0, y0, x1, y1)))
+        first = i
+        x0, y0, x1, y1 = box
+    groups.append((first, (x0, y0, x1, y1)))
+    return groups
 
 
-def _normalized(text: str) -> str:
-    """A line's identity for header/footer detection: page numbers vary, so digits do not count."""
-    return _DIGITS.sub("#", " ".join(text.lower().split()))
+def _next_word(piece: str, k: int) -> int:
+    """Index of the first character after ``k`` that follows a space or a soft-hyphen mark; -1."""
+    for i in range(k + 1, len(piece)):
+        if piece[i - 1] in " \ufffe\x02" and not piece[i].isspace():
+            return i
+    return -1
 
 
-def _repeated_lines(pages: list[list[_Line]]) -> set[str]:
-    """Lines that appear near the top or bottom of more than half of the pages (3+ pages only)."""
-    if len(pages) < 3:
-        return set()
-    counts: Counter[str] = Counter()
-    for lines in pages:
-        edge = lines[:3] + lines[-3:]
-        counts.update({_normalized(line.text) for line in edge})
-    threshold = len(pages) / 2
-    return {text for text, n in counts.items() if n > threshold}
-
-
-def _join(paragraph: str, line: str) -> str:
-    """Append a wrapped line, rejoining ``hyphen-\\nated`` words."""
-    if len(paragraph) > 1 and paragraph[-1] in _HYPHENS and paragraph[-2].isalpha() and line[:1].islower():
-        return paragraph[:-1] + line
-    return join_lines(paragraph.rstrip("\x02"), line)
-
-
-def _line_gap(lines: list[_Line]) -> float:
-    """The page's usual gap between consecutive lines of one paragraph (its median)."""
-    gaps = sorted(
-        a.bottom - b.top for a, b in itertools.pairwise(lines) if 0 <= a.bottom - b.top < 2 * a.height
-    )
-    return gaps[(len(gaps) - 1) // 2] if gaps else 0.0
-
-
-def _paragraphs(lines: list[_Line]) -> list[tuple[str, float]]:
-    """``(text, font size of its first line)`` per paragraph."""
-    paragraphs: list[tuple[str, float]] = []
-    size = 0.0
-    current = ""
-    prev: _Line | None = None
-    widest = 0.0
-    usual_gap = _line_gap(lines)
-    for line in lines:
-        if prev is not None:
-            h = min(prev.height, line.height)
-            gap = prev.bottom - line.top
-            wide_gap = gap > max(usual_gap * 1.5, usual_gap + h * 0.5, h * 0.75)
-            new_column = line.top > prev.top + h
-            indented = line.left - prev.left > max(h * 0.8, 4.0) and line.left < prev.right
-            short_end = prev.text.endswith(_SENTENCE_END) and (prev.right - prev.left) < 0.7 * widest
-            # A change of font size separates a heading from its text.
-            resized = max(prev.size, line.size) > 1.1 * max(min(prev.size, line.size), 0.1)
-            if wide_gap or new_column or indented or short_end or resized:
-                paragraphs.append((current, size))
-                current, widest = "", 0.0
-        if not current:
-            size = line.size
-        current = _join(current, line.text)
-        widest = max(widest, line.right - line.left)
-        prev = line
-    paragraphs.append((current, size))
-    return [(p.replace("\x02", "").strip(), sz) for p, sz in paragraphs if p.strip()]
-
-
-def _heading_levels(pages: list[list[_Line]]) -> dict[float, int]:
-    """Font sizes clearly larger than the body text's, mapped to heading levels 1-3 (largest = 1)."""
-    weight: Counter[float] = Counter()
-    for lines in pages:
-        for line in lines:
-            weight[line.size] += len(line.text)
-    if not weight:
-        return {}
-    body = weight.most_common(1)[0][0]
-    larger = sorted((sz for sz in weight if sz >= body * 1.2), reverse=True)[:3]
-    return {sz: level for level, sz in enumerate(larger, start=1)}
-
-
-_NOT_HEADING_END = (".", "!", "?", "。", "，", ",")
-
-
-def _is_heading_text(text: str) -> bool:
-    """Short, not ending like a sentence, and containing letters (not a lone number)."""
-    return 0 < len(text) <= 120 and not text.endswith(_NOT_HEADING_END) and any(ch.isalpha() for ch in text)
+def _char(raw: Any, index: int) -> str:
+    code = pdfium_c.FPDFText_GetUnicode(raw, index)
+    try:
+        return chr(code) if code else " "
+    except ValueError:
+        return " "
 
 
 class PdfParser:
-    """Reads ``.pdf`` files' text layer; metadata records the page count."""
+    """Reads ``.pdf`` files: text layer with layout, OCR where the text layer is missing or unusable.
+
+    Metadata records the page count, and ``ocr_pages`` when pages were OCR'd.
+    """
+
+    def __init__(self, options: PdfOptions | None = None) -> None:
+        self.options = options or PdfOptions()
+        self._tesseract = Tesseract(self.options.ocr_options)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PdfParser:
+        """A parser configured from ``Settings`` (OCR mode, languages, DPI, password)."""
+        return cls(PdfOptions.from_settings(settings))
 
     def parse(self, path: Path) -> ParsedDocument:
-        """Parse ``path``; raises ``ParseError`` for encrypted and scanned (text-less) PDFs."""
-        try:
-            pdf = pdfium.PdfDocument(str(path))
-        except pdfium.PdfiumError as exc:
-            if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
-                raise ParseError("encrypted PDF: a password is required") from exc
-            raise ParseError(f"corrupt or unreadable PDF: {exc}") from exc
+        """Parse ``path``; ``ParseError`` for encrypted PDFs without the right password, corrupt files,
+        and scanned PDFs when OCR cannot run."""
+        pdf = _open(path, self.options.password)
         try:
             return self._read(pdf, path)
         finally:
@@ -169,42 +375,186 @@ class PdfParser:
         n_pages = len(pdf)
         if n_pages == 0:
             raise ParseError("corrupt or unreadable PDF: it has no pages")
-        pages: list[list[_Line]] = []
+        reader = _Reader()
+        pages: list[_Page] = []
         for index in range(n_pages):
             page = pdf[index]
             try:
-                textpage = page.get_textpage()
-                try:
-                    pages.append(_page_lines(textpage))
-                finally:
-                    textpage.close()
+                pages.append(self._page(reader, page, index + 1))
             finally:
                 page.close()
-        if not any(pages):
+        text_pages = [p for p in pages if p.ocr is None]
+        cleaned = remove_running_lines([p.lines for p in text_pages], [(p.width, p.height) for p in text_pages])
+        for p, lines in zip(text_pages, cleaned, strict=True):
+            p.lines = lines
+        body, levels = heading_levels([p.lines for p in text_pages])
+        blocks = _blocks(pages, body, levels)
+        unread = [p.number for p in pages if p.unread]
+        if not blocks:
+            if unread:
+                raise OcrUnavailable(self._tesseract.problem() or "scanned PDF: OCR is needed")
+            if self.options.ocr == "off" and any(p.ocr is None and not p.lines for p in pages):
+                raise ParseError("no text layer: this PDF looks scanned (images only) and OCR is off (ocr = off)")
             raise ParseError(
-                "no text layer: this PDF looks scanned (images only); "
-                "OCR for scanned PDFs comes with a later version"
+                "no text found: no text layer, and OCR found nothing (blank pages, or a scanned PDF too faint to read)"
             )
-        repeated = _repeated_lines(pages)
-        pages = [[line for line in lines if _normalized(line.text) not in repeated] for lines in pages]
-        levels = _heading_levels(pages)
-        headings = HeadingTracker()
-        blocks: list[Block] = []
-        for number, lines in enumerate(pages, start=1):
-            for text, size in _paragraphs(lines):
-                level = levels.get(size, 0)
-                if level and _is_heading_text(text):
-                    path_ = headings.push(level, text)
-                    blocks.append(
-                        Block("heading", text, level=level, locator=Locator(page=number, heading_path=path_))
-                    )
-                else:
-                    blocks.append(
-                        Block("paragraph", text, locator=Locator(page=number, heading_path=headings.path))
-                    )
         meta = pdf.get_metadata_dict(skip_empty=True)
         title = one_line(meta.get("Title", ""))
-        metadata: dict[str, object] = {"pages": n_pages}
+        metadata: dict[str, Any] = {"pages": n_pages}
         if meta.get("Author"):
             metadata["author"] = meta["Author"]
+        ocr_pages = [p.number for p in pages if p.ocr is not None]
+        if ocr_pages:
+            metadata["ocr_pages"] = ocr_pages
+        if unread:
+            metadata["pages_needing_ocr"] = unread
+            metadata["warning"] = f"pages {unread} need OCR: {self._tesseract.problem()}"
         return ParsedDocument.from_blocks(blocks, title=title or path.stem, metadata=metadata)
+
+    def _page(self, reader: _Reader, page: pdfium.PdfPage, number: int) -> _Page:
+        width, height = page.get_size()
+        textpage = page.get_textpage()
+        try:
+            reader.text = ""
+            lines = reader.lines(textpage) if self.options.ocr != "force" else []
+        finally:
+            textpage.close()
+        result = _Page(number, width, height, lines)
+        if self.options.ocr == "off" or not self._needs_ocr(page, reader.text, lines, width, height):
+            return result
+        if not self._tesseract.available():
+            result.unread = not lines
+            return result
+        result.ocr = self._ocr(page, number)
+        result.lines = []
+        return result
+
+    def _needs_ocr(self, page: pdfium.PdfPage, text: str, lines: list[Line], width: float, height: float) -> bool:
+        if self.options.ocr == "force":
+            return True
+        chars = sum(len(line.text) for line in lines)
+        if chars and text_layer_quality(text) < _MIN_QUALITY:
+            return True
+        if chars >= _FEW_CHARS:
+            return False
+        return _image_cover(page, width * height) >= (_IMAGE_COVER if chars else 0.02)
+
+    def _ocr(self, page: pdfium.PdfPage, number: int) -> list[OcrParagraph]:
+        dpi = self.options.ocr_options.dpi
+        bitmap = page.render(scale=dpi / 72, grayscale=True)
+        try:
+            image = bitmap.to_pil()
+        finally:
+            bitmap.close()
+        paras = self._tesseract.recognize(image, page=number)
+        # Pixels (y down, from the crop box's top-left) to PDF points (y up), like text-layer boxes.
+        left, _, _, top = page.get_cropbox()
+        k = 72 / dpi
+        for para in paras:
+            x0, y0, x1, y1 = para.bbox
+            para.bbox = (
+                round(left + x0 * k, 1),
+                round(top - y1 * k, 1),
+                round(left + x1 * k, 1),
+                round(top - y0 * k, 1),
+            )
+        return paras
+
+
+def _open(path: Path, password: str | None) -> pdfium.PdfDocument:
+    try:
+        return pdfium.PdfDocument(str(path), password=password)
+    except pdfium.PdfiumError as exc:
+        if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
+            if password:
+                raise ParseError("encrypted PDF: the password in pdf_password is wrong") from exc
+            raise ParseError(
+                "encrypted PDF: a password is required; set pdf_password (ZHIKU_PDF_PASSWORD or zhiku.toml)"
+            ) from exc
+        raise ParseError(f"corrupt or unreadable PDF: {exc}") from exc
+
+
+def _image_cover(page: pdfium.PdfPage, area: float) -> float:
+    """Share of the page area covered by image objects (inside form XObjects too, two levels deep)."""
+    if area <= 0:
+        return 0.0
+    box = (ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float())
+    objects = [
+        pdfium_c.FPDFPage_GetObject(page.raw, i) for i in range(min(pdfium_c.FPDFPage_CountObjects(page.raw), 5000))
+    ]
+    return min(_covered(objects, box, 0) / area, 1.0)
+
+
+def _covered(objects: list[Any], box: tuple[ctypes.c_float, ...], depth: int) -> float:
+    x0, y0, x1, y1 = box
+    covered = 0.0
+    for obj in objects:
+        kind = pdfium_c.FPDFPageObj_GetType(obj)
+        if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE and pdfium_c.FPDFPageObj_GetBounds(obj, x0, y0, x1, y1):
+            covered += max(0.0, x1.value - x0.value) * max(0.0, y1.value - y0.value)
+        elif kind == pdfium_c.FPDF_PAGEOBJ_FORM and depth < 2:
+            n = min(pdfium_c.FPDFFormObj_CountObjects(obj), 5000)
+            covered += _covered([pdfium_c.FPDFFormObj_GetObject(obj, j) for j in range(n)], box, depth + 1)
+    return covered
+
+
+def _blocks(pages: list[_Page], body: float, levels: dict[float, int]) -> list[Block]:
+    headings = HeadingTracker()
+    blocks: list[Block] = []
+    for page in pages:
+        if page.ocr is not None:
+            blocks.extend(_ocr_blocks(page, headings))
+            continue
+        for region in reading_order(page.lines):
+            if _is_table(region):
+                rows = normalize_rows(grid_rows(region))
+                if len(rows) >= 2:
+                    blocks.append(
+                        Block(
+                            "table",
+                            render_table(rows),
+                            rows=rows,
+                            locator=Locator(page=page.number, heading_path=headings.path, bbox=_bbox(region)),
+                        )
+                    )
+                    continue
+            for para in paragraphs(region):
+                blocks.append(_block(para, page.number, headings, body, levels))
+    return blocks
+
+
+def _is_table(region: list[Line]) -> bool:
+    """``reading_order`` returns table regions row-major: several lines share a row."""
+    if len(region) < 6:
+        return False
+    rows = grid_rows(region)
+    return len(rows) >= 2 and sum(len(r) > 1 for r in rows) >= 0.6 * len(rows)
+
+
+def _bbox(lines: list[Line]) -> tuple[float, float, float, float]:
+    return (
+        round(min(ln.x0 for ln in lines), 1),
+        round(min(ln.y0 for ln in lines), 1),
+        round(max(ln.x1 for ln in lines), 1),
+        round(max(ln.y1 for ln in lines), 1),
+    )
+
+
+def _block(para: Paragraph, page: int, headings: HeadingTracker, body: float, levels: dict[float, int]) -> Block:
+    bbox = tuple(round(v, 1) for v in para.bbox)
+    level = heading_level(para, body, levels)
+    if level:
+        path = headings.push(level, para.text)
+        return Block("heading", para.text, level=level, locator=Locator(page=page, heading_path=path, bbox=bbox))  # type: ignore[arg-type]
+    return Block("paragraph", para.text, locator=Locator(page=page, heading_path=headings.path, bbox=bbox))  # type: ignore[arg-type]
+
+
+def _ocr_blocks(page: _Page, headings: HeadingTracker) -> list[Block]:
+    """OCR paragraphs as blocks; pixel boxes converted to PDF points (y up) like text-layer blocks."""
+    assert page.ocr is not None
+    blocks: list[Block] = []
+    for para in page.ocr:
+        blocks.append(
+            Block("paragraph", para.text, locator=Locator(page=page.number, heading_path=headings.path, bbox=para.bbox))
+        )
+    return blocks

@@ -1,0 +1,311 @@
+"""PDF text layer: reading order on column layouts, running headers/footers, locators, headings,
+fake bold, encryption, and the shared real-world PDFs. PDFs are written byte by byte
+(tests/pdf_writer.py) so every position is known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader, PdfWriter
+
+from tests.conftest import shared_dataset
+from tests.pdf_writer import Page, write_pdf
+from zhiku.errors import ParseError
+from zhiku.parse import ParserRegistry
+from zhiku.parse.layout import Line, paragraphs, reading_order, remove_running_lines
+from zhiku.parse.pdf import PdfOptions, PdfParser
+from zhiku.settings import Settings
+
+LEFT = [
+    "Alpha one starts the first column and",
+    "alpha two continues the same sentence",
+    "alpha three ends the first paragraph.",
+    "Beta one opens the second paragraph",
+    "beta two closes it at the column end.",
+]
+RIGHT = [
+    "Gamma one starts the second column",
+    "gamma two is still the same sentence",
+    "gamma three ends the right column.",
+]
+
+
+def two_column_page(number: int, total: int) -> Page:
+    """A title across the page (page 1) or a section title, two columns of 10 pt text, a running
+    header and a page footer.
+
+    Content order interleaves the columns row by row (as some generators write them), so only
+    geometry can give the right reading order.
+    """
+    page = Page()
+    title = "Quarterly Report of the Lanting Group" if number == 1 else f"Section {number} of the report"
+    page.add(72, 740, title, size=18)
+    for i in range(max(len(LEFT), len(RIGHT))):
+        y = 700 - i * 13 - (6 if i >= 3 else 0)  # a paragraph gap before "Beta one"
+        if i < len(LEFT):
+            page.add(72, y, LEFT[i])
+        if i < len(RIGHT):
+            page.add(320, 700 - i * 13, RIGHT[i])
+    page.add(72, 770, f"Lanting Group internal - {number}", size=8)
+    page.add(290, 30, f"Page {number} of {total}", size=8)
+    return page
+
+
+@pytest.fixture
+def parser() -> PdfParser:
+    return PdfParser(PdfOptions(ocr="off"))
+
+
+def test_two_columns_read_column_by_column(parser: PdfParser, tmp_path: Path) -> None:
+    path = write_pdf(tmp_path / "columns.pdf", [two_column_page(n, 3) for n in (1, 2, 3)])
+    doc = parser.parse(path)
+    page1 = [b for b in doc.blocks if b.locator.page == 1]
+    texts = [b.text for b in page1]
+    assert texts[0] == "Quarterly Report of the Lanting Group"
+    assert texts[1:] == [
+        "Alpha one starts the first column and alpha two continues the same sentence alpha three ends the "
+        "first paragraph.",
+        "Beta one opens the second paragraph beta two closes it at the column end.",
+        "Gamma one starts the second column gamma two is still the same sentence gamma three ends the right column.",
+    ]
+    assert doc.blocks[0].kind == "heading" and doc.blocks[0].level == 1
+    assert doc.blocks[1].locator.heading_path == ["Quarterly Report of the Lanting Group"]
+
+
+def test_running_header_footer_and_page_numbers_dropped(parser: PdfParser, tmp_path: Path) -> None:
+    path = write_pdf(tmp_path / "columns.pdf", [two_column_page(n, 3) for n in (1, 2, 3)])
+    doc = parser.parse(path)
+    assert "internal" not in doc.text and "Page 1 of 3" not in doc.text and "of 3" not in doc.text
+    assert {b.locator.page for b in doc.blocks} == {1, 2, 3}
+    assert doc.metadata["pages"] == 3
+
+
+def test_blocks_have_page_and_bbox_in_points(parser: PdfParser, tmp_path: Path) -> None:
+    path = write_pdf(tmp_path / "columns.pdf", [two_column_page(n, 3) for n in (1, 2, 3)])
+    doc = parser.parse(path)
+    for block in doc.blocks:
+        assert block.locator.page in (1, 2, 3)
+        assert block.locator.bbox is not None
+        x0, y0, x1, y1 = block.locator.bbox
+        assert 0 <= x0 < x1 <= 612 and 0 <= y0 < y1 <= 792
+    gamma = next(b for b in doc.blocks if b.text.startswith("Gamma"))
+    assert gamma.locator.bbox is not None
+    x0, y0, x1, y1 = gamma.locator.bbox
+    assert 319 <= x0 <= 321 and 670 <= y0 <= 676 and 705 <= y1 <= 712  # three lines from y=700 down
+
+
+def test_three_columns_with_spanning_title(parser: PdfParser, tmp_path: Path) -> None:
+    page = Page()
+    page.add(72, 740, "Notice of Proposed Rules for Airworthiness", size=16)
+    columns = {
+        40: ["Col one line a of the", "col one line b here.", "Col one second para", "ends right here."],
+        220: ["Col two line a of the", "col two line b here."],
+        400: ["Col three line a of", "col three line b.", "Col three again here", "and done."],
+    }
+    # Row-wise content order again: every column's line i before any line i+1.
+    for i in range(4):
+        for x, lines in columns.items():
+            if i < len(lines):
+                page.add(x, 700 - i * 12 - (8 if i >= 2 else 0), lines[i], size=9)
+    doc = parser.parse(write_pdf(tmp_path / "three.pdf", [page]))
+    text = doc.text
+    order = [text.index(s) for s in ("Notice", "Col one line a", "Col one second", "Col two", "Col three line a")]
+    assert order == sorted(order)
+    assert "Col one line a of the col one line b here." in text
+    assert "Col three again here and done." in text
+
+
+def test_full_width_paragraph_between_column_sections(parser: PdfParser, tmp_path: Path) -> None:
+    page = Page()
+    for i in range(3):
+        page.add(72, 700 - i * 12, f"top left {i} text", size=9)
+        page.add(320, 700 - i * 12, f"top right {i} text", size=9)
+    page.add(72, 640, "A full width sentence crosses the gutter between both columns of the page.", size=9)
+    for i in range(3):
+        page.add(72, 600 - i * 12, f"low left {i} text", size=9)
+        page.add(320, 600 - i * 12, f"low right {i} text", size=9)
+    doc = parser.parse(write_pdf(tmp_path / "sections.pdf", [page]))
+    text = doc.text
+    marks = ["top left 2", "top right 0", "top right 2", "A full width", "low left 0", "low left 2", "low right 0"]
+    assert [text.index(m) for m in marks] == sorted(text.index(m) for m in marks)
+
+
+def test_headings_from_font_size_and_bold(parser: PdfParser, tmp_path: Path) -> None:
+    page = Page()
+    page.add(72, 740, "Travel Policy", size=20)
+    page.add(72, 710, "Hotels", size=14)
+    page.add(72, 690, "Staff book hotels through the portal and keep every receipt for")
+    page.add(72, 677, "the finance team, who check them each month.")
+    page.add(72, 650, "Meal limits", size=10, bold=True)
+    page.add(72, 634, "Meals cost at most 150 yuan per day in every city we travel to")
+    page.add(72, 621, "and the limit includes drinks.")
+    doc = parser.parse(write_pdf(tmp_path / "headings.pdf", [page]))
+    heads = [(b.text, b.level) for b in doc.blocks if b.kind == "heading"]
+    assert heads == [("Travel Policy", 1), ("Hotels", 2), ("Meal limits", 3)]
+    meals = next(b for b in doc.blocks if b.text.startswith("Meals cost"))
+    assert meals.locator.heading_path == ["Travel Policy", "Hotels", "Meal limits"]
+
+
+def test_hyphenated_words_rejoined(parser: PdfParser, tmp_path: Path) -> None:
+    page = Page()
+    page.add(72, 700, "Employees must protect customer infor-")
+    page.add(72, 687, "mation and report any loss at once.")
+    doc = parser.parse(write_pdf(tmp_path / "hyphen.pdf", [page]))
+    assert doc.text == "Employees must protect customer information and report any loss at once."
+
+
+def test_fake_bold_doubled_characters_repaired(parser: PdfParser, tmp_path: Path) -> None:
+    page = Page()
+    page.add(72, 700, "TThhee  qquuaarrtteerrllyy  rreeppoorrtt", size=14, bold=True)
+    page.add(72, 680, "Normal text keeps its doubled letters: all good books need cool coffee.")
+    doc = parser.parse(write_pdf(tmp_path / "bold.pdf", [page]))
+    assert doc.blocks[0].text == "The quarterly report"
+    assert "all good books need cool coffee." in doc.text
+
+
+def test_table_row_with_cells_is_a_table(parser: PdfParser, tmp_path: Path) -> None:
+    page = Page()
+    page.add(72, 720, "Travel allowance per city:")
+    rows = [("City", "Hotel", "Meals"), ("Beijing", "600", "150"), ("Hangzhou", "450", "120"), ("Xi'an", "380", "100")]
+    for i, row in enumerate(rows):
+        for x, cell in zip((72, 200, 300), row, strict=True):
+            page.add(x, 690 - i * 14, cell)
+    page.add(72, 600, "Amounts are in yuan per night and per day.")
+    doc = parser.parse(write_pdf(tmp_path / "table.pdf", [page]))
+    table = next(b for b in doc.blocks if b.kind == "table")
+    assert table.rows == [list(r) for r in rows]
+    assert table.text.splitlines()[0] == "| City | Hotel | Meals |"
+    assert doc.blocks[-1].text == "Amounts are in yuan per night and per day."
+
+
+def _encrypt(source: Path, target: Path, password: str) -> Path:
+    writer = PdfWriter()
+    for page in PdfReader(source).pages:
+        writer.add_page(page)
+    writer.encrypt(user_password=password, owner_password=password + "-owner")
+    with target.open("wb") as fh:
+        writer.write(fh)
+    return target
+
+
+def test_encrypted_pdf_needs_the_password(tmp_path: Path) -> None:
+    plain = write_pdf(tmp_path / "plain.pdf", [Page().add(72, 700, "Salary bands are confidential.")])
+    locked = _encrypt(plain, tmp_path / "locked.pdf", "s3cret")
+    with pytest.raises(ParseError, match="password is required; set pdf_password"):
+        PdfParser().parse(locked)
+    with pytest.raises(ParseError, match="password in pdf_password is wrong"):
+        PdfParser(PdfOptions(password="nope")).parse(locked)
+    doc = PdfParser.from_settings(Settings(home=tmp_path, pdf_password="s3cret")).parse(locked)
+    assert doc.text == "Salary bands are confidential."
+
+
+def test_registry_error_names_file_and_option(tmp_path: Path) -> None:
+    plain = write_pdf(tmp_path / "plain.pdf", [Page().add(72, 700, "Secret.")])
+    locked = _encrypt(plain, tmp_path / "payroll.pdf", "pw")
+    with pytest.raises(ParseError) as info:
+        ParserRegistry().parse(locked)
+    assert "payroll.pdf" in str(info.value) and "pdf_password" in str(info.value)
+
+
+# -- layout unit tests (no PDF) ----------------------------------------------------------------------
+
+
+def _line(x0: float, y: float, x1: float, text: str, size: float = 10.0) -> Line:
+    return Line(x0, y, x1, y + 9, text, size)
+
+
+def test_reading_order_regroups_columns_below_a_title() -> None:
+    lines = [_line(72, 740, 540, "Title across")]
+    for i in range(4):
+        lines.append(_line(72, 700 - 12 * i, 290, f"left {i}"))
+        lines.append(_line(320, 700 - 12 * i, 540, f"right {i}"))
+    regions = reading_order(lines)
+    flat = [ln.text for region in regions for ln in region]
+    assert flat == ["Title across", *[f"left {i}" for i in range(4)], *[f"right {i}" for i in range(4)]]
+
+
+def test_lone_wide_space_is_not_a_gutter() -> None:
+    lines = [
+        _line(72, 700, 300, "first line of a paragraph that is long"),
+        _line(72, 688, 110, "Table 1."),
+        _line(130, 688, 300, "Results of the test run"),
+        _line(72, 676, 300, "continues on the next line of it."),
+    ]
+    regions = reading_order(lines)
+    flat = [ln.text for region in regions for ln in region]
+    assert flat == [
+        "first line of a paragraph that is long",
+        "Table 1. Results of the test run",
+        "continues on the next line of it.",
+    ]
+
+
+def test_paragraphs_split_on_gap_and_indent() -> None:
+    lines = [
+        _line(72, 700, 300, "One first line"),
+        _line(72, 688, 300, "one second line."),
+        _line(90, 676, 300, "Indented new paragraph"),
+        _line(72, 664, 300, "goes on."),
+        _line(72, 630, 300, "After a gap."),
+    ]
+    assert [p.text for p in paragraphs(lines)] == [
+        "One first line one second line.",
+        "Indented new paragraph goes on.",
+        "After a gap.",
+    ]
+
+
+def test_running_lines_need_half_the_pages() -> None:
+    def page(n: int, header: str) -> list[Line]:
+        return [_line(72, 760, 300, header), _line(72, 400, 300, f"body {n}"), _line(300, 20, 320, str(n))]
+
+    pages = [page(1, "Annual report 2024"), page(2, "Annual report 2024"), page(3, "Chapter one")]
+    kept = remove_running_lines(pages, [(612, 792)] * 3)
+    assert [[ln.text for ln in p] for p in kept] == [["body 1"], ["body 2"], ["Chapter one", "body 3"]]
+
+
+# -- the shared real-world PDFs ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real() -> Path:
+    return shared_dataset("doc_parsing", "pdf")
+
+
+def test_federal_register_three_columns(real: Path) -> None:
+    doc = PdfParser().parse(real / "federal-register-2020-17221.pdf")
+    text = doc.text
+    # A sentence running down a column over five lines comes out in one piece.
+    assert (
+        "The FAA proposes to supersede Airworthiness Directive (AD) 2018–23–51, which applies to all The "
+        "Boeing Company Model 737–8 and 737– 9 (737 MAX) airplanes." in text
+    )
+    # The first column's last words are followed by the second column's first.
+    assert text.index("by any of the following methods:") < text.index("Federal eRulemaking Portal")
+    # Running header, production footer and the rotated margin note are gone from every page.
+    assert "Federal Register / Vol. 85" not in text
+    assert "VerDate" not in text and "Jkt 250001" not in text
+    assert "jbell on DSKJLSW7X2PROD" not in text
+    assert all(b.locator.bbox is not None for b in doc.blocks)
+
+
+def test_amt_handbook_two_columns(real: Path) -> None:
+    doc = PdfParser().parse(real / "amt_handbook_sample.pdf")
+    text = doc.text
+    assert "The wing type that is" in text
+    assert text.index("The wing type that is") < text.index("the most common ranges in size")
+    assert "up to 1⁄4 inch, the Rol-top ranges from 1⁄4 inch to 1⁄6 inch" in text  # fractions stay inline
+    assert text.index("Stainless Steel Self-Locking Nut") < text.index("Elastic Stop Nut")
+    heads = [b.text for b in doc.blocks if b.kind == "heading"]
+    assert {"Boots Self-Locking Nut", "Stainless Steel Self-Locking Nut", "Elastic Stop Nut"} <= set(heads)
+    assert "7-45" not in text  # the page number
+
+
+def test_arxiv_page_caption_and_table(real: Path) -> None:
+    doc = PdfParser().parse(real / "2305.03393v1-pg9.pdf")
+    assert "Table 1. HPO performed in OTSL and HTML representation on the same transformer-based" in doc.text
+    assert "Effects of reducing the # of layers" in doc.text  # the hyphen-joined line is split back
+    assert any(b.kind == "heading" and b.text == "5.2 Quantitative Results" for b in doc.blocks)
+    table = next(b for b in doc.blocks if b.kind == "table")
+    assert table.rows is not None and any("0.965" in cell for row in table.rows for cell in row)

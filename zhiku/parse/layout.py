@@ -1,0 +1,458 @@
+"""Page layout from positioned text lines: reading order, paragraphs, running headers and footers.
+
+Pure geometry, no PDF library: the PDF parser (text layer) and OCR both hand in ``Line``s in PDF
+points (origin bottom-left, y up) and get paragraphs back in reading order.
+
+Reading order is a recursive XY-cut tuned for columns: a region is split at a vertical gutter (an
+x-range no line crosses) into columns read left to right; when full-width lines (a title, a
+spanning figure caption) keep a gutter from existing, the region is cut into horizontal bands
+first, and consecutive bands that share a gutter are regrouped so one column is read to its end
+before the next starts. Regions whose "columns" hold short aligned cells are tables: read row by
+row.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .base import join_lines
+
+#: pdfium's marker for a hyphen it judged soft (a word broken at the line end), plus real hyphens.
+_HYPHENS = ("-", "\u00ad", "\u2010", "\x02", "\ufffe")
+_SENTENCE_END = tuple(".!?:;。！？：；…")
+#: A cell that is a number, amount, percentage or date.
+_NUMERIC = re.compile(r"^[\s\d,.\-–—%()$¥€£+/:*#]*\d[\s\d,.\-–—%()$¥€£+/:*#]*$")
+_BULLETS = tuple("•◦▪▫‣⁃●○■□➢►–")
+_NOT_HEADING_END = (".", "!", "?", "。", "，", ",", ";", "；", ":", "：")
+#: What does not identify a running header/footer line: page numbers vary, spacing varies.
+_VOLATILE = re.compile(r"[\d\s]+")
+_PAGE_NUMBER = re.compile(
+    r"(?i)^[\s\-–—·•|/()\[\]]*(?:page|p\.|第)?\s*(?:\d{1,5}|[ivxlc]{1,6})(?:[-–.]\d{1,5})?"
+    r"(?:\s*(?:of|/|共)\s*\d{1,5})?\s*页?[\s\-–—·•|/()\[\]]*$"
+)
+
+
+@dataclass(slots=True, eq=False)
+class Line:
+    """One visual line (or a cell-sized piece of one) with its box in PDF points.
+
+    ``size`` is the font size in points (0 when unknown); ``bold`` marks a bold or otherwise
+    emphasised font, used to guess headings of body size.
+    """
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    text: str
+    size: float = 0.0
+    bold: bool = False
+    #: ``y1 - y0`` (at least 1): kept as a field because layout code reads it constantly.
+    height: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.height = max(self.y1 - self.y0, 1.0)
+
+
+@dataclass
+class Paragraph:
+    """Lines joined into one paragraph; ``bbox`` is their union (x0, y0, x1, y1)."""
+
+    text: str
+    bbox: tuple[float, float, float, float]
+    size: float = 0.0
+    bold: bool = False
+    lines: int = 1
+    #: Cells when the paragraph is a table row group (a grid region); None for prose.
+    rows: list[list[str]] | None = field(default=None)
+
+
+# -- lines -------------------------------------------------------------------------------------------
+
+
+def merge_fragments(fragments: list[Line]) -> list[Line]:
+    """Join fragments that continue the previous one on the same visual line.
+
+    PDF text objects break at font changes, and superscripts (``1⁄4``) sit on a shifted baseline;
+    both show up as separate fragments that belong to one line. Only neighbours in content order
+    are joined, and only across a gap narrower than a column gutter.
+    """
+    lines: list[Line] = []
+    for frag in fragments:
+        prev = lines[-1] if lines else None
+        if prev is not None and _continues(prev, frag):
+            prev.text = (
+                join_lines(prev.text, frag.text) if frag.x0 - prev.x1 > 0.15 * frag.height else (prev.text + frag.text)
+            )
+            prev.x1 = max(prev.x1, frag.x1)
+            prev.y0, prev.y1 = min(prev.y0, frag.y0), max(prev.y1, frag.y1)
+            prev.height = max(prev.y1 - prev.y0, 1.0)
+            if frag.size > prev.size and len(frag.text) > len(prev.text):
+                prev.size = frag.size
+            continue
+        lines.append(frag)
+    return lines
+
+
+def _continues(prev: Line, frag: Line) -> bool:
+    h = min(prev.height, frag.height)
+    overlap = min(prev.y1, frag.y1) - max(prev.y0, frag.y0)
+    return overlap > 0.5 * h and -0.5 * h <= frag.x0 - prev.x1 < gap_limit(max(prev.height, frag.height))
+
+
+def gap_limit(height: float) -> float:
+    """The widest horizontal gap still inside one line: wider than a justified word space, narrower
+    than a column gutter or the space between table cells."""
+    return max(0.8 * height, 3.0)
+
+
+# -- running headers and footers ---------------------------------------------------------------------
+
+
+def _edge_key(text: str) -> str:
+    return _VOLATILE.sub("", text).lower()
+
+
+def _in_edge_band(line: Line, width: float, height: float, band: float) -> bool:
+    return (
+        line.y0 >= height * (1 - band)
+        or line.y1 <= height * band
+        or line.x1 <= width * band
+        or line.x0 >= width * (1 - band)
+    )
+
+
+def remove_running_lines(
+    pages: list[list[Line]], sizes: list[tuple[float, float]], band: float = 0.1
+) -> list[list[Line]]:
+    """Drop running headers/footers, margin notes and page numbers.
+
+    A line in the top, bottom, left or right ``band`` of its page (``sizes``: width, height) is
+    running text when the same text (digits ignored, so ``Page 3``/``Page 4`` match) sits in that
+    band on at least half of the pages (and on two or more); a header split into pieces on some
+    pages is matched by its whole row too. The topmost or bottommost line of a page is dropped on
+    any page when it is nothing but a page number (``7-45``, ``- 3 -``, ``Page 3 of 9``, ``第 3 页``).
+    """
+    counts: Counter[str] = Counter()
+    keys: list[dict[int, tuple[str, str]]] = []
+    for lines, (width, height) in zip(pages, sizes, strict=True):
+        edge = [ln for ln in lines if _in_edge_band(ln, width, height, band)]
+        rows = _row_keys(edge)
+        page_keys = {id(ln): (_edge_key(ln.text), rows.get(id(ln), "")) for ln in edge}
+        keys.append(page_keys)
+        counts.update({k for pair in page_keys.values() for k in pair if k})
+    need = max(2, (len(pages) + 1) // 2)
+    out: list[list[Line]] = []
+    for lines, page_keys in zip(pages, keys, strict=True):
+        kept = [
+            ln for ln in lines if id(ln) not in page_keys or all(not k or counts[k] < need for k in page_keys[id(ln)])
+        ]
+        if kept:
+            extremes = {id(max(kept, key=lambda ln: ln.y1)), id(min(kept, key=lambda ln: ln.y0))}
+            kept = [
+                ln for ln in kept if not (id(ln) in extremes and id(ln) in page_keys and _PAGE_NUMBER.match(ln.text))
+            ]
+        out.append(kept)
+    return out
+
+
+def _row_keys(edge: list[Line]) -> dict[int, str]:
+    """For edge lines sharing a row with others: the key of the whole row, left to right."""
+    out: dict[int, str] = {}
+    ordered = sorted(edge, key=lambda ln: (ln.y0 + ln.y1) / 2)
+    row: list[Line] = []
+    for line in [*ordered, None]:
+        if line is not None and row:
+            mid, last = (line.y0 + line.y1) / 2, row[-1]
+            if abs((last.y0 + last.y1) / 2 - mid) < 0.5 * min(last.height, line.height):
+                row.append(line)
+                continue
+        if len(row) > 1:
+            key = _edge_key("".join(ln.text for ln in sorted(row, key=lambda ln: ln.x0)))
+            out.update({id(ln): key for ln in row})
+        row = [line] if line is not None else []
+    return out
+
+
+# -- reading order -----------------------------------------------------------------------------------
+
+
+def reading_order(lines: list[Line]) -> list[list[Line]]:
+    """The page's lines grouped into regions (columns, bands, tables) in reading order; lines inside
+    a region are top to bottom (tables: row by row, left to right)."""
+    if not lines:
+        return []
+    heights = sorted(line.height for line in lines)
+    min_gutter = max(0.4 * heights[len(heights) // 2], 2.0)
+    regions: list[list[Line]] = []
+    _order(lines, min_gutter, regions, 0)
+    return regions
+
+
+def _order(lines: list[Line], min_gutter: float, out: list[list[Line]], depth: int) -> None:
+    if len(lines) == 1 or depth > 24:
+        out.append(_top_down(lines))
+        return
+    columns = _split_at_gutters(lines, min_gutter)
+    if len(columns) > 1:
+        if _is_grid(columns):
+            # Lines above the first and below the last multi-cell row (a caption, a note) are not
+            # part of the table.
+            rows = _bands(lines)
+            multi = [i for i, row in enumerate(rows) if len(row) > 1]
+            first, last = multi[0], multi[-1]
+            if first > 0:
+                _order([ln for row in rows[:first] for ln in row], min_gutter, out, depth + 1)
+            out.append([ln for row in rows[first : last + 1] for ln in sorted(row, key=lambda ln: ln.x0)])
+            if last + 1 < len(rows):
+                _order([ln for row in rows[last + 1 :] for ln in row], min_gutter, out, depth + 1)
+            return
+        for column in columns:
+            _order(column, min_gutter, out, depth + 1)
+        return
+    bands = _bands(lines)
+    if len(bands) == 1:
+        out.append(_top_down(lines))
+        return
+    for group in _regroup(bands, min_gutter):
+        if len(group) == len(lines):  # nothing separates them: give up splitting
+            out.append(_top_down(group))
+        else:
+            _order(group, min_gutter, out, depth + 1)
+
+
+def _top_down(lines: list[Line]) -> list[Line]:
+    return sorted(lines, key=lambda ln: (-round(ln.y1 - 0.3 * ln.height), ln.x0))
+
+
+def _gutters(lines: list[Line], min_gutter: float) -> list[tuple[float, float]]:
+    """x-ranges of at least ``min_gutter`` that no line crosses, between lines."""
+    spans = sorted((ln.x0, ln.x1) for ln in lines)
+    gaps: list[tuple[float, float]] = []
+    end = spans[0][1]
+    for x0, x1 in spans[1:]:
+        if x0 - end >= min_gutter:
+            gaps.append((end, x0))
+        end = max(end, x1)
+    return gaps
+
+
+def _split_at_gutters(lines: list[Line], min_gutter: float) -> list[list[Line]]:
+    gaps = _gutters(lines, min_gutter)
+    if not gaps:
+        return [lines]
+    cuts = [(a + b) / 2 for a, b in gaps]
+    columns: list[list[Line]] = [[] for _ in range(len(cuts) + 1)]
+    for line in lines:
+        index = sum(1 for c in cuts if line.x0 > c)
+        columns[index].append(line)
+    return [c for c in columns if c]
+
+
+def _bands(lines: list[Line]) -> list[list[Line]]:
+    """Horizontal bands separated by vertical gaps; a line's core (its middle) decides overlap, so
+    tight leading does not glue all lines into one band."""
+    ordered = sorted(lines, key=lambda ln: -ln.y1)
+    bands: list[list[Line]] = []
+    low = float("inf")
+    for line in ordered:
+        core_top = line.y1 - 0.25 * line.height
+        if not bands or core_top < low:
+            bands.append([line])
+            low = line.y0 + 0.25 * line.height
+        else:
+            bands[-1].append(line)
+            low = min(low, line.y0 + 0.25 * line.height)
+    return bands
+
+
+def _regroup(bands: list[list[Line]], min_gutter: float) -> list[list[Line]]:
+    """Consecutive bands become groups: a run of bands that keeps a common gutter is a multi-column
+    stretch, a run of bands without one is a single flow. A band crossing the gutters of a
+    multi-column stretch (a full-width title) or far below it ends the stretch. A lone band with a
+    gap that no neighbour shares is one line with a wide space (``Table 1.   Results ...``)."""
+    covers = [_cover([], band, min_gutter) for band in bands]
+    for i, band in enumerate(bands):
+        if len(covers[i]) > 1 and not any(
+            0 <= j < len(bands) and len(_cover(covers[i], bands[j], min_gutter)) > 1 for j in (i - 1, i + 1)
+        ):
+            bands[i] = [_collapse(band)]
+            covers[i] = _cover([], bands[i], min_gutter)
+    groups: list[list[Line]] = []
+    current: list[Line] = []
+    cover: list[tuple[float, float]] = []
+    bottom = 0.0
+    for band, own in zip(bands, covers, strict=True):
+        top = max(ln.y1 for ln in band)
+        near = bottom - top < 2.0 * max(ln.height for ln in band)
+        merged = _cover(cover, band, min_gutter) if current else own
+        columns = len(cover) > 1
+        if current and ((columns and len(merged) > 1 and near) or (not columns and len(own) == 1 and len(merged) == 1)):
+            current.extend(band)
+            cover = merged
+        else:
+            if current:
+                groups.append(current)
+            current, cover = list(band), own
+        bottom = min(ln.y0 for ln in band)
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _collapse(band: list[Line]) -> Line:
+    """Pieces of one row joined left to right into one line."""
+    pieces = sorted(band, key=lambda ln: ln.x0)
+    first = pieces[0]
+    return Line(
+        first.x0,
+        min(ln.y0 for ln in pieces),
+        max(ln.x1 for ln in pieces),
+        max(ln.y1 for ln in pieces),
+        " ".join(ln.text for ln in pieces),
+        first.size,
+        all(ln.bold for ln in pieces),
+    )
+
+
+def _cover(cover: list[tuple[float, float]], lines: list[Line], min_gutter: float) -> list[tuple[float, float]]:
+    """The x-ranges covered by ``cover`` plus ``lines``, merged where less than a gutter apart."""
+    spans = sorted([*cover, *((ln.x0, ln.x1) for ln in lines)])
+    merged: list[tuple[float, float]] = [spans[0]]
+    for x0, x1 in spans[1:]:
+        a, b = merged[-1]
+        if x0 - b < min_gutter:
+            merged[-1] = (a, max(b, x1))
+        else:
+            merged.append((x0, x1))
+    return merged
+
+
+def _is_grid(columns: list[list[Line]]) -> bool:
+    """Columns whose rows line up and whose cells are numbers or leave their column mostly empty are
+    a table; text columns are filled edge to edge by their lines (justified or wrapped text)."""
+    lines = [ln for col in columns for ln in col]
+    if len(lines) < 6:
+        return False
+    column_of = {id(ln): i for i, col in enumerate(columns) for ln in col}
+    # Rows: lines whose band also holds a line of another column.
+    aligned = sum(len(row) for row in _bands(lines) if len({column_of[id(ln)] for ln in row}) > 1)
+    if aligned < 0.6 * len(lines):
+        return False
+    numeric = sum(1 for ln in lines if _NUMERIC.match(ln.text))
+    if numeric >= 0.3 * len(lines):
+        return True
+    # Without numbers, only many short cells that leave their columns mostly empty: reading text
+    # columns row by row would interleave their sentences, a worse mistake than the reverse.
+    if len(columns) < 3 or sorted(len(ln.text) for ln in lines)[len(lines) // 2] > 25:
+        return False
+    fill = []
+    for col in columns:
+        width = max(ln.x1 for ln in col) - min(ln.x0 for ln in col)
+        fill.extend((ln.x1 - ln.x0) / width for ln in col if width > 0)
+    fill.sort()
+    return bool(fill) and fill[len(fill) // 2] < 0.6
+
+
+def grid_rows(lines: list[Line]) -> list[list[str]]:
+    """Cells of a table region: bands are rows, lines are cells (left to right)."""
+    return [[ln.text for ln in sorted(row, key=lambda ln: ln.x0)] for row in _bands(lines)]
+
+
+# -- paragraphs --------------------------------------------------------------------------------------
+
+
+def join_wrapped(paragraph: str, line: str) -> str:
+    """Append a wrapped line, rejoining ``hyphen-\\nated`` words and CJK without spaces."""
+    if len(paragraph) > 1 and paragraph[-1] in _HYPHENS and paragraph[-2].isalpha() and line[:1].islower():
+        return paragraph[:-1] + line
+    return join_lines(paragraph.rstrip("\x02\ufffe"), line)
+
+
+def _usual_gap(lines: list[Line]) -> float:
+    gaps = sorted(a.y0 - b.y1 for a, b in itertools.pairwise(lines) if 0 <= a.y0 - b.y1 < 2 * a.height)
+    return gaps[(len(gaps) - 1) // 2] if gaps else 0.0
+
+
+def paragraphs(region: list[Line]) -> list[Paragraph]:
+    """Split a region's lines (top to bottom) into paragraphs.
+
+    A new paragraph starts at a wider-than-usual vertical gap, a first-line indent, a change of font
+    size or weight, or after a short line that ends a sentence.
+    """
+    out: list[Paragraph] = []
+    usual = _usual_gap(region)
+    current: list[Line] = []
+    widest = 0.0
+    for line in region:
+        if current:
+            prev = current[-1]
+            h = min(prev.height, line.height)
+            gap = prev.y0 - line.y1
+            if (
+                gap > max(usual * 1.5, usual + h * 0.5, h * 0.75)
+                or gap < -h  # went up: a new column or an out-of-flow piece
+                or line.x0 > prev.x1  # to the right, on the same row: a separate piece
+                or (line.x0 - prev.x0 > max(h * 0.8, 4.0) and line.x0 < prev.x1)  # indented first line
+                or (prev.text.endswith(_SENTENCE_END) and (prev.x1 - prev.x0) < 0.7 * widest)
+                or max(prev.size, line.size) > 1.1 * max(min(prev.size, line.size), 0.1)
+                or line.text.startswith(_BULLETS)
+                # Emphasis ending: a bold/italic heading line followed by regular text.
+                or (prev.bold and not line.bold and (len(current) == 1 or prev.x1 - prev.x0 < 0.7 * widest))
+            ):
+                out.append(_paragraph(current))
+                current, widest = [], 0.0
+        current.append(line)
+        widest = max(widest, line.x1 - line.x0)
+    if current:
+        out.append(_paragraph(current))
+    return out
+
+
+def _paragraph(lines: list[Line]) -> Paragraph:
+    text = ""
+    for line in lines:
+        text = join_wrapped(text, line.text)
+    text = text.replace("\ufffe", "").replace("\x02", "").strip()
+    bbox = (
+        min(ln.x0 for ln in lines),
+        min(ln.y0 for ln in lines),
+        max(ln.x1 for ln in lines),
+        max(ln.y1 for ln in lines),
+    )
+    return Paragraph(text, bbox, size=lines[0].size, bold=all(ln.bold for ln in lines), lines=len(lines))
+
+
+# -- headings ----------------------------------------------------------------------------------------
+
+
+def heading_levels(pages: list[list[Line]]) -> tuple[float, dict[float, int]]:
+    """The body font size and sizes clearly larger than it mapped to levels 1-3 (largest = 1)."""
+    weight: Counter[float] = Counter()
+    for lines in pages:
+        for line in lines:
+            weight[round(line.size, 1)] += len(line.text)
+    if not weight:
+        return 0.0, {}
+    body = weight.most_common(1)[0][0]
+    larger = sorted((sz for sz, n in weight.items() if sz >= body * 1.15 and n >= 3), reverse=True)[:3]
+    return body, {sz: level for level, sz in enumerate(larger, start=1)}
+
+
+def heading_level(paragraph: Paragraph, body: float, levels: dict[float, int]) -> int:
+    """0 for body text; otherwise the heading level: larger fonts by size rank, bold body-size
+    standalone lines one level below the smallest larger size."""
+    text = paragraph.text
+    if not (0 < len(text) <= 120) or text.endswith(_NOT_HEADING_END) or paragraph.lines > 3:
+        return 0
+    if not any(ch.isalpha() for ch in text):
+        return 0
+    level = levels.get(round(paragraph.size, 1), 0)
+    if level:
+        return level
+    if paragraph.bold and paragraph.lines <= 2 and abs(paragraph.size - body) <= 0.6 and len(text) <= 80:
+        return min(len(levels) + 1, 4)
+    return 0
