@@ -6,23 +6,29 @@ lazily (loading the embedding model takes a second; listing knowledge bases shou
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import BinaryIO
 
 from .answer import Answerer, AnswerEvent
 from .chunk import Chunker
 from .embed import CachedEmbedder, EmbedderRegistry, VectorCache
-from .errors import NotFound
-from .ingest import FileOutcome, Indexer, IngestReport, expand_paths
+from .errors import NotFound, ZhikuError
+from .ingest import FileOutcome, Indexer, IngestReport, expand_paths, keep_upload
+from .jobs import BackgroundRunner, JobCallback, JobRunner, RunStats, VectorCallback, outcome_of
 from .llm import create_llm
-from .parse import ParserRegistry
 from .protocols import LLM, Embedder, Store
 from .retrieve import Mode, Retriever, SearchRequest, SearchResult
 from .settings import Settings
 from .store import SQLiteStore
+from .store.records import Job, JobSpec, JobStatus
+from .sync import SyncResult, plan_sync
 from .text import Analyzer
 from .types import Answer, DocumentRecord, Hit, KnowledgeBase, ParsedDocument
+from .worker import ParsePool, WorkerConfig, build_parsers, default_workers
 
 
 class App:
@@ -47,14 +53,22 @@ class App:
         self._embedder = embedder
         self._llm = llm
         self.embedders = EmbedderRegistry()
-        self.parsers = ParserRegistry()
+        self.parsers = build_parsers(self.settings)
+        self._runners = threading.local()  # one inline runner (and parser pool) per calling thread
+        self._pools: list[ParsePool] = []
+        self.background: BackgroundRunner | None = None
 
     # -- components ------------------------------------------------------------------------------
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = SQLiteStore(self.settings.database_path)
+            self._store = SQLiteStore(
+                self.settings.database_path,
+                self.settings.home / "uploads",
+                keyword_index=self.settings.keyword_index,
+                memory_index_min_chunks=self.settings.memory_index_min_chunks,
+            )
         return self._store
 
     @cached_property
@@ -102,6 +116,98 @@ class App:
             max_bytes=int(s.max_file_mb * 1024 * 1024),
         )
 
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def new_pool(self) -> ParsePool:
+        """A pool of parser processes configured from the settings (one per runner)."""
+        s = self.settings
+        config = WorkerConfig(s, int(s.max_file_mb * 1024 * 1024), s.chunk_tokens, s.chunk_overlap)
+        return ParsePool(
+            config,
+            s.parse_workers or default_workers(),
+            s.parse_timeout_s,
+            in_process=s.parse_in_process,
+            parsers=self.parsers if s.parse_in_process else None,
+        )
+
+    def new_runner(self) -> JobRunner:
+        """A job runner with its own parser pool (use one per thread)."""
+        return JobRunner(
+            self.store,
+            self.settings,
+            self.analyzer,
+            self.embedder,
+            self.new_pool(),
+            self.parsers.supported_extensions(),
+        )
+
+    @property
+    def runner(self) -> JobRunner:
+        """The runner the calling thread uses for ``add`` and friends (its workers are reused)."""
+        runner: JobRunner | None = getattr(self._runners, "runner", None)
+        if runner is None:
+            runner = self._runners.runner = self.new_runner()
+            self._pools.append(runner.pool)
+        return runner
+
+    def enqueue(self, kb: str, specs: Sequence[JobSpec], batch: str | None = None) -> tuple[str, list[int]]:
+        """Queue jobs for ``kb``; returns the batch id and the job ids (a server's runner is woken)."""
+        batch = batch or self.store.new_batch()
+        ids = self.store.enqueue_jobs(self.store.kb_id(kb), specs, batch)
+        if self.background is not None:
+            self.background.notify()
+        return batch, ids
+
+    def run_jobs(
+        self,
+        *,
+        kb: str | None = None,
+        until: Sequence[int] | None = None,
+        embed: bool = True,
+        on_job: JobCallback | None = None,
+        on_vectors: VectorCallback | None = None,
+    ) -> RunStats:
+        """Do queued jobs (of ``kb``) now, in this thread, until they (or ``until``) are finished and,
+        with ``embed``, every chunk has its vector."""
+        kb_id = self.store.kb_id(kb) if kb is not None else None
+        return self.runner.run(kb_id=kb_id, until=until, embed=embed, on_job=on_job, on_vectors=on_vectors)
+
+    def wait_for_jobs(self, job_ids: Sequence[int], timeout: float | None = None) -> list[Job]:
+        """Wait until the jobs are finished: by the server's background runner when it runs, else
+        by running them here. Returns the jobs (unfinished ones too if ``timeout`` passed)."""
+        if self.background is None or not self.background.alive:
+            self.runner.run(until=job_ids, embed=False)
+            return self.store.get_jobs(job_ids)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            jobs = self.store.get_jobs(job_ids)
+            if all(j.finished for j in jobs) or (deadline is not None and time.monotonic() > deadline):
+                return jobs
+            time.sleep(0.05)
+
+    def start_background(self) -> BackgroundRunner:
+        """Start the thread that does queued jobs and embeds pending chunks (``zhiku serve``)."""
+        if self.background is None:
+            self.background = BackgroundRunner(self.new_runner)
+        self.background.start()
+        return self.background
+
+    def stop_background(self) -> None:
+        if self.background is not None:
+            self.background.stop()
+
+    def list_jobs(self, kb: str | None = None, status: JobStatus | None = None, limit: int = 100) -> list[Job]:
+        kb_id = self.store.kb_id(kb) if kb is not None else None
+        return self.store.list_jobs(kb_id=kb_id, status=status, limit=limit)
+
+    def retry_jobs(self, job_ids: Sequence[int] = (), *, kb: str | None = None, failed: bool = False) -> list[int]:
+        """Queue failed jobs again (by id, or every failed one of ``kb`` with ``failed=True``)."""
+        kb_id = self.store.kb_id(kb) if kb is not None else None
+        ids = self.store.retry_jobs(job_ids, kb_id=kb_id, failed=failed)
+        if ids and self.background is not None:
+            self.background.notify()
+        return ids
+
     # -- knowledge bases -------------------------------------------------------------------------
 
     def create_kb(self, name: str, description: str = "") -> KnowledgeBase:
@@ -132,17 +238,85 @@ class App:
         *,
         on_file: Callable[[FileOutcome], None] | None = None,
     ) -> IngestReport:
-        """Index files, folders (recursively) and globs into ``kb``; bad files are reported, not raised."""
+        """Index files, folders (recursively) and globs into ``kb``; bad files are reported, not raised.
+
+        Each file becomes a job in the store (so an interrupted run resumes); this returns once every
+        file is indexed and embedded.
+        """
+        self.store.kb_id(kb)  # a missing knowledge base fails before any work
+        return self.add_paths(kb, expand_paths(inputs, self.parsers.supported_extensions()), on_file=on_file)
+
+    def add_paths(
+        self,
+        kb: str,
+        paths: Sequence[Path],
+        *,
+        on_file: Callable[[FileOutcome], None] | None = None,
+        on_vectors: VectorCallback | None = None,
+        keys: Sequence[str] | None = None,
+    ) -> IngestReport:
+        """Queue one add job per file (keyed by its absolute path, or ``keys``) and run them."""
+        specs = [JobSpec("add", keys[i] if keys else str(p.resolve()), str(p.resolve())) for i, p in enumerate(paths)]
+        _, ids = self.enqueue(kb, specs)
+        mine = set(ids)
+
+        def on_job(job: Job) -> None:
+            if on_file is not None and job.id in mine and job.kind == "add":
+                on_file(outcome_of(job))
+
+        stats = self.run_jobs(kb=kb, until=ids, on_job=on_job, on_vectors=on_vectors)
+        report = IngestReport(resumed=len(stats.recovered), vectors=stats.vectors, embed_error=stats.embed_error)
+        seen: set[int] = set()
+        for job in self.store.get_jobs(ids):
+            if job.id not in seen:
+                seen.add(job.id)
+                report.outcomes.append(outcome_of(job))
+        return report
+
+    def sync(
+        self,
+        kb: str,
+        folder: str | Path,
+        *,
+        dry_run: bool = False,
+        on_job: JobCallback | None = None,
+        on_vectors: VectorCallback | None = None,
+    ) -> SyncResult:
+        """Make ``kb`` hold exactly the supported files of ``folder`` (new added, changed re-indexed,
+        deleted removed). ``dry_run`` only reports what would change."""
         kb_id = self.store.kb_id(kb)
-        paths = expand_paths(inputs, self.parsers.supported_extensions())
-        return self.indexer.add_files(kb_id, paths, on_file=on_file)
+        plan = plan_sync(self.store, kb_id, Path(folder), self.parsers.supported_extensions(), hash_changed=dry_run)
+        if dry_run:
+            return SyncResult(plan.summary(), [], plan)
+        root = str(Path(folder).expanduser().resolve())
+        _, ids = self.enqueue(kb, [JobSpec("sync", root, root)])
+        stats = self.run_jobs(kb=kb, until=ids, embed=False)  # the scan queues the add/delete jobs
+        scan = self.store.get_job(ids[0])
+        if scan.status == "failed":
+            raise ZhikuError(scan.reason)
+        follow = [j.id for j in self.store.list_jobs(batch=scan.batch, limit=10**9) if j.kind != "sync"]
+        more = self.run_jobs(kb=kb, until=sorted(follow), on_job=on_job, on_vectors=on_vectors)
+        return SyncResult(
+            scan.reason or scan.result, self.store.get_jobs(follow), None, len(stats.recovered), more.embed_error
+        )
+
+    def upload(self, kb: str, files: Sequence[tuple[str, BinaryIO]]) -> tuple[str, list[int]]:
+        """Keep uploaded files under the data directory and queue them as ``upload/<filename>``;
+        returns the batch and job ids (see ``wait_for_jobs``)."""
+        kb_id = self.store.kb_id(kb)
+        specs = []
+        for i, (name, data) in enumerate(files):
+            kept = keep_upload(self.store.kb_files_dir(kb_id), name or f"upload-{i + 1}", data)
+            specs.append(JobSpec("add", f"upload/{kept.name}", str(kept)))
+        return self.enqueue(kb, specs)
 
     def plan(self, inputs: Iterable[str | Path]) -> list[Path]:
         """The files ``add`` would look at (for progress bars and dry runs)."""
         return expand_paths(inputs, self.parsers.supported_extensions())
 
     def add_file(self, kb: str, path: Path, key: str | None = None) -> FileOutcome:
-        return self.indexer.add_file(self.store.kb_id(kb), path, key)
+        """Index one file (as a job), stored under ``key`` (default: its absolute path)."""
+        return self.add_paths(kb, [path], keys=[key] if key else None).outcomes[0]
 
     def add_parsed(self, kb: str, key: str, parsed: ParsedDocument) -> DocumentRecord:
         """Index an already-parsed document (used by evaluation loaders and integrations)."""
@@ -181,7 +355,14 @@ class App:
             path_glob=path_glob,
             doc_ids=doc_ids,
         )
-        return self.retriever.search(request)
+        result = self.retriever.search(request)
+        pending = self.store.pending_count(request.kb_id) if mode != "bm25" else 0
+        if pending:
+            result.notes.append(
+                f"{pending} chunk(s) have no dense vector yet (embedding in progress): "
+                "they are found by keyword search only"
+            )
+        return result
 
     def ask(
         self,
@@ -215,12 +396,18 @@ class App:
 
     def warm_up(self) -> None:
         """Load everything a query needs (store, analyser, embedding model, answerer) now."""
-        self.list_kbs()
+        for kb in self.list_kbs():
+            self.store.warm_keyword_index(kb.id)
         self.analyzer.terms("warm up 预热")
         self.embedder.embed_query("warm up")
         _ = self.answerer, self.retriever
 
     def close(self) -> None:
+        self.stop_background()
+        for pool in self._pools:
+            pool.close()
+        self._pools.clear()
+        self._runners = threading.local()
         if self._store is not None:
             self._store.close()
 

@@ -11,10 +11,12 @@ import glob
 import hashlib
 import mimetypes
 import os
+import re
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from .chunk import Chunker
 from .embed import CachedEmbedder
@@ -42,6 +44,9 @@ class IngestReport:
     """What happened to each file of a batch."""
 
     outcomes: list[FileOutcome] = field(default_factory=list)
+    resumed: int = 0  # interrupted jobs of an earlier run that this run finished too
+    vectors: int = 0  # vectors embedded (cache misses and hits) while the batch ran
+    embed_error: str = ""  # why embedding stopped, when it did (documents are keyword-searchable)
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -109,6 +114,32 @@ def extract_tables(parsed: ParsedDocument) -> list[TableRecord]:
     return tables
 
 
+_UNSAFE = re.compile(r"[\x00-\x1f/\\:]+")
+
+
+def safe_name(name: str) -> str:
+    """A file name usable on disk that keeps the extension (parsers are chosen by it)."""
+    cleaned = _UNSAFE.sub("_", Path(name.replace("\\", "/")).name).strip(". ")
+    return cleaned[-150:]
+
+
+def keep_upload(folder: Path, name: str, data: BinaryIO) -> Path:
+    """Keep an uploaded file as ``<folder>/<hash16>/<name>`` (the job reads it later, perhaps after a
+    restart; it is deleted with its document). Written under a temporary name first, so a crash
+    never leaves a half file under a real name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".incoming-{uuid.uuid4().hex}"
+    digest = hashlib.sha256()
+    with partial.open("wb") as out:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            digest.update(block)
+            out.write(block)
+    target = folder / digest.hexdigest()[:16] / (safe_name(name) or "upload")
+    target.parent.mkdir(exist_ok=True)
+    os.replace(partial, target)
+    return target
+
+
 def file_hash(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -164,9 +195,7 @@ class Indexer:
                 return FileOutcome(key, "unchanged", existing.chunks, doc_id=existing.id)
             parsed = self.parsers.parse(path, max_bytes=self.max_bytes)
             mime = mimetypes.guess_type(path.name)[0] or ""
-            record = self.add_parsed(
-                kb_id, key, parsed, content_hash=content_hash, mime=mime, size=path.stat().st_size
-            )
+            record = self.add_parsed(kb_id, key, parsed, content_hash=content_hash, mime=mime, size=path.stat().st_size)
         except ZhikuError as exc:
             return FileOutcome(key, "failed", reason=str(exc))
         except OSError as exc:

@@ -43,6 +43,18 @@ class Settings(BaseSettings):
     # Ingestion limits
     max_file_mb: float = Field(default=200.0, gt=0, description="Files larger than this are refused.")
 
+    # Ingestion jobs (docs/architecture.md, "Ingestion"): parsing in worker processes, background embedding
+    parse_workers: int = Field(default=0, ge=0, description="Parser processes; 0 = CPU cores - 1 (at least 1).")
+    parse_timeout_s: float = Field(default=120.0, gt=0, description="A file still parsing after this fails.")
+    parse_in_process: bool = Field(default=False, description="Parse in the calling process (no time limit).")
+    vector_batch: int = Field(default=64, ge=1, description="Chunks embedded and stored per background step.")
+    job_stale_s: float = Field(default=600.0, gt=0, description="A running job silent this long is resumed.")
+    worker_idle_s: float = Field(default=60.0, ge=0, description="The server stops idle parser processes after.")
+    sync_interval_s: float = Field(default=5.0, gt=0, description="How often `zhiku sync --watch` looks again.")
+    parser_plugins: list[str] = Field(
+        default_factory=list, description="'module:function's called with the ParserRegistry to add formats."
+    )
+
     # PDF and OCR (Tesseract CLI: apt-get install tesseract-ocr tesseract-ocr-chi-sim)
     ocr: str = Field(
         default="auto", pattern="^(auto|off|force)$", description="auto: scanned/garbage pages only | off | force"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 from tqdm import tqdm
@@ -21,9 +22,11 @@ from .common import kb_option, kb_or_default, open_app
 def add(ctx: click.Context, kb_name: str | None, paths: tuple[str, ...], create: bool, quiet: bool) -> None:
     """Add files, folders (recursively) and globs to a knowledge base.
 
-    Unchanged files (same path, same content hash) are skipped; changed files replace their old
-    version. A file that cannot be read is reported with the reason and the rest go on; the exit
-    code is 1 if any file failed.
+    Each file becomes a job in the store: files are parsed in worker processes (each under a time
+    limit, ZHIKU_PARSE_TIMEOUT_S), keyword-searchable as soon as they are stored, and embedded in
+    batches. Unchanged files (same path, same content hash) are skipped; changed files replace their
+    old version. A file that cannot be read is reported with the reason and the rest go on; the exit
+    code is 1 if any file failed. An interrupted run is resumed by the next one (or: zhiku jobs run).
 
     \b
     Examples:
@@ -34,27 +37,58 @@ def add(ctx: click.Context, kb_name: str | None, paths: tuple[str, ...], create:
         name = kb_or_default(app, kb_name)
         if create or kb_name is None:
             app.ensure_kb(name)
-        kb_id = app.store.kb_id(name)  # fails here, before any work, when the knowledge base is missing
+        app.store.kb_id(name)  # fails here, before any work, when the knowledge base is missing
         files = app.plan(paths)
         if not files:
             click.echo("no supported files found in: " + " ".join(paths), err=True)
             sys.exit(1)
-        bar = tqdm(total=len(files), unit="file", disable=quiet, file=sys.stderr, dynamic_ncols=True)
-
-        def on_file(outcome: FileOutcome) -> None:
-            bar.update(1)
-            bar.set_postfix_str(f"{outcome.status}: {outcome.path[-40:]}", refresh=False)
-            if outcome.status == "failed":
-                bar.write(click.style(f"failed: {outcome.reason}", fg="red"), file=sys.stderr)
-
-        report = app.indexer.add_files(kb_id, files, on_file=on_file)
-        bar.close()
+        progress = Progress(len(files), quiet)
+        try:
+            report = app.add_paths(name, files, on_file=progress.file, on_vectors=progress.vectors)
+        finally:
+            progress.close()
+        if report.resumed:
+            click.echo(f"resumed {report.resumed} interrupted job(s) of an earlier run", err=True)
         click.echo(f"{name}: {report.summary()}")
+        if report.embed_error:
+            click.secho(f"warning: {report.embed_error}", fg="yellow", err=True)
         if report.failed:
             click.secho(f"{len(report.failed)} file(s) failed:", fg="red", err=True)
             for outcome in report.failed:
                 click.echo(f"  {outcome.reason}", err=True)
+        if report.failed or report.embed_error:
             sys.exit(1)
+
+
+class Progress:
+    """Two tqdm bars on stderr: files (with counts, rate and ETA) and, below, vectors being filled."""
+
+    def __init__(self, files: int, quiet: bool) -> None:
+        self.quiet = quiet
+        self.files = tqdm(total=files, unit="file", disable=quiet, file=sys.stderr, dynamic_ncols=True, desc="files")
+        self.vector_bar: Any = None  # tqdm, created when the first vectors are stored
+
+    def file(self, outcome: FileOutcome) -> None:
+        self.files.update(1)
+        self.files.set_postfix_str(f"{outcome.status}: {outcome.path[-40:]}", refresh=False)
+        if outcome.status == "failed":
+            self.files.write(click.style(f"failed: {outcome.reason}", fg="red"), file=sys.stderr)
+
+    def vectors(self, stored: int, pending: int) -> None:
+        if self.quiet:
+            return
+        if self.vector_bar is None:
+            self.vector_bar = tqdm(
+                total=stored + pending, unit="chunk", file=sys.stderr, dynamic_ncols=True, desc="vectors", position=1
+            )
+        bar = self.vector_bar
+        bar.total = max(bar.total or 0, bar.n + stored + pending)
+        bar.update(stored)
+
+    def close(self) -> None:
+        self.files.close()
+        if self.vector_bar is not None:
+            self.vector_bar.close()
 
 
 @click.command()

@@ -8,14 +8,12 @@ any other ``ZhikuError`` → 400. See docs/api.md.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict
-from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, File, Request, UploadFile
+from fastapi import APIRouter, FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,8 +22,9 @@ from .. import __version__
 from ..answer import AnswerEvent
 from ..app import App
 from ..errors import ZhikuError
-from ..ingest import IngestReport
 from .common import ApiError, ZhikuApp, classify, error_body, hint, primed, sse
+from .jobs import job_result
+from .jobs import router as jobs_router
 from .openai_compat import router as openai_router
 from .schemas import (
     AnswerOut,
@@ -56,6 +55,7 @@ TAGS = [
     {"name": "system", "description": "Liveness and configuration."},
     {"name": "knowledge bases", "description": "Create, list and delete knowledge bases."},
     {"name": "documents", "description": "Upload, list and delete documents of a knowledge base."},
+    {"name": "jobs", "description": "Ingestion jobs (queued, running, done, failed), progress events, folder sync."},
     {"name": "search and answers", "description": "Hybrid search with explain data; grounded, cited answers."},
     {"name": "openai", "description": "OpenAI-compatible API: point any OpenAI client at /v1."},
 ]
@@ -118,36 +118,44 @@ def list_documents(name: str, zhiku: ZhikuApp) -> list[dict[str, Any]]:
     tags=["documents"],
     summary="Upload and index files",
     response_model=UploadResponse,
+    responses={202: {"model": UploadResponse, "description": "With wait=false: the files are queued."}},
 )
 def upload_documents(
     name: str,
     files: Annotated[list[UploadFile], File(description="One or more files (multipart field name: files).")],
     zhiku: ZhikuApp,
-) -> UploadResponse:
-    """Index each uploaded file under the key ``upload/<filename>``.
+    wait: Annotated[bool, Query(description="Wait until the files are indexed (false: 202 at once).")] = True,
+) -> Any:
+    """Index each uploaded file under the key ``upload/<filename>``, as one job per file.
 
-    A file that cannot be indexed (corrupt, encrypted, empty, unsupported) does not fail the request:
-    its entry has ``status: "failed"`` and a ``reason``, the other files are indexed, and ``ok`` is
-    false. Uploading a file with the same name again replaces it (``updated``) or, if its bytes are
-    the same, leaves it alone (``unchanged``). The response is 200 whenever the knowledge base exists.
+    The files are kept under the data directory until their document is deleted. By default the
+    response comes once every file is keyword-searchable (dense vectors follow in the background:
+    ``pending_vectors``). A file that cannot be indexed (corrupt, encrypted, empty, unsupported) does
+    not fail the request: its entry has ``status: "failed"`` and a ``reason``, the other files are
+    indexed, and ``ok`` is false. Uploading a file with the same name again replaces it
+    (``updated``) or, if its bytes are the same, leaves it alone (``unchanged``). The response is 200
+    whenever the knowledge base exists; with ``wait=false`` it is 202 with queued jobs, whose
+    progress ``GET /api/jobs/events?batch=<batch>`` streams.
     """
-    report = IngestReport()
-    with tempfile.TemporaryDirectory(prefix="zhiku-upload-") as tmp:
-        for i, upload in enumerate(files):
-            filename = Path((upload.filename or "").replace("\\", "/")).name or f"upload-{i + 1}"
-            folder = Path(tmp) / str(i)  # one folder per file: two uploads may share a name
-            folder.mkdir()
-            target = folder / filename
-            with target.open("wb") as out:
-                shutil.copyfileobj(upload.file, out)
-            outcome = zhiku.add_file(name, target, key=f"upload/{filename}")
-            outcome.reason = outcome.reason.replace(str(target), filename).replace(str(folder), "")
-            report.outcomes.append(outcome)  # ^ the temporary path means nothing to the uploader
-    return UploadResponse(
-        ok=report.ok,
-        summary=report.summary(),
-        files=[FileResult(**asdict(o)) for o in report.outcomes],
+    batch, ids = zhiku.upload(name, [(upload.filename or "", upload.file) for upload in files])
+    jobs = zhiku.wait_for_jobs(ids) if wait else zhiku.store.get_jobs(ids)
+    results = [FileResult(**job_result(job)) for job in jobs]
+    counts = {status: sum(1 for r in results if r.status == status) for status in ("added", "updated", "unchanged")}
+    failed = sum(1 for r in results if r.status == "failed")
+    parts = [f"{n} {status}" for status, n in counts.items() if n] + ([f"{failed} failed"] if failed else [])
+    queued = len(results) - sum(counts.values()) - failed
+    if queued:
+        parts.append(f"{queued} queued")
+    response = UploadResponse(
+        ok=failed == 0,
+        summary=f"{len(results)} files: " + ", ".join(parts or ["nothing to do"]),
+        files=results,
+        batch=batch,
+        pending_vectors=zhiku.store.pending_count(zhiku.store.kb_id(name)),
     )
+    if not wait:
+        return JSONResponse(response.model_dump(), status_code=202)
+    return response
 
 
 @router.delete("/kbs/{name}/documents/{doc_id}", tags=["documents"], summary="Delete a document", status_code=204)
@@ -163,7 +171,9 @@ def delete_document(name: str, doc_id: int, zhiku: ZhikuApp) -> Response:
 def search(name: str, body: SearchBody, zhiku: ZhikuApp) -> dict[str, Any]:
     """Ranked chunks with the explain data: each hit's rank and score in the BM25 and dense lists."""
     result = zhiku.search(name, body.query, mode=body.mode, top_k=body.top_k, path_glob=body.path_glob)
-    return {"query": body.query, "mode": result.mode, "hits": [h.to_dict() for h in result.hits], "notes": result.notes}
+    pending = zhiku.store.pending_count(zhiku.store.kb_id(name))
+    hits = [h.to_dict() for h in result.hits]
+    return {"query": body.query, "mode": result.mode, "hits": hits, "notes": result.notes, "pending_vectors": pending}
 
 
 @router.post(
@@ -211,9 +221,25 @@ def _ask_events(events: Iterator[AnswerEvent]) -> Iterator[str]:
 # -- application ------------------------------------------------------------------------------------
 
 
-def create_app(app: App) -> FastAPI:
-    """The FastAPI application serving ``app``: REST under ``/api``, OpenAI-compatible under ``/v1``."""
+def create_app(app: App, *, background: bool = True) -> FastAPI:
+    """The FastAPI application serving ``app``: REST under ``/api``, OpenAI-compatible under ``/v1``.
+
+    With ``background`` (the default) a thread runs queued ingestion jobs and embeds pending chunks
+    while the server is up (started and stopped by the application's lifespan).
+    """
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        if background:
+            app.start_background()
+        try:
+            yield
+        finally:
+            if background:
+                app.stop_background()
+
     api = FastAPI(
+        lifespan=lifespan,
         title="zhiku",
         summary="Self-hosted knowledge assistant: grounded, cited answers over your documents.",
         description=DESCRIPTION,
@@ -222,6 +248,7 @@ def create_app(app: App) -> FastAPI:
     )
     api.state.zhiku = app
     api.include_router(router)
+    api.include_router(jobs_router)
     api.include_router(openai_router)
     _install_error_handlers(api)
     return api

@@ -65,16 +65,69 @@ class DocumentOut(BaseModel):
 
 class FileResult(BaseModel):
     path: str = Field(description="Key the file is stored under: upload/<filename>.")
-    status: Literal["added", "updated", "unchanged", "failed"]
+    status: Literal["added", "updated", "unchanged", "failed", "queued", "running"] = Field(
+        description="What happened; queued/running only with wait=false."
+    )
     chunks: int = 0
     reason: str = Field(default="", description="Why the file failed (empty otherwise).")
     doc_id: int | None = None
+    job_id: int | None = Field(default=None, description="The ingestion job (GET /api/jobs/{job_id}).")
 
 
 class UploadResponse(BaseModel):
     ok: bool = Field(description="False when at least one file failed; the others are indexed regardless.")
     summary: str
     files: list[FileResult]
+    batch: str = Field(default="", description="The jobs' batch: GET /api/jobs/events?batch=... streams progress.")
+    pending_vectors: int = Field(
+        default=0, description="Chunks of the knowledge base still waiting for dense vectors (keyword-searchable)."
+    )
+
+
+# -- REST: jobs and sync ----------------------------------------------------------------------------
+
+
+class JobOut(BaseModel):
+    """An ingestion job (``zhiku jobs``): one file to add, one document to delete, or one folder sync."""
+
+    id: int
+    kb_id: int
+    kind: Literal["add", "sync", "delete"]
+    key: str = Field(description="The document key (absolute path or upload/<filename>), or the synced folder.")
+    source: str = Field(description="The file read (for uploads: the copy kept under the data directory).")
+    status: Literal["queued", "running", "done", "failed"]
+    attempts: int = Field(description="How often a runner started it (more than 1 after a crash or a retry).")
+    reason: str = Field(description="Why it failed; for a done job, warnings (e.g. a skipped attachment).")
+    result: str = Field(description="added, updated, unchanged, removed, absent, or a sync's summary.")
+    chunks: int = 0
+    doc_id: int | None = None
+    content_hash: str = ""
+    batch: str = ""
+    stage: str = Field(default="", description="What a running job is doing: parsing, storing, scanning.")
+    progress: float = Field(default=0.0, description="0-1 within the job.")
+    worker_pid: int | None = None
+    heartbeat: float | None = None
+    created_at: float
+    updated_at: float
+
+
+class RetryResponse(BaseModel):
+    retried: list[int] = Field(description="Ids of the jobs queued again.")
+
+
+class SyncBody(BaseModel):
+    folder: str = Field(min_length=1, description="A folder on the server's machine.")
+    dry_run: bool = Field(default=False, description="Only report what would change.")
+    wait: bool = Field(default=True, description="Wait for the sync's jobs; false: 202 with the scan job's id.")
+
+
+class SyncResponse(BaseModel):
+    summary: str = Field(description="e.g. '2 new, 1 changed, 0 removed, 40 unchanged' or 'nothing to do (...)'.")
+    dry_run: bool
+    plan: dict[str, Any] | None = Field(default=None, description="With dry_run: new, changed and removed keys.")
+    jobs: list[JobOut] = Field(default_factory=list)
+    failed: int = 0
+    embed_error: str = ""
 
 
 # -- REST: search and answers -----------------------------------------------------------------------
@@ -105,6 +158,9 @@ class SearchResponse(BaseModel):
     mode: SearchMode
     hits: list[HitOut]
     notes: list[str] = Field(default_factory=list, description="Remarks from the retriever (e.g. a fallback).")
+    pending_vectors: int = Field(
+        default=0, description="Chunks still waiting for dense vectors: found by keyword search only until embedded."
+    )
 
 
 class Message(BaseModel):

@@ -236,6 +236,17 @@ class JobsMixin:
                 )
         return lost
 
+    def release_jobs(self, job_ids: Sequence[int], worker_pid: int) -> None:
+        """Put jobs this process claimed but will not finish back to ``queued`` (a runner stopping)."""
+        now = time.time()
+        with self._write() as db:
+            for job_id in job_ids:
+                db.execute(
+                    "UPDATE jobs SET status = 'queued', worker_pid = NULL, stage = '', updated_at = ?"
+                    " WHERE id = ? AND status = 'running' AND worker_pid = ?",
+                    (now, job_id, worker_pid),
+                )
+
     def failed_keys(self, kb_id: int) -> dict[str, str]:
         """``key -> content_hash`` of the add jobs whose latest attempt failed (sync skips a file that
         still has the same bytes, instead of failing it again on every run)."""

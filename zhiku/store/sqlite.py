@@ -40,7 +40,7 @@ __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
 @dataclass
 class _VectorIndex:
-    generation: int
+    generation: tuple[int, int]  # (the kb's generation, its vectors' generation)
     matrix: np.ndarray  # (n, dim) float32, rows L2-normalised
     chunk_ids: np.ndarray  # (n,) int64
     doc_ids: np.ndarray  # (n,) int64
@@ -62,7 +62,7 @@ class SQLiteStore(JobsMixin, ChecksMixin):
         files_dir: Path | str | None = None,
         *,
         keyword_index: str = "auto",
-        memory_index_min_chunks: int = 20_000,
+        memory_index_min_chunks: int = 5_000,
     ) -> None:
         self.path = Path(path)
         memory = str(path) == ":memory:"
@@ -179,6 +179,7 @@ class SQLiteStore(JobsMixin, ChecksMixin):
             db.execute("DELETE FROM documents WHERE kb_id = ? AND parent_id IS NOT NULL", (kb_id,))
             db.execute("DELETE FROM documents WHERE kb_id = ?", (kb_id,))
             db.execute("DELETE FROM kbs WHERE id = ?", (kb_id,))
+            db.execute("DELETE FROM meta WHERE key = ?", (_vector_generation_key(kb_id),))
         self._vectors.pop(kb_id, None)
         self._sparse.drop(kb_id)
         # Files after the commit: a crash in between leaves unreferenced files, which doctor removes.
@@ -505,8 +506,11 @@ class SQLiteStore(JobsMixin, ChecksMixin):
         return [(int(index.chunk_ids[i]), float(scores[i])) for i in top if np.isfinite(scores[i])]
 
     def _vector_index(self, kb_id: int) -> _VectorIndex:
-        row = self._db.execute("SELECT generation FROM kbs WHERE id = ?", (kb_id,)).fetchone()
-        generation = row[0] if row else -1
+        row = self._db.execute(
+            "SELECT generation, (SELECT value FROM meta WHERE key = ?) FROM kbs WHERE id = ?",
+            (_vector_generation_key(kb_id), kb_id),
+        ).fetchone()
+        generation = (int(row[0]), int(row[1] or 0)) if row else (-1, 0)
         with self._vectors_lock:
             index = self._vectors.get(kb_id)
             if index is None or index.generation != generation:
@@ -514,7 +518,7 @@ class SQLiteStore(JobsMixin, ChecksMixin):
                 self._vectors[kb_id] = index
         return index
 
-    def _load_vectors(self, kb_id: int, generation: int) -> _VectorIndex:
+    def _load_vectors(self, kb_id: int, generation: tuple[int, int]) -> _VectorIndex:
         rows = self._db.execute(
             "SELECT v.chunk_id, c.doc_id, v.vec FROM vectors v JOIN chunks c ON c.id = v.chunk_id "
             "WHERE v.kb_id = ? ORDER BY v.chunk_id",
@@ -572,7 +576,12 @@ class SQLiteStore(JobsMixin, ChecksMixin):
                 kbs.add(row[0])
                 stored += 1
             for kb_id in kbs:
-                db.execute("UPDATE kbs SET generation = generation + 1 WHERE id = ?", (kb_id,))
+                # Only the vectors changed: the dense index reloads, the keyword index stays.
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, '1') "
+                    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+                    (_vector_generation_key(kb_id),),
+                )
         return stored
 
     def counts(self, kb_id: int) -> dict[str, int]:
@@ -592,6 +601,12 @@ _DOC_SELECT = (
     "SELECT d.id, d.kb_id, d.path, d.title, d.content_hash, d.mime, d.size, "
     "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.id), d.created_at, d.updated_at, d.metadata FROM documents d"
 )
+
+
+def _vector_generation_key(kb_id: int) -> str:
+    """The ``meta`` row counting vector writes of a knowledge base (background embedding changes
+    vectors only; bumping the knowledge base's generation would also rebuild its keyword index)."""
+    return f"vectors_generation:{kb_id}"
 
 
 def _no_kb(name: str) -> NotFound:

@@ -1,0 +1,217 @@
+"""Durable ingestion jobs: recorded in the store, run by worker processes under a time limit,
+keyword-searchable before their vectors, resumed after their runner died, retried after a failure."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from zhiku import App, Settings
+from zhiku.store.records import JobSpec
+from zhiku.worker import ParsePool, ParseTask, WorkerConfig
+
+TESTS = Path(__file__).parent
+PLUGIN = "plugins.hostile_parsers:register"
+
+
+@pytest.fixture
+def plugin_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings whose parser workers also load the hostile test parsers (tests/plugins)."""
+    monkeypatch.setenv("PYTHONPATH", str(TESTS))
+    return settings.with_overrides(parser_plugins=[PLUGIN], parse_timeout_s=2.0)
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_add_records_one_job_per_file_with_reasons(app: App, tmp_path: Path) -> None:
+    app.ensure_kb("k")
+    good = _write(tmp_path, "good.md", "# Parking\n\nVisitors park on level B2.\n")
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    report = app.add("k", [good, empty])
+    assert [o.status for o in report.outcomes] == ["added", "failed"]
+    jobs = {Path(j.key).name: j for j in app.list_jobs("k")}
+    assert jobs["good.md"].status == "done" and jobs["good.md"].result == "added" and jobs["good.md"].chunks == 1
+    assert jobs["empty.txt"].status == "failed" and "empty.txt" in jobs["empty.txt"].reason
+    assert all(j.attempts == 1 and j.kind == "add" and j.batch for j in jobs.values())
+    assert app.store.job_counts(kb_id=app.store.kb_id("k")) == {"queued": 0, "running": 0, "done": 1, "failed": 1}
+
+
+def test_a_failed_job_is_retried_after_the_file_is_fixed(app: App, tmp_path: Path) -> None:
+    app.ensure_kb("k")
+    note = tmp_path / "later.md"
+    note.write_bytes(b"")
+    assert app.add("k", [note]).count("failed") == 1
+    note.write_text("# Later\n\nNow the file has text.\n", encoding="utf-8")
+    retried = app.retry_jobs(kb="k", failed=True)
+    assert len(retried) == 1 and app.store.get_job(retried[0]).status == "queued"
+    app.run_jobs(kb="k")
+    job = app.store.get_job(retried[0])
+    assert job.status == "done" and job.result == "added" and job.attempts == 2 and job.reason == ""
+    assert [d.path for d in app.list_documents("k")] == [str(note.resolve())]
+    assert app.retry_jobs(kb="k", failed=True) == []
+
+
+def test_keyword_searchable_at_once_vectors_follow(app: App, tmp_path: Path) -> None:
+    app.ensure_kb("k")
+    files = [_write(tmp_path, f"n{i}.md", f"# Note {i}\n\nThe canteen serves dish number {i} today.\n") for i in range(5)]
+    _, ids = app.enqueue("k", [JobSpec("add", str(f), str(f)) for f in files])
+    app.run_jobs(kb="k", until=ids, embed=False)  # stored, not embedded
+    kb_id = app.store.kb_id("k")
+    counts = app.store.counts(kb_id)
+    assert counts["chunks"] == 5 and counts["keyword_entries"] == 5 and counts["vectors"] == 0
+    assert counts["pending_vectors"] == 5
+    assert app.search("k", "canteen dish", mode="bm25").hits  # keyword-searchable at once
+    hybrid = app.search("k", "canteen dish")
+    assert hybrid.hits and any("5 chunk(s) have no dense vector yet" in n for n in hybrid.notes)
+    stats = app.run_jobs(kb="k")  # the background step: batched embedding
+    assert stats.vectors == 5
+    counts = app.store.counts(kb_id)
+    assert counts["vectors"] == counts["chunks"] == 5 and counts["pending_vectors"] == 0
+    assert not app.search("k", "canteen dish").notes
+    assert {"bm25", "dense"} <= set(app.search("k", "canteen dish").hits[0].ranks)
+
+
+def test_a_stuck_parser_is_stopped_and_the_batch_goes_on(plugin_settings: Settings, tmp_path: Path) -> None:
+    app = App(plugin_settings)
+    try:
+        app.ensure_kb("k")
+        stuck = _write(tmp_path, "stuck.sleepy", "never parsed")
+        good = _write(tmp_path, "good.md", "# Fine\n\nThis one is fine.\n")
+        start = time.monotonic()
+        report = app.add("k", [stuck, good])
+        elapsed = time.monotonic() - start
+        by_name = {Path(o.path).name: o for o in report.outcomes}
+        assert by_name["stuck.sleepy"].status == "failed"
+        assert "timed out after 2 s" in by_name["stuck.sleepy"].reason
+        assert by_name["good.md"].status == "added"
+        assert elapsed < 30
+    finally:
+        app.close()
+
+
+def test_a_parser_that_kills_its_process_fails_alone(plugin_settings: Settings, tmp_path: Path) -> None:
+    app = App(plugin_settings)
+    try:
+        app.ensure_kb("k")
+        files = [
+            _write(tmp_path, "a.md", "# A\n\nFirst.\n"),
+            _write(tmp_path, "boom.crash", "x"),
+            _write(tmp_path, "b.md", "# B\n\nSecond.\n"),
+        ]
+        report = app.add("k", files)
+        by_name = {Path(o.path).name: o for o in report.outcomes}
+        assert "parser process died (killed by signal 9)" in by_name["boom.crash"].reason
+        assert by_name["a.md"].status == by_name["b.md"].status == "added"
+    finally:
+        app.close()
+
+
+def test_attachments_are_documents_deleted_with_their_parent(plugin_settings: Settings, tmp_path: Path) -> None:
+    app = App(plugin_settings)
+    try:
+        app.ensure_kb("k")
+        bundle = _write(
+            tmp_path,
+            "mail.bundle",
+            "minutes.md: # Minutes\\n\\nThe budget was approved.\nnotes.txt: Lunch is at noon.\nbroken.docx: not a zip",
+        )
+        report = app.add("k", [bundle])
+        parent_key = str(bundle.resolve())
+        assert report.outcomes[0].status == "added"
+        docs = {d.path: d for d in app.list_documents("k")}
+        assert set(docs) == {parent_key, f"{parent_key}#minutes.md", f"{parent_key}#notes.txt"}
+        assert docs[f"{parent_key}#notes.txt"].metadata["attachment_of"] == parent_key
+        job = app.list_jobs("k")[0]
+        assert "attachment" in job.reason and "broken.docx" in job.reason  # a warning, not a failure
+        hit = app.search("k", "budget approved", mode="bm25").hits[0]
+        assert hit.path == f"{parent_key}#minutes.md"
+        app.delete_document("k", docs[parent_key].id)
+        assert app.list_documents("k") == []
+        assert app.store.counts(app.store.kb_id("k"))["chunks"] == 0
+        assert not any(app.store.consistency().values())
+    finally:
+        app.close()
+
+
+def test_real_email_attachments(app: App, tmp_path: Path) -> None:
+    message = EmailMessage()
+    message["Subject"] = "Quarterly report"
+    message["From"] = "cfo@example.com"
+    message["To"] = "all@example.com"
+    message.set_content("Please find the report attached.")
+    message.add_attachment(
+        "# Report\n\nRevenue grew by twelve percent.\n".encode(), maintype="text", subtype="markdown", filename="report.md"
+    )
+    eml = tmp_path / "mail.eml"
+    eml.write_bytes(bytes(message))
+    app.ensure_kb("k")
+    assert app.add("k", [eml]).ok
+    keys = {d.path for d in app.list_documents("k")}
+    assert f"{eml.resolve()}#report.md" in keys
+    assert app.search("k", "revenue grew", mode="bm25").hits[0].path.endswith("#report.md")
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_jobs_of_a_dead_runner_are_resumed(app: App, tmp_path: Path) -> None:
+    app.ensure_kb("k")
+    files = [_write(tmp_path, f"r{i}.md", f"# R{i}\n\nResume me {i}.\n") for i in range(3)]
+    _, ids = app.enqueue("k", [JobSpec("add", str(f), str(f)) for f in files])
+    claimed = app.store.claim_job(_dead_pid(), kb_id=app.store.kb_id("k"))  # a runner that then died
+    assert claimed is not None and app.store.get_job(claimed.id).status == "running"
+    stats = app.run_jobs(kb="k")
+    assert stats.recovered == [claimed.id]
+    jobs = app.store.get_jobs(ids)
+    assert all(j.status == "done" and j.result == "added" for j in jobs)
+    assert app.store.get_job(claimed.id).attempts == 2
+    assert len(app.list_documents("k")) == 3
+
+
+def test_queuing_the_same_file_twice_is_one_job(app: App, tmp_path: Path) -> None:
+    app.ensure_kb("k")
+    note = _write(tmp_path, "n.md", "# N\n\nOnce.\n")
+    _, first = app.enqueue("k", [JobSpec("add", str(note), str(note))])
+    _, second = app.enqueue("k", [JobSpec("add", str(note), str(note))])
+    assert first == second
+    app.run_jobs(kb="k")
+    assert app.store.job_counts(kb_id=app.store.kb_id("k"))["done"] == 1
+
+
+def test_the_pool_holds_one_file_per_worker(settings: Settings, tmp_path: Path) -> None:
+    config = WorkerConfig(settings, 10**7, settings.chunk_tokens, settings.chunk_overlap)
+    pool = ParsePool(config, workers=1, timeout_s=30)
+    try:
+        note = _write(tmp_path, "a.md", "# A\n\nText.\n")
+        assert pool.free_slots() == 1
+        pool.submit(ParseTask(1, str(note), str(note)))
+        assert pool.free_slots() == 0 and pool.busy() == 1
+        outcomes: list = []
+        deadline = time.monotonic() + 30
+        while not outcomes and time.monotonic() < deadline:
+            outcomes = pool.poll(0.5)
+        assert outcomes[0].status == "parsed" and outcomes[0].docs[0].chunks
+        assert pool.free_slots() == 1
+        pid = pool.pids()[0]
+        pool.submit(ParseTask(2, str(note), str(note), known_hash=outcomes[0].content_hash))
+        again: list = []
+        while not again:
+            again = pool.poll(0.5)
+        assert again[0].status == "unchanged" and pool.pids() == [pid]  # the worker is reused
+    finally:
+        pool.close()
+    assert pool.pids() == []
