@@ -64,7 +64,8 @@ def test_a_failed_job_is_retried_after_the_file_is_fixed(app: App, tmp_path: Pat
 
 def test_keyword_searchable_at_once_vectors_follow(app: App, tmp_path: Path) -> None:
     app.ensure_kb("k")
-    files = [_write(tmp_path, f"n{i}.md", f"# Note {i}\n\nThe canteen serves dish number {i} today.\n") for i in range(5)]
+    texts = [f"# Note {i}\n\nThe canteen serves dish number {i} today.\n" for i in range(5)]
+    files = [_write(tmp_path, f"n{i}.md", text) for i, text in enumerate(texts)]
     _, ids = app.enqueue("k", [JobSpec("add", str(f), str(f)) for f in files])
     app.run_jobs(kb="k", until=ids, embed=False)  # stored, not embedded
     kb_id = app.store.kb_id("k")
@@ -151,7 +152,7 @@ def test_real_email_attachments(app: App, tmp_path: Path) -> None:
     message["To"] = "all@example.com"
     message.set_content("Please find the report attached.")
     message.add_attachment(
-        "# Report\n\nRevenue grew by twelve percent.\n".encode(), maintype="text", subtype="markdown", filename="report.md"
+        b"# Report\n\nRevenue grew by twelve percent.\n", maintype="text", subtype="markdown", filename="report.md"
     )
     eml = tmp_path / "mail.eml"
     eml.write_bytes(bytes(message))

@@ -46,9 +46,7 @@ class LLM(Protocol):
 
     def complete(self, messages: list[dict[str, str]], *, max_tokens: int = 512) -> tuple[str, Usage]: ...
 
-    def stream(
-        self, messages: list[dict[str, str]], usage: Usage, *, max_tokens: int = 512
-    ) -> Iterator[str]: ...
+    def stream(self, messages: list[dict[str, str]], usage: Usage, *, max_tokens: int = 512) -> Iterator[str]: ...
 
 
 @runtime_checkable

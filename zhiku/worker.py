@@ -40,9 +40,9 @@ from .store.records import TableRecord
 from .types import Chunk, ParsedDocument
 
 MAX_TASKS = 500  # files per worker before it is replaced (bounds the growth of leaky parsers)
-MAX_ATTACHMENT_DEPTH = 3
+MAX_ATTACHMENT_DEPTH = 3  # an e-mail attached to an e-mail attached to an e-mail, and no deeper
 READY = "ready"  # a worker's first message, once its parsers are built
-STARTUP_S = 120.0  # how long a new worker may take to start (a busy machine, a slow disk)  # an e-mail attached to an e-mail attached to an e-mail, and no deeper
+STARTUP_S = 120.0  # how long a new worker may take to start (a busy machine, a slow disk)
 
 
 def build_parsers(settings: Any) -> ParserRegistry:

@@ -46,9 +46,7 @@ def demo(ctx: click.Context, kb_name: str | None, host: str | None, port: int | 
         url = f"http://{h}:{p}"
         question_en = next(q for q, _ in EXAMPLE_QUESTIONS if q.isascii())
         question_zh = next(q for q, _ in EXAMPLE_QUESTIONS if not q.isascii())
-        body = (
-            '{"model": "kb:' + name + '", "messages": [{"role": "user", "content": "' + question_en + '"}]}'
-        )
+        body = '{"model": "kb:' + name + '", "messages": [{"role": "user", "content": "' + question_en + '"}]}'
         click.echo(
             f"\nzhiku is serving {url}  (API docs: {url}/docs)\n\n"
             "Try it:\n"
