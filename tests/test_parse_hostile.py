@@ -19,7 +19,7 @@ import pytest
 from zhiku import App
 from zhiku.errors import ParseError
 from zhiku.parse import ParserRegistry
-from zhiku.parse.safety import ZipLimits, check_zip
+from zhiku.parse.safety import ZipLimits, _declared_entries, check_zip
 from zhiku.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -154,6 +154,8 @@ def test_archive_with_100k_entries_is_refused(registry: ParserRegistry, app: App
         zf.writestr("xl/workbook.xml", "<workbook/>")
         for i in range(100_000):
             zf.writestr(f"xl/e{i}", b"")
+    with path.open("rb") as fh:  # counted from the ZIP64 end record, before zipfile reads the directory
+        assert _declared_entries(fh) == 100_001
     started = time.perf_counter()
     message = parse_error(registry, path)
     assert time.perf_counter() - started < 5.0
