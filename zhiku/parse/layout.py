@@ -25,6 +25,8 @@ _HYPHENS = ("-", "\u00ad", "\u2010", "\x02", "\ufffe")
 _SENTENCE_END = tuple(".!?:;。！？：；…")
 #: A cell that is a number, amount, percentage or date.
 _NUMERIC = re.compile(r"^[\s\d,.\-–—%()$¥€£+/:*#]*\d[\s\d,.\-–—%()$¥€£+/:*#]*$")
+#: Text with a page number at its start or end, set apart by a space.
+_NUMBERED = re.compile(r"^(?:\d{1,4}\s+\S.*|.*\S\s+\d{1,4})$")
 _BULLETS = tuple("•◦▪▫‣⁃●○■□➢►–")
 _NOT_HEADING_END = (".", "!", "?", "。", "，", ",", ";", "；", ":", "：")
 #: What does not identify a running header/footer line: page numbers vary, spacing varies.
@@ -126,7 +128,7 @@ def _in_edge_band(line: Line, width: float, height: float, band: float) -> bool:
 
 
 def remove_running_lines(
-    pages: list[list[Line]], sizes: list[tuple[float, float]], band: float = 0.1
+    pages: list[list[Line]], sizes: list[tuple[float, float]], band: float = 0.1, body: float = 0.0
 ) -> list[list[Line]]:
     """Drop running headers/footers, margin notes and page numbers.
 
@@ -134,7 +136,9 @@ def remove_running_lines(
     running text when the same text (digits ignored, so ``Page 3``/``Page 4`` match) sits in that
     band on at least half of the pages (and on two or more); a header split into pieces on some
     pages is matched by its whole row too. The topmost or bottommost line of a page is dropped on
-    any page when it is nothing but a page number (``7-45``, ``- 3 -``, ``Page 3 of 9``, ``第 3 页``).
+    any page when it is nothing but a page number (``7-45``, ``- 3 -``, ``Page 3 of 9``, ``第 3 页``),
+    or when it is set smaller than the ``body`` font and starts or ends with a page number (a running
+    title such as ``Optimized Table Tokenization 9``, recognisable even on a single page).
     """
     counts: Counter[str] = Counter()
     keys: list[dict[int, tuple[str, str]]] = []
@@ -146,17 +150,30 @@ def remove_running_lines(
         counts.update({k for pair in page_keys.values() for k in pair if k})
     need = max(2, (len(pages) + 1) // 2)
     out: list[list[Line]] = []
-    for lines, page_keys in zip(pages, keys, strict=True):
+    for lines, page_keys, (width, height) in zip(pages, keys, sizes, strict=True):
         kept = [
             ln for ln in lines if id(ln) not in page_keys or all(not k or counts[k] < need for k in page_keys[id(ln)])
         ]
         if kept:
+            # Page numbers and running titles sit in page margins up to 15% deep (A4 with wide margins).
             extremes = {id(max(kept, key=lambda ln: ln.y1)), id(min(kept, key=lambda ln: ln.y0))}
             kept = [
-                ln for ln in kept if not (id(ln) in extremes and id(ln) in page_keys and _PAGE_NUMBER.match(ln.text))
+                ln
+                for ln in kept
+                if not (
+                    id(ln) in extremes
+                    and _in_edge_band(ln, width, height, max(band, 0.15))
+                    and _is_page_marker(ln, body)
+                )
             ]
         out.append(kept)
     return out
+
+
+def _is_page_marker(line: Line, body: float) -> bool:
+    if _PAGE_NUMBER.match(line.text):
+        return True
+    return 0 < line.size < 0.95 * body and len(line.text) <= 120 and bool(_NUMBERED.match(line.text))
 
 
 def _row_keys(edge: list[Line]) -> dict[int, str]:
@@ -216,6 +233,9 @@ def _order(lines: list[Line], min_gutter: float, out: list[list[Line]], depth: i
     bands = _bands(lines)
     if len(bands) == 1:
         out.append(_top_down(lines))
+        return
+    if all(len(band) == 1 for band in bands):  # one line per band: a single flow, already in order
+        out.append([band[0] for band in bands])
         return
     for group in _regroup(bands, min_gutter):
         if len(group) == len(lines):  # nothing separates them: give up splitting
@@ -277,7 +297,7 @@ def _regroup(bands: list[list[Line]], min_gutter: float) -> list[list[Line]]:
     covers = [_cover([], band, min_gutter) for band in bands]
     for i, band in enumerate(bands):
         if len(covers[i]) > 1 and not any(
-            0 <= j < len(bands) and len(_cover(covers[i], bands[j], min_gutter)) > 1 for j in (i - 1, i + 1)
+            0 <= j < len(bands) and len(_union(covers[i], covers[j], min_gutter)) > 1 for j in (i - 1, i + 1)
         ):
             bands[i] = [_collapse(band)]
             covers[i] = _cover([], bands[i], min_gutter)
@@ -288,7 +308,7 @@ def _regroup(bands: list[list[Line]], min_gutter: float) -> list[list[Line]]:
     for band, own in zip(bands, covers, strict=True):
         top = max(ln.y1 for ln in band)
         near = bottom - top < 2.0 * max(ln.height for ln in band)
-        merged = _cover(cover, band, min_gutter) if current else own
+        merged = _union(cover, own, min_gutter) if current else own
         columns = len(cover) > 1
         if current and ((columns and len(merged) > 1 and near) or (not columns and len(own) == 1 and len(merged) == 1)):
             current.extend(band)
@@ -301,6 +321,24 @@ def _regroup(bands: list[list[Line]], min_gutter: float) -> list[list[Line]]:
     if current:
         groups.append(current)
     return groups
+
+
+def _union(a: list[tuple[float, float]], b: list[tuple[float, float]], min_gutter: float) -> list[tuple[float, float]]:
+    """Two merged coverings (sorted x-ranges) merged into one."""
+    if not a or not b:
+        spans = a or b
+    elif len(a) == 1 and len(b) == 1:  # the common case in a single flow: no sort needed
+        spans = [*a, *b] if a[0] <= b[0] else [*b, *a]
+    else:
+        spans = sorted(a + b)
+    merged: list[tuple[float, float]] = [spans[0]]
+    for x0, x1 in spans[1:]:
+        lo, hi = merged[-1]
+        if x0 - hi < min_gutter:
+            merged[-1] = (lo, hi if hi > x1 else x1)
+        else:
+            merged.append((x0, x1))
+    return merged
 
 
 def _collapse(band: list[Line]) -> Line:
@@ -349,7 +387,7 @@ def _is_grid(columns: list[list[Line]]) -> bool:
     # columns row by row would interleave their sentences, a worse mistake than the reverse.
     if len(columns) < 3 or sorted(len(ln.text) for ln in lines)[len(lines) // 2] > 25:
         return False
-    fill = []
+    fill: list[float] = []
     for col in columns:
         width = max(ln.x1 for ln in col) - min(ln.x0 for ln in col)
         fill.extend((ln.x1 - ln.x0) / width for ln in col if width > 0)
@@ -358,8 +396,53 @@ def _is_grid(columns: list[list[Line]]) -> bool:
 
 
 def grid_rows(lines: list[Line]) -> list[list[str]]:
-    """Cells of a table region: bands are rows, lines are cells (left to right)."""
-    return [[ln.text for ln in sorted(row, key=lambda ln: ln.x0)] for row in _bands(lines)]
+    """Cells of a table region. Bands are rows; columns are anchored on the most common row shape
+    (a body row), every piece goes to the column it overlaps most. A row with an empty first
+    column set tightly under the previous one continues it (a cell wrapped onto a second line:
+    ``OTSL`` over ``HTML`` becomes ``OTSL HTML``)."""
+    bands = [sorted(band, key=lambda ln: ln.x0) for band in _bands(lines)]
+    sizes = sorted(len(band) for band in bands)
+    median = sizes[len(sizes) // 2]
+    if median < 2:
+        return [[ln.text for ln in band] for band in bands]
+    # Columns: the x-ranges covered by the cells of the fuller rows (header cells spanning several
+    # columns usually sit in sparser rows, so they do not glue columns together).
+    anchors = _union(
+        [],
+        sorted((ln.x0, ln.x1) for band in bands if len(band) >= median for ln in band),
+        0.0,
+    )
+    rows: list[list[str]] = []
+    prev_bottom = 0.0
+    for band in bands:
+        cells = [""] * len(anchors)
+        for ln in band:
+            column = _column(ln, anchors)
+            cells[column] = join_lines(cells[column], ln.text)
+        top, bottom = max(ln.y1 for ln in band), min(ln.y0 for ln in band)
+        tight = bool(rows) and prev_bottom - top < 0.5 * min(ln.height for ln in band)
+        if tight and not cells[0] and rows[-1][0]:  # wrapped cells: continue the row above
+            rows[-1] = [join_lines(a, b) for a, b in zip(rows[-1], cells, strict=True)]
+        elif tight and all(not (a and b) for a, b in zip(rows[-1], cells, strict=True)):
+            # Pieces of one row on shifted baselines (a cell centred over two sub-rows): fill in.
+            rows[-1] = [a or b for a, b in zip(rows[-1], cells, strict=True)]
+        else:
+            rows.append(cells)
+        prev_bottom = bottom
+    return rows
+
+
+def _column(line: Line, anchors: list[tuple[float, float]]) -> int:
+    """The anchor column ``line`` overlaps most; the nearest one by centre when it overlaps none."""
+    best, best_overlap = 0, 0.0
+    for i, (x0, x1) in enumerate(anchors):
+        overlap = min(x1, line.x1) - max(x0, line.x0)
+        if overlap > best_overlap:
+            best, best_overlap = i, overlap
+    if best_overlap > 0:
+        return best
+    mid = (line.x0 + line.x1) / 2
+    return min(range(len(anchors)), key=lambda i: abs((anchors[i][0] + anchors[i][1]) / 2 - mid))
 
 
 # -- paragraphs --------------------------------------------------------------------------------------

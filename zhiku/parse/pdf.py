@@ -124,11 +124,11 @@ class _Reader:
         pieces: list[tuple[int, str, int, int, list[int] | None]] = []
         flat: list[tuple[float, float, float, float]] = []
         pos = 0
+        count_rects = pdfium_c.FPDFText_CountRects
         for piece in text.split("\r\n"):
-            if piece.strip():
-                count = pdfium_c.FPDFText_CountRects(raw, pos, len(piece))
-                words = piece.count(" ") + 1
-                if 0 < count <= max(4, 2 * words):
+            if piece and not piece.isspace():
+                count = count_rects(raw, pos, len(piece))
+                if 0 < count <= 4 or 0 < count <= 2 * piece.count(" ") + 2:
                     pieces.append((pos, piece, len(flat), count, None))
                     for k in range(count):
                         get_rect(raw, k, left, top, right, bottom)
@@ -165,7 +165,7 @@ class _Reader:
         fragments: list[Line] = []
         for i, (pos, piece, first, count, word_starts) in enumerate(pieces):
             if n_breaks[i] == 0:
-                size, bold = self._style(raw, pos, piece)
+                size, bold = self._style(raw, pos, piece, single=count == 1)
                 fragments.append(Line(x0s[i], y0s[i], x1s[i], y1s[i], self._clean(piece), size, bold))
             else:
                 fragments.extend(
@@ -249,10 +249,13 @@ class _Reader:
     def _clean(self, text: str) -> str:
         return undouble(text.strip()) if self._fix else text.strip()
 
-    def _style(self, raw: Any, pos: int, text: str) -> tuple[float, bool]:
+    def _style(self, raw: Any, pos: int, text: str, *, single: bool = False) -> tuple[float, bool]:
         """Font size at the middle of the line (a superscript or a run-in label at its start does
-        not count) and boldness (the first and the last character both bold or italic)."""
+        not count) and boldness (the first and the last character both bold or italic). A line
+        drawn by one text object has one font: its first character tells."""
         first = len(text) - len(text.lstrip())
+        if single:
+            return self._size(raw, pos + first), self._bold(raw, pos + first)
         last = len(text.rstrip()) - 1
         middle = (first + last) // 2
         while middle < last and text[middle].isspace():  # pdfium's generated spaces have no font
@@ -384,7 +387,9 @@ class PdfParser:
             finally:
                 page.close()
         text_pages = [p for p in pages if p.ocr is None]
-        cleaned = remove_running_lines([p.lines for p in text_pages], [(p.width, p.height) for p in text_pages])
+        body, _ = heading_levels([p.lines for p in text_pages])
+        sizes = [(p.width, p.height) for p in text_pages]
+        cleaned = remove_running_lines([p.lines for p in text_pages], sizes, body=body)
         for p, lines in zip(text_pages, cleaned, strict=True):
             p.lines = lines
         body, levels = heading_levels([p.lines for p in text_pages])
