@@ -76,3 +76,29 @@ def test_help_everywhere(run) -> None:  # type: ignore[no-untyped-def]
     for command in ([], ["add"], ["search"], ["ask"], ["kb"], ["serve"]):
         result = run(*command, "--help")
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_jobs_list_retry_and_run(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "later.md"
+    bad.write_bytes(b"")
+    good = tmp_path / "now.md"
+    good.write_text("# Now\n\nIndexed now.\n", encoding="utf-8")
+    added = run("add", "--kb", "k", "--create", str(good), str(bad))
+    assert added.exit_code == 1 and "1 added, 1 failed" in added.output
+    listed = run("jobs", "--kb", "k")
+    assert listed.exit_code == 0 and "done" in listed.output and "failed" in listed.output
+    assert "1 done, 1 failed" in listed.output
+    failed = json.loads(run("jobs", "--status", "failed", "--json").output)
+    assert [Path(j["key"]).name for j in failed] == ["later.md"] and "empty" in failed[0]["reason"]
+    shown = json.loads(run("jobs", "show", str(failed[0]["id"])).output)
+    assert shown["id"] == failed[0]["id"] and shown["attempts"] == 1
+    bad.write_text("# Later\n\nFixed.\n", encoding="utf-8")
+    retried = run("jobs", "retry", "--failed")
+    assert retried.exit_code == 0 and "1 job(s) run, 0 failed" in retried.output
+    assert json.loads(run("jobs", "show", str(failed[0]["id"])).output)["status"] == "done"
+    nothing = run("jobs", "retry", "--failed")
+    assert "no failed jobs" in nothing.output
+    ran = run("jobs", "run")
+    assert ran.exit_code == 0 and "0 job(s) done" in ran.output
+    for command in (["jobs"], ["jobs", "retry"], ["jobs", "run"], ["sync"]):
+        assert run(*command, "--help").exit_code == 0
