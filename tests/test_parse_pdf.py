@@ -221,7 +221,7 @@ def test_reading_order_regroups_columns_below_a_title() -> None:
         lines.append(_line(72, 700 - 12 * i, 290, f"left {i}"))
         lines.append(_line(320, 700 - 12 * i, 540, f"right {i}"))
     regions = reading_order(lines)
-    flat = [ln.text for region in regions for ln in region]
+    flat = [ln.text for region in regions for ln in region.lines]
     assert flat == ["Title across", *[f"left {i}" for i in range(4)], *[f"right {i}" for i in range(4)]]
 
 
@@ -233,7 +233,7 @@ def test_lone_wide_space_is_not_a_gutter() -> None:
         _line(72, 676, 300, "continues on the next line of it."),
     ]
     regions = reading_order(lines)
-    flat = [ln.text for region in regions for ln in region]
+    flat = [ln.text for region in regions for ln in region.lines]
     assert flat == [
         "first line of a paragraph that is long",
         "Table 1. Results of the test run",

@@ -13,6 +13,7 @@ row.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections import Counter
@@ -197,21 +198,30 @@ def _row_keys(edge: list[Line]) -> dict[int, str]:
 # -- reading order -----------------------------------------------------------------------------------
 
 
-def reading_order(lines: list[Line]) -> list[list[Line]]:
+@dataclass
+class Region:
+    """Lines read together, in reading order: a column stretch, a band, or a table (``rows`` holds
+    its cells when the region is a grid of aligned cells)."""
+
+    lines: list[Line]
+    rows: list[list[str]] | None = None
+
+
+def reading_order(lines: list[Line]) -> list[Region]:
     """The page's lines grouped into regions (columns, bands, tables) in reading order; lines inside
     a region are top to bottom (tables: row by row, left to right)."""
     if not lines:
         return []
     heights = sorted(line.height for line in lines)
     min_gutter = max(0.4 * heights[len(heights) // 2], 2.0)
-    regions: list[list[Line]] = []
+    regions: list[Region] = []
     _order(lines, min_gutter, regions, 0)
     return regions
 
 
-def _order(lines: list[Line], min_gutter: float, out: list[list[Line]], depth: int) -> None:
+def _order(lines: list[Line], min_gutter: float, out: list[Region], depth: int) -> None:
     if len(lines) == 1 or depth > 24:
-        out.append(_top_down(lines))
+        out.append(Region(_top_down(lines)))
         return
     columns = _split_at_gutters(lines, min_gutter)
     if len(columns) > 1:
@@ -223,7 +233,9 @@ def _order(lines: list[Line], min_gutter: float, out: list[list[Line]], depth: i
             first, last = multi[0], multi[-1]
             if first > 0:
                 _order([ln for row in rows[:first] for ln in row], min_gutter, out, depth + 1)
-            out.append([ln for row in rows[first : last + 1] for ln in sorted(row, key=lambda ln: ln.x0)])
+            table = rows[first : last + 1]
+            cells = [ln for row in table for ln in sorted(row, key=lambda ln: ln.x0)]
+            out.append(Region(cells, grid_rows(table)))
             if last + 1 < len(rows):
                 _order([ln for row in rows[last + 1 :] for ln in row], min_gutter, out, depth + 1)
             return
@@ -232,14 +244,14 @@ def _order(lines: list[Line], min_gutter: float, out: list[list[Line]], depth: i
         return
     bands = _bands(lines)
     if len(bands) == 1:
-        out.append(_top_down(lines))
+        out.append(Region(_top_down(lines)))
         return
     if all(len(band) == 1 for band in bands):  # one line per band: a single flow, already in order
-        out.append([band[0] for band in bands])
+        out.append(Region([band[0] for band in bands]))
         return
     for group in _regroup(bands, min_gutter):
         if len(group) == len(lines):  # nothing separates them: give up splitting
-            out.append(_top_down(group))
+            out.append(Region(_top_down(group)))
         else:
             _order(group, min_gutter, out, depth + 1)
 
@@ -395,36 +407,33 @@ def _is_grid(columns: list[list[Line]]) -> bool:
     return bool(fill) and fill[len(fill) // 2] < 0.6
 
 
-def grid_rows(lines: list[Line]) -> list[list[str]]:
-    """Cells of a table region. Bands are rows; columns are anchored on the most common row shape
-    (a body row), every piece goes to the column it overlaps most. A row with an empty first
-    column set tightly under the previous one continues it (a cell wrapped onto a second line:
-    ``OTSL`` over ``HTML`` becomes ``OTSL HTML``)."""
-    bands = [sorted(band, key=lambda ln: ln.x0) for band in _bands(lines)]
+def grid_rows(bands: list[list[Line]]) -> list[list[str]]:
+    """Cells of a table from its bands (rows, top to bottom). Columns are anchored on the fuller
+    rows (header cells spanning several columns usually sit in sparser ones); every piece goes to
+    the column it overlaps most. A row with an empty first column set tightly under the previous
+    one continues it (a cell wrapped onto a second line: ``OTSL`` over ``HTML`` becomes
+    ``OTSL HTML``), and a row whose cells fill only the previous row's gaps joins it (a label
+    centred between two sub-rows)."""
+    bands = [sorted(band, key=lambda ln: ln.x0) for band in bands]
     sizes = sorted(len(band) for band in bands)
     median = sizes[len(sizes) // 2]
     if median < 2:
         return [[ln.text for ln in band] for band in bands]
-    # Columns: the x-ranges covered by the cells of the fuller rows (header cells spanning several
-    # columns usually sit in sparser rows, so they do not glue columns together).
-    anchors = _union(
-        [],
-        sorted((ln.x0, ln.x1) for band in bands if len(band) >= median for ln in band),
-        0.0,
-    )
+    anchors = _union([], sorted((ln.x0, ln.x1) for band in bands if len(band) >= median for ln in band), 0.0)
+    starts = [a[0] for a in anchors]
     rows: list[list[str]] = []
     prev_bottom = 0.0
     for band in bands:
         cells = [""] * len(anchors)
+        top, bottom, low = band[0].y1, band[0].y0, band[0].height
         for ln in band:
-            column = _column(ln, anchors)
+            column = _column(ln, anchors, starts)
             cells[column] = join_lines(cells[column], ln.text)
-        top, bottom = max(ln.y1 for ln in band), min(ln.y0 for ln in band)
-        tight = bool(rows) and prev_bottom - top < 0.5 * min(ln.height for ln in band)
+            top, bottom, low = max(top, ln.y1), min(bottom, ln.y0), min(low, ln.height)
+        tight = bool(rows) and prev_bottom - top < 0.5 * low
         if tight and not cells[0] and rows[-1][0]:  # wrapped cells: continue the row above
             rows[-1] = [join_lines(a, b) for a, b in zip(rows[-1], cells, strict=True)]
         elif tight and all(not (a and b) for a, b in zip(rows[-1], cells, strict=True)):
-            # Pieces of one row on shifted baselines (a cell centred over two sub-rows): fill in.
             rows[-1] = [a or b for a, b in zip(rows[-1], cells, strict=True)]
         else:
             rows.append(cells)
@@ -432,17 +441,21 @@ def grid_rows(lines: list[Line]) -> list[list[str]]:
     return rows
 
 
-def _column(line: Line, anchors: list[tuple[float, float]]) -> int:
+def _column(line: Line, anchors: list[tuple[float, float]], starts: list[float]) -> int:
     """The anchor column ``line`` overlaps most; the nearest one by centre when it overlaps none."""
-    best, best_overlap = 0, 0.0
-    for i, (x0, x1) in enumerate(anchors):
-        overlap = min(x1, line.x1) - max(x0, line.x0)
+    lo = max(bisect.bisect_right(starts, line.x0) - 1, 0)
+    hi = bisect.bisect_left(starts, line.x1)
+    best, best_overlap = lo, 0.0
+    for i in range(lo, min(hi + 1, len(anchors))):
+        x0, x1 = anchors[i]
+        overlap = (x1 if x1 < line.x1 else line.x1) - (x0 if x0 > line.x0 else line.x0)
         if overlap > best_overlap:
             best, best_overlap = i, overlap
     if best_overlap > 0:
         return best
     mid = (line.x0 + line.x1) / 2
-    return min(range(len(anchors)), key=lambda i: abs((anchors[i][0] + anchors[i][1]) / 2 - mid))
+    near = range(max(lo - 1, 0), min(lo + 2, len(anchors)))
+    return min(near, key=lambda i: abs((anchors[i][0] + anchors[i][1]) / 2 - mid))
 
 
 # -- paragraphs --------------------------------------------------------------------------------------
@@ -496,17 +509,16 @@ def paragraphs(region: list[Line]) -> list[Paragraph]:
 
 
 def _paragraph(lines: list[Line]) -> Paragraph:
-    text = ""
-    for line in lines:
+    first = lines[0]
+    text = first.text
+    x0, y0, x1, y1, bold = first.x0, first.y0, first.x1, first.y1, first.bold
+    for line in lines[1:]:
         text = join_wrapped(text, line.text)
+        x0, y0 = min(x0, line.x0), min(y0, line.y0)
+        x1, y1 = max(x1, line.x1), max(y1, line.y1)
+        bold = bold and line.bold
     text = text.replace("\ufffe", "").replace("\x02", "").strip()
-    bbox = (
-        min(ln.x0 for ln in lines),
-        min(ln.y0 for ln in lines),
-        max(ln.x1 for ln in lines),
-        max(ln.y1 for ln in lines),
-    )
-    return Paragraph(text, bbox, size=lines[0].size, bold=all(ln.bold for ln in lines), lines=len(lines))
+    return Paragraph(text, (x0, y0, x1, y1), size=first.size, bold=bold, lines=len(lines))
 
 
 # -- headings ----------------------------------------------------------------------------------------
@@ -517,7 +529,7 @@ def heading_levels(pages: list[list[Line]]) -> tuple[float, dict[float, int]]:
     weight: Counter[float] = Counter()
     for lines in pages:
         for line in lines:
-            weight[round(line.size, 1)] += len(line.text)
+            weight[line.size] += len(line.text)
     if not weight:
         return 0.0, {}
     body = weight.most_common(1)[0][0]

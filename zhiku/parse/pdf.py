@@ -33,7 +33,6 @@ from .layout import (
     Line,
     Paragraph,
     gap_limit,
-    grid_rows,
     heading_level,
     heading_levels,
     merge_fragments,
@@ -387,12 +386,11 @@ class PdfParser:
             finally:
                 page.close()
         text_pages = [p for p in pages if p.ocr is None]
-        body, _ = heading_levels([p.lines for p in text_pages])
+        body, levels = heading_levels([p.lines for p in text_pages])
         sizes = [(p.width, p.height) for p in text_pages]
         cleaned = remove_running_lines([p.lines for p in text_pages], sizes, body=body)
         for p, lines in zip(text_pages, cleaned, strict=True):
             p.lines = lines
-        body, levels = heading_levels([p.lines for p in text_pages])
         blocks = _blocks(pages, body, levels)
         unread = [p.number for p in pages if p.unread]
         if not blocks:
@@ -511,29 +509,15 @@ def _blocks(pages: list[_Page], body: float, levels: dict[float, int]) -> list[B
             blocks.extend(_ocr_blocks(page, headings))
             continue
         for region in reading_order(page.lines):
-            if _is_table(region):
-                rows = normalize_rows(grid_rows(region))
-                if len(rows) >= 2:
-                    blocks.append(
-                        Block(
-                            "table",
-                            render_table(rows),
-                            rows=rows,
-                            locator=Locator(page=page.number, heading_path=headings.path, bbox=_bbox(region)),
-                        )
-                    )
-                    continue
-            for para in paragraphs(region):
+            rows = normalize_rows(region.rows) if region.rows else []
+            # A grid is kept as a table when it has two rows and most rows have several cells.
+            if len(rows) >= 2 and sum(sum(1 for c in r if c) > 1 for r in rows) >= 0.6 * len(rows):
+                locator = Locator(page=page.number, heading_path=headings.path, bbox=_bbox(region.lines))
+                blocks.append(Block("table", render_table(rows), rows=rows, locator=locator))
+                continue
+            for para in paragraphs(region.lines):
                 blocks.append(_block(para, page.number, headings, body, levels))
     return blocks
-
-
-def _is_table(region: list[Line]) -> bool:
-    """``reading_order`` returns table regions row-major: several lines share a row."""
-    if len(region) < 6:
-        return False
-    rows = grid_rows(region)
-    return len(rows) >= 2 and sum(len(r) > 1 for r in rows) >= 0.6 * len(rows)
 
 
 def _bbox(lines: list[Line]) -> tuple[float, float, float, float]:
