@@ -154,16 +154,118 @@ def _decode(data: bytes) -> tuple[str, str]:
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
-    if best is None or best.encoding is None:
-        raise ParseError(BINARY_MESSAGE)
-    encoding = best.encoding
+    guess = best.encoding if best is not None and best.encoding else ""
     # Simplified Chinese guessed as GB2312/GBK decodes more reliably as its superset GB18030.
-    if encoding.lower().replace("_", "").replace("-", "") in {"gb2312", "gbk"}:
-        encoding = "gb18030"
+    if _codec_key(guess) in {"gb2312", "gbk"}:
+        guess = "gb18030"
+    # The detector is unreliable on short Chinese texts (4 GBK characters come back as Big5,
+    # UTF-16 or Cyrillic), so those are re-scored against the Chinese encodings. Longer texts in
+    # other encodings are trusted: Japanese, Korean, Thai or Russian bytes can also decode as
+    # Chinese characters, and the detector knows those languages better than a character score.
+    rescore = not guess or _codec_key(guess) in _CHINESE_FAMILY or len(data) < _SHORT_TEXT
+    if guess and rescore and _codec_key(guess) in _JAPANESE_KOREAN:
+        try:
+            rescore = not _reads_as_japanese_or_korean(data.decode(guess))
+        except (UnicodeDecodeError, LookupError):
+            rescore = False
+    if guess and not rescore:
+        try:
+            return data.decode(guess), guess
+        except (UnicodeDecodeError, LookupError):
+            return str(best), guess
+    candidates = [guess, *_CHINESE_CANDIDATES] if guess else list(_CHINESE_CANDIDATES)
+    scored: list[tuple[float, int, str, str]] = []
+    for rank, encoding in enumerate(dict.fromkeys(candidates)):
+        try:
+            text = data.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        plausible, han = plausibility(text)
+        # A small bonus for Chinese: "年假申請" (one rarer character) must beat "^tPGu3ЉЛ", the
+        # same UTF-16 bytes read as Cyrillic, which is all letters and ASCII.
+        if plausible >= _MIN_PLAUSIBLE or encoding == guess:
+            scored.append((round(plausible + 0.1 * han, 3), -rank, encoding, text))
+    if not scored:  # no detector guess and nothing reads as text: binary
+        raise ParseError(BINARY_MESSAGE)
+    _, _, encoding, text = max(scored)
+    return text, encoding
+
+
+_JAPANESE_KOREAN = frozenset(
+    {"shiftjis", "cp932", "eucjp", "iso2022jp", "shiftjis2004", "eucjis2004", "euckr", "cp949", "johab", "iso2022kr"}
+)
+_CHINESE_CANDIDATES = ("gb18030", "big5hkscs", "utf-16-le", "utf-16-be")
+_CHINESE_FAMILY = frozenset(
+    {"gb18030", "gb2312", "gbk", "big5", "big5hkscs", "cp950", "hz", "utf16", "utf16le", "utf16be", "utf32"}
+)
+_SHORT_TEXT = 64  # bytes; below this the detector's guess is little better than chance
+_MIN_PLAUSIBLE = 0.6  # a candidate decoding less text-like than this is noise
+_SCORE_SAMPLE = 4000  # characters scored per candidate decoding
+
+
+def _reads_as_japanese_or_korean(text: str) -> bool:
+    """Whether a short Japanese/Korean guess looks real. Their byte ranges overlap GB2312 and Big5,
+    so a Chinese text misread as Korean shows up as Hangul mixed with Chinese characters (modern
+    Korean has almost none), and misread as Japanese as Chinese characters with hardly any kana."""
+    # Korean code pages map many Hanja to the compatibility block (U+F900..U+FAFF).
+    han = sum(1 for ch in text if 0x4E00 <= ord(ch) <= 0x9FFF or 0xF900 <= ord(ch) <= 0xFAFF)
+    hangul = sum(1 for ch in text if 0xAC00 <= ord(ch) <= 0xD7A3)
+    kana = sum(1 for ch in text if 0x3040 <= ord(ch) <= 0x30FF)
+    letters = han + hangul + kana
+    if not letters:
+        return True
+    if hangul >= kana:
+        return han / letters <= 0.2
+    return kana / letters >= 0.2
+
+
+def _codec_key(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "")
+
+
+def _han_weight(ch: str) -> float:
+    """How ordinary a Han character is: 1.0 for the 3,755 level-1 GB2312 characters, 0.9 for the
+    rest of GB2312 and the ~5,400 frequent Big5 characters, 0.5 for rare ones. Real Chinese text is
+    made of the first two groups, while a wrong decoding produces rarer ones; characters that both
+    scripts share sit in level 1, so a tie between GBK and Big5 goes to the right one."""
     try:
-        return data.decode(encoding), encoding
-    except (UnicodeDecodeError, LookupError):
-        return str(best), best.encoding
+        gb = ch.encode("gb2312")
+        return 1.0 if gb[0] <= 0xD7 else 0.9
+    except UnicodeEncodeError:
+        pass
+    try:
+        encoded = ch.encode("big5")
+    except UnicodeEncodeError:
+        return 0.5
+    return 0.9 if len(encoded) == 2 and 0xA4 <= encoded[0] <= 0xC6 else 0.5
+
+
+def plausibility(text: str) -> tuple[float, float]:
+    """(how text-like, share of Han characters) of a decoding, both in 0..1.
+
+    ASCII, CJK punctuation and European letters count fully, Han characters by how ordinary they are
+    (``_han_weight``), anything else (box drawing, symbols, private use, controls) nothing.
+    """
+    sample = text[:_SCORE_SAMPLE]
+    if not sample:
+        return 0.0, 0.0
+    score = 0.0
+    han = 0
+    for ch in sample:
+        code = ord(ch)
+        if code < 128:
+            score += 1.0 if (ch.isprintable() or ch in "\t\n\r") else 0.0
+        elif 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x3FFFF:
+            han += 1
+            score += _han_weight(ch)
+        elif 0x3000 <= code <= 0x303F or 0xFF00 <= code <= 0xFFEF or ch in "\u2018\u2019\u201c\u201d\u2026\u2014\u00b7":
+            score += 1.0
+        elif (ch.isalpha() and code < 0x530) or ch in "\u00a0\u20ac\u00b0\u00d7":
+            # Latin, Greek and Cyrillic letters, NBSP, euro, degree, multiplication sign. Hangul and
+            # kana are left out: wrong UTF-16 readings of Chinese bytes are full of Hangul, and real
+            # Korean or Japanese never gets here (trusted to the detector above).
+            score += 1.0
+    return score / len(sample), han / len(sample)
 
 
 def _control_ratio(text: str) -> float:
