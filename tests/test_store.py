@@ -194,3 +194,42 @@ def test_sqlite_uses_wal(tmp_path: Path) -> None:
     s = SQLiteStore(tmp_path / "z.db")
     s.create_kb("k")
     assert (tmp_path / "z.db-wal").exists()
+
+
+def test_delete_removes_attachments_tables_and_jobs(store: Store) -> None:
+    from zhiku.store.records import DocumentWrite, JobDone, JobSpec, TableRecord
+
+    kb = store.create_kb("k")
+    parent = DocumentWrite(
+        "mail.eml", "Mail", "h", _chunks("mail body"), [["mail", "bodi"]], tables=[TableRecord("t", ["a"], [["1"]])]
+    )
+    child = DocumentWrite("mail.eml#a.md", "A", "h2", _chunks("attached text"), [["attach"]], parent_key="mail.eml")
+    job_ids = store.enqueue_jobs(kb.id, [JobSpec("add", "mail.eml"), JobSpec("add", "mail.eml#a.md")])
+    store.finish_job(JobDone(job_ids[1], "failed", "broken", failed=True))
+    docs = store.write_documents(kb.id, [parent, child], job=JobDone(job_ids[0], "added"))
+    assert store.get_job(job_ids[0]).status == "done" and store.get_job(job_ids[0]).doc_id == docs[0].id
+    assert store.counts(kb.id) == _counts(2, 2, 2, 0, pending=2, tables=1)
+    store.delete_document(docs[0].id)
+    assert store.list_documents(kb.id) == [] and store.list_tables(kb.id) == []
+    assert store.counts(kb.id) == _counts(0, 0, 0, 0)
+    assert store.list_jobs(kb_id=kb.id) == []
+    assert not any(store.consistency().values())
+
+
+def test_pending_vectors_are_filled_and_skip_changed_chunks(store: Store) -> None:
+    kb = store.create_kb("k")
+    store.replace_document(
+        kb.id,
+        "a.md",
+        title="a",
+        content_hash="h",
+        chunks=_chunks("one", "two"),
+        chunk_terms=[["one"], ["two"]],
+        vectors=None,
+    )
+    pending = store.pending_vectors(kb.id, 10)
+    assert [t for _, t in pending] == ["one", "two"] and store.pending_count(kb.id) == 2
+    stale = [(pending[0][0], "not the text any more", _vec(1)), (pending[1][0], "two", _vec(2))]
+    assert store.put_vectors(stale, "m") == 1  # a chunk whose text changed is not given a stale vector
+    assert store.pending_count(kb.id) == 1 and store.counts(kb.id)["vectors"] == 1
+    assert store.vector_search(kb.id, _vec(2), 1)[0][0] == pending[1][0]

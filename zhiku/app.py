@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from .answer import Answerer, AnswerEvent
 from .chunk import Chunker
+from .doctor import DoctorReport, diagnose
 from .embed import CachedEmbedder, EmbedderRegistry, VectorCache
 from .errors import NotFound, ZhikuError
 from .ingest import FileOutcome, Indexer, IngestReport, expand_paths, keep_upload
@@ -171,6 +172,15 @@ class App:
         with ``embed``, every chunk has its vector."""
         kb_id = self.store.kb_id(kb) if kb is not None else None
         return self.runner.run(kb_id=kb_id, until=until, embed=embed, on_job=on_job, on_vectors=on_vectors)
+
+    def embed_pending(self, kb: str | None = None, on_vectors: VectorCallback | None = None) -> RunStats:
+        """Embed every chunk (of ``kb``) still waiting for its vector, now."""
+        kb_id = self.store.kb_id(kb) if kb is not None else None
+        return self.runner.run(kb_id=kb_id, jobs=False, on_vectors=on_vectors)
+
+    def doctor(self, kb: str | None = None, *, repair: bool = False) -> DoctorReport:
+        """Check the store's consistency (and repair it); see ``zhiku.doctor``."""
+        return diagnose(self, kb, repair=repair)
 
     def wait_for_jobs(self, job_ids: Sequence[int], timeout: float | None = None) -> list[Job]:
         """Wait until the jobs are finished: by the server's background runner when it runs, else

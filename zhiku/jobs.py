@@ -102,13 +102,15 @@ class JobRunner:
         kb_id: int | None = None,
         until: Collection[int] | None = None,
         embed: bool = True,
+        jobs: bool = True,
         follow: bool = False,
         stop: threading.Event | None = None,
         wake: threading.Event | None = None,
         on_job: JobCallback | None = None,
         on_vectors: VectorCallback | None = None,
     ) -> RunStats:
-        """Do jobs (of ``kb_id``, or all) until there is nothing left to do.
+        """Do jobs (of ``kb_id``, or all) until there is nothing left to do (``jobs=False``: only
+        embed the chunks waiting for vectors).
 
         ``until``: return once these jobs are finished (others of ``kb_id`` are done meanwhile too)
         and, with ``embed``, their knowledge base has every vector. ``follow``: never return by
@@ -118,7 +120,8 @@ class JobRunner:
         waiting = set(until) if until is not None else None
         try:
             while not (stop is not None and stop.is_set()):
-                self._claim(kb_id, stats, on_job)
+                if jobs:
+                    self._claim(kb_id, stats, on_job)
                 if self._held and not self._warm:
                     # Load the analyser (jieba: ~1 s, more on a first run) while the worker
                     # process starts and parses the first file, not after.
@@ -140,7 +143,7 @@ class JobRunner:
                     if waiting:  # queued ones are claimed above; running ones belong to another runner
                         time.sleep(0.1)
                         continue
-                elif not follow and not self._queued(kb_id) and not self._pending(kb_id, embed, stats):
+                elif not follow and not (jobs and self._queued(kb_id)) and not self._pending(kb_id, embed, stats):
                     break
                 if follow:
                     if self.settings.worker_idle_s and self.pool.idle_for() > self.settings.worker_idle_s:

@@ -11,6 +11,7 @@ import click
 
 from ..settings import Settings
 from .common import run_app
+from .doctor import doctor
 from .documents import add, docs, rm
 from .jobs import jobs, sync
 from .kb import kb
@@ -43,7 +44,7 @@ def main(ctx: click.Context, home: str | None) -> None:
     ctx.obj = Settings(home=Path(home)) if home else Settings()
 
 
-for command in (kb, add, sync, docs, rm, jobs, search, ask, serve, demo):
+for command in (kb, add, sync, docs, rm, jobs, doctor, search, ask, serve, demo):
     main.add_command(command)
 
 

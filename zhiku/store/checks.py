@@ -124,7 +124,8 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "chunks_without_vector",
         "chunks without a dense vector (found by keyword search only until embedded)",
-        "SELECT id FROM chunks WHERE has_vector = 0 AND " + _KB.format(col="kb_id"),
+        "SELECT id FROM chunks WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.chunk_id = chunks.id) AND "
+        + _KB.format(col="kb_id"),
     ),
 )
 

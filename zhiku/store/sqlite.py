@@ -347,7 +347,21 @@ class SQLiteStore(JobsMixin, ChecksMixin):
             row = db.execute("SELECT kb_id FROM documents WHERE id = ?", (doc_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no document with id {doc_id}")
+            keys = [
+                r[0]
+                for r in db.execute(
+                    "WITH RECURSIVE tree(id) AS (SELECT ? UNION SELECT d.id FROM documents d JOIN tree t"
+                    " ON d.parent_id = t.id) SELECT path FROM documents WHERE id IN tree",
+                    (doc_id,),
+                )
+            ]
             freed = self._delete_document_rows(db, doc_id)
+            # Its jobs go too (a running one, such as the delete job doing this, finishes normally).
+            for start in range(0, len(keys), 500):
+                part = keys[start : start + 500]
+                where = f"kb_id = ? AND key IN ({','.join('?' * len(part))}) AND status != 'running'"
+                freed += [r[0] for r in db.execute(f"SELECT source FROM jobs WHERE {where}", (row[0], *part))]
+                db.execute(f"DELETE FROM jobs WHERE {where}", (row[0], *part))
             if job is not None:
                 self._finish_job(db, job)
             db.execute("UPDATE kbs SET generation = generation + 1 WHERE id = ?", (row[0],))
@@ -371,7 +385,7 @@ class SQLiteStore(JobsMixin, ChecksMixin):
     def _remove_unreferenced(self, files: Iterable[str]) -> None:
         """Delete kept files no document or unfinished job refers to any more (only under ``files_dir``)."""
         for name in set(files):
-            if self.file_referenced(name):
+            if not name or self.file_referenced(name):
                 continue
             self.remove_kept_file(Path(name))
 
