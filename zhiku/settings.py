@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     candidates: int = Field(default=100, ge=1, description="Hits taken from each list before fusion.")
     dense_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="Dense share in hybrid fusion.")
     fusion: str = Field(default="minmax", description="minmax | rrf")
+    keyword_index: str = Field(
+        default="auto",
+        pattern="^(auto|memory|fts5)$",
+        description="BM25 ranking: auto (in-memory index for big knowledge bases) | memory | fts5",
+    )
+    memory_index_min_chunks: int = Field(
+        default=5_000, ge=0, description="keyword_index=auto: knowledge bases this big rank BM25 in memory."
+    )
 
     # Answering
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible chat endpoint.")

@@ -74,7 +74,11 @@ def parse_mode(spec: str, settings: Settings) -> ModeSpec:
 def temp_app(settings: Settings) -> Iterator[App]:
     """An ``App`` over a fresh store in a temporary folder, sharing the settings' vector cache."""
     with tempfile.TemporaryDirectory(prefix="zhiku-eval-") as tmp:
-        store = SQLiteStore(Path(tmp) / "eval.db")
+        store = SQLiteStore(
+            Path(tmp) / "eval.db",
+            keyword_index=settings.keyword_index,
+            memory_index_min_chunks=settings.memory_index_min_chunks,
+        )
         app = App(settings, store=store)
         try:
             yield app
@@ -140,6 +144,7 @@ def evaluate_retrieval(
     with temp_app(settings) as app:
         skipped = index_corpus(app, EVAL_KB, dataset.corpus, progress=progress, desc=folder.name)
         kb_id = app.get_kb(EVAL_KB).id
+        app.store.warm_keyword_index(kb_id)  # measure the steady state, not the first rebuild
         needs_vector = any(s.mode != "bm25" for s in specs)
         query_bar = bar(progress, f"{folder.name}: queries", len(queries))
         for qid, text in queries.items():

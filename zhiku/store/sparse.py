@@ -160,7 +160,7 @@ class SparseIndexCache:
         count: Callable[[int], int],
         *,
         mode: str = "auto",
-        min_chunks: int = 20_000,
+        min_chunks: int = 5_000,
     ) -> None:
         if mode not in ("auto", "memory", "fts5"):
             raise ValueError(f"keyword index mode must be auto, memory or fts5, not {mode!r}")
