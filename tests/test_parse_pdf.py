@@ -313,3 +313,80 @@ def test_arxiv_page_caption_and_table(real: Path) -> None:
     # Sub-rows (OTSL over HTML) and the row label centred between them form one row, as in the paper.
     assert ["6", "6", "OTSL HTML", "0.965 0.969", "0.934 0.927", "0.955 0.955", "0.88 0.857", "2.73 5.39"] in table.rows
     assert ["4", "2", "OTSL HTML", "0.952 0.944", "0.92 0.903", "0.942 0.931", "0.857 0.824", "1.22 2"] in table.rows
+
+
+# -- ruled tables ------------------------------------------------------------------------------------
+
+
+def _rule(x0: float, y0: float, x1: float, y1: float, thick: float = 0.5) -> str:
+    """A border drawn the Word way: a thin filled rectangle."""
+    if y0 == y1:
+        return f"{x0:.1f} {y0 - thick / 2:.1f} {x1 - x0:.1f} {thick:.1f} re f"
+    return f"{x0 - thick / 2:.1f} {y0:.1f} {thick:.1f} {y1 - y0:.1f} re f"
+
+
+def test_ruled_table_with_merged_and_wrapped_cells(parser: PdfParser, tmp_path: Path) -> None:
+    ys = [720.0, 700.0, 680.0, 650.0, 630.0]
+    rules = [_rule(72, 720, 440, 720), _rule(200, 700, 440, 700)]  # no rule under "Region": it spans 2 rows
+    rules += [_rule(72, y, 440, y) for y in ys[2:]]
+    rules += [_rule(x, 630, x, 720) for x in (72, 200, 440)]
+    rules.append(_rule(320, 630, 320, 700))  # no rule inside "Sales": it spans 2 columns
+    page = Page(drawing="\n".join(["0 g", *rules]))
+    page.add(72, 740, "Sales by region, in thousands of yuan:")
+    cells = [
+        (76, 704, "Region"),
+        (204, 705, "Sales"),
+        (204, 685, "2023"),
+        (324, 685, "2024"),
+        (76, 667, "North and east"),
+        (76, 655, "districts"),
+        (204, 660, "1,200"),
+        (324, 660, "1,350"),
+        (76, 635, "South"),
+        (204, 635, "980"),
+        (324, 635, "1,010"),
+    ]
+    for x, y, text in cells:
+        page.add(x, y, text, size=9)
+    page.add(72, 600, "Figures are unaudited.")
+    doc = parser.parse(write_pdf(tmp_path / "ruled.pdf", [page]))
+    assert [b.kind for b in doc.blocks] == ["paragraph", "table", "paragraph"]
+    table = doc.blocks[1]
+    assert table.rows == [
+        ["Region", "Sales", ""],
+        ["", "2023", "2024"],
+        ["North and east districts", "1,200", "1,350"],
+        ["South", "980", "1,010"],
+    ]
+    assert table.locator.bbox is not None and table.locator.bbox[0] == pytest.approx(72, abs=1)
+    assert doc.blocks[2].text == "Figures are unaudited."
+
+
+def test_open_table_with_inner_rules_only(parser: PdfParser, tmp_path: Path) -> None:
+    # Top, header and bottom rules across the table, column rules only between columns.
+    drawing = [_rule(72, 720, 400, 720), _rule(72, 702, 400, 702), _rule(72, 650, 400, 650)]
+    drawing += [_rule(x, 650, x, 720) for x in (180, 290)]
+    page = Page(drawing="\n".join(drawing))
+    rows = [("Item", "Unit", "Price"), ("Paper", "box", "35"), ("Toner", "each", "420"), ("Pens", "pack", "12")]
+    for i, row in enumerate(rows):
+        y = 707 if i == 0 else 690 - (i - 1) * 14
+        for x, cell in zip((76, 184, 294), row, strict=True):
+            page.add(x, y, cell, size=9)
+    doc = parser.parse(write_pdf(tmp_path / "open.pdf", [page]))
+    table = next(b for b in doc.blocks if b.kind == "table")
+    assert table.rows == [list(r) for r in rows]
+
+
+def test_short_chinese_line_ends_its_paragraph() -> None:
+    lines = [
+        _line(72, 700, 500, "公司董事会、监事会及董事、监事、高级管理人员保证季度报告内容的真"),
+        _line(72, 686, 300, "实、准确、完整"),
+        _line(72, 672, 120, "□ 是 √ 否"),
+        _line(72, 658, 500, "公司报告期不存在将根据定义列举的非经常性损益项目界定为经常性损益"),
+        _line(72, 644, 200, "的项目的情形。"),
+    ]
+    assert [p.text for p in paragraphs(lines)] == [
+        "公司董事会、监事会及董事、监事、高级管理人员保证季度报告内容的真实、准确、完整",
+        "□ 是 √ 否",
+        "公司报告期不存在将根据定义列举的非经常性损益项目界定为经常性损益的项目的情形。",
+    ]

@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .base import join_lines
+from .base import is_cjk, join_lines
 
 #: pdfium's marker for a hyphen it judged soft (a word broken at the line end), plus real hyphens.
 _HYPHENS = ("-", "\u00ad", "\u2010", "\x02", "\ufffe")
@@ -53,6 +53,8 @@ class Line:
     text: str
     size: float = 0.0
     bold: bool = False
+    #: A ruled table standing in for the lines it contains (``tables.ruled_tables``): its cells.
+    rows: list[list[str]] | None = None
     #: ``y1 - y0`` (at least 1): kept as a field because layout code reads it constantly.
     height: float = field(init=False)
 
@@ -228,7 +230,7 @@ def _order(lines: list[Line], min_gutter: float, out: list[Region], depth: int) 
         if _is_grid(columns):
             # Lines above the first and below the last multi-cell row (a caption, a note) are not
             # part of the table.
-            rows = _bands(lines)
+            rows = row_bands(lines)
             multi = [i for i, row in enumerate(rows) if len(row) > 1]
             first, last = multi[0], multi[-1]
             if first > 0:
@@ -242,7 +244,7 @@ def _order(lines: list[Line], min_gutter: float, out: list[Region], depth: int) 
         for column in columns:
             _order(column, min_gutter, out, depth + 1)
         return
-    bands = _bands(lines)
+    bands = row_bands(lines)
     if len(bands) == 1:
         out.append(Region(_top_down(lines)))
         return
@@ -284,7 +286,7 @@ def _split_at_gutters(lines: list[Line], min_gutter: float) -> list[list[Line]]:
     return [c for c in columns if c]
 
 
-def _bands(lines: list[Line]) -> list[list[Line]]:
+def row_bands(lines: list[Line]) -> list[list[Line]]:
     """Horizontal bands separated by vertical gaps; a line's core (its middle) decides overlap, so
     tight leading does not glue all lines into one band."""
     ordered = sorted(lines, key=lambda ln: -ln.y1)
@@ -389,7 +391,7 @@ def _is_grid(columns: list[list[Line]]) -> bool:
         return False
     column_of = {id(ln): i for i, col in enumerate(columns) for ln in col}
     # Rows: lines whose band also holds a line of another column.
-    aligned = sum(len(row) for row in _bands(lines) if len({column_of[id(ln)] for ln in row}) > 1)
+    aligned = sum(len(row) for row in row_bands(lines) if len({column_of[id(ln)] for ln in row}) > 1)
     if aligned < 0.6 * len(lines):
         return False
     numeric = sum(1 for ln in lines if _NUMERIC.match(ln.text))
@@ -483,7 +485,16 @@ def paragraphs(region: list[Line]) -> list[Paragraph]:
     usual = _usual_gap(region)
     current: list[Line] = []
     widest = 0.0
+    # Chinese wraps at the full measure (no hyphenation, justified): a clearly short line ending in
+    # a Chinese character ended its paragraph even without a full stop (``□ 是 √ 否``).
+    measure = max((ln.x1 - ln.x0 for ln in region), default=0.0)
     for line in region:
+        if line.rows is not None:  # a ruled table: a block of its own
+            if current:
+                out.append(_paragraph(current))
+                current, widest = [], 0.0
+            out.append(Paragraph("", (line.x0, line.y0, line.x1, line.y1), size=line.size, rows=line.rows))
+            continue
         if current:
             prev = current[-1]
             h = min(prev.height, line.height)
@@ -496,6 +507,7 @@ def paragraphs(region: list[Line]) -> list[Paragraph]:
                 or (prev.text.endswith(_SENTENCE_END) and (prev.x1 - prev.x0) < 0.7 * widest)
                 or max(prev.size, line.size) > 1.1 * max(min(prev.size, line.size), 0.1)
                 or line.text.startswith(_BULLETS)
+                or (is_cjk(prev.text[-1]) and prev.x1 - prev.x0 < 0.8 * measure)
                 # Emphasis ending: a bold/italic heading line followed by regular text.
                 or (prev.bold and not line.bold and (len(current) == 1 or prev.x1 - prev.x0 < 0.7 * widest))
             ):

@@ -41,6 +41,7 @@ from .layout import (
     remove_running_lines,
 )
 from .ocr import OcrOptions, OcrParagraph, OcrUnavailable, Tesseract
+from .tables import ruled_tables
 from .textlayer import may_be_doubled, text_layer_quality, undouble
 
 if TYPE_CHECKING:
@@ -88,6 +89,8 @@ class _Page:
     ocr: list[OcrParagraph] | None = None
     #: OCR was needed but could not run (Tesseract missing).
     unread: bool = False
+    #: Bounding boxes of the page's path objects (rules, cell boxes) when it looks like it has tables.
+    boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
 
 
 class _Reader:
@@ -102,6 +105,8 @@ class _Reader:
         self._fonts: dict[bytes, bool] = {}
         #: The last page's text (pdfium's, with its line breaks): its quality decides about OCR.
         self.text = ""
+        #: Lines of the last page that pdfium gave as one but that break into 3+ pieces (table rows).
+        self.broken = 0
         self._fix = False
 
     def lines(self, textpage: pdfium.PdfTextPage) -> list[Line]:
@@ -162,6 +167,7 @@ class _Reader:
         y1s = np.maximum.reduceat(boxes[:, 3], firsts).tolist()
         n_breaks = (breaks[firsts + np.fromiter((p[3] for p in pieces), dtype=np.int64) - 1] - breaks[firsts]).tolist()
         fragments: list[Line] = []
+        self.broken = sum(1 for b in n_breaks if b >= 2)
         for i, (pos, piece, first, count, word_starts) in enumerate(pieces):
             if n_breaks[i] == 0:
                 size, bold = self._style(raw, pos, piece, single=count == 1)
@@ -390,7 +396,7 @@ class PdfParser:
         sizes = [(p.width, p.height) for p in text_pages]
         cleaned = remove_running_lines([p.lines for p in text_pages], sizes, body=body)
         for p, lines in zip(text_pages, cleaned, strict=True):
-            p.lines = lines
+            p.lines = ruled_tables(lines, p.boxes) if p.boxes else lines
         blocks = _blocks(pages, body, levels)
         unread = [p.number for p in pages if p.unread]
         if not blocks:
@@ -418,11 +424,13 @@ class PdfParser:
         width, height = page.get_size()
         textpage = page.get_textpage()
         try:
-            reader.text = ""
+            reader.text, reader.broken = "", 0
             lines = reader.lines(textpage) if self.options.ocr != "force" else []
         finally:
             textpage.close()
         result = _Page(number, width, height, lines)
+        if reader.broken >= 2:  # rows of cells: look for ruling lines (costs a walk over all objects)
+            result.boxes = _path_boxes(page)
         if self.options.ocr == "off" or not self._needs_ocr(page, reader.text, lines, width, height):
             return result
         if not self._tesseract.available():
@@ -477,6 +485,23 @@ def _open(path: Path, password: str | None) -> pdfium.PdfDocument:
         raise ParseError(f"corrupt or unreadable PDF: {exc}") from exc
 
 
+def _path_boxes(page: pdfium.PdfPage) -> list[tuple[float, float, float, float]]:
+    """Bounds of the page's path objects (top level; at most 5,000 objects looked at)."""
+    x0, y0, x1, y1 = (ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float())
+    get_object, get_type, bounds = (
+        pdfium_c.FPDFPage_GetObject,
+        pdfium_c.FPDFPageObj_GetType,
+        pdfium_c.FPDFPageObj_GetBounds,
+    )
+    path = pdfium_c.FPDF_PAGEOBJ_PATH
+    out: list[tuple[float, float, float, float]] = []
+    for i in range(min(pdfium_c.FPDFPage_CountObjects(page.raw), 5000)):
+        obj = get_object(page.raw, i)
+        if get_type(obj) == path and bounds(obj, x0, y0, x1, y1):
+            out.append((x0.value, y0.value, x1.value, y1.value))
+    return out
+
+
 def _image_cover(page: pdfium.PdfPage, area: float) -> float:
     """Share of the page area covered by image objects (inside form XObjects too, two levels deep)."""
     if area <= 0:
@@ -516,8 +541,17 @@ def _blocks(pages: list[_Page], body: float, levels: dict[float, int]) -> list[B
                 blocks.append(Block("table", render_table(rows), rows=rows, locator=locator))
                 continue
             for para in paragraphs(region.lines):
-                blocks.append(_block(para, page.number, headings, body, levels))
+                if para.rows is not None:
+                    rows = normalize_rows(para.rows)
+                    locator = Locator(page=page.number, heading_path=headings.path, bbox=_round(para.bbox))
+                    blocks.append(Block("table", render_table(rows), rows=rows, locator=locator))
+                else:
+                    blocks.append(_block(para, page.number, headings, body, levels))
     return blocks
+
+
+def _round(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    return (round(box[0], 1), round(box[1], 1), round(box[2], 1), round(box[3], 1))
 
 
 def _bbox(lines: list[Line]) -> tuple[float, float, float, float]:

@@ -1,0 +1,229 @@
+"""Ruled tables: cells from the lines and boxes a PDF draws, text placed into them by position.
+
+Word, WPS and most report generators draw table borders as thin filled rectangles, stroked lines or
+one box per cell. Their bounding boxes become horizontal and vertical edges; edges stacked in one
+vertical slab form a table whose grid is every distinct edge position. Two neighbouring grid cells
+without a border between them are one merged cell (its text goes to the top-left position, the
+others stay empty, as for DOCX tables). Text lines are placed into cells by their centres.
+
+Pure geometry like ``layout``: the PDF parser hands in the page's path boxes and lines.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from dataclasses import dataclass
+
+from .base import join_lines
+from .layout import Line, row_bands
+
+#: Thinner than this (points) is a rule, not a box.
+_RULE = 2.5
+#: Edge positions closer than this are the same grid line.
+_SNAP = 2.0
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass
+class _Edges:
+    horizontal: list[tuple[float, float, float]]  # (y, x0, x1)
+    vertical: list[tuple[float, float, float]]  # (x, y0, y1)
+
+
+def _edges(boxes: list[Box]) -> _Edges:
+    edges = _Edges([], [])
+    for x0, y0, x1, y1 in boxes:
+        w, h = x1 - x0, y1 - y0
+        if w < _RULE and h < _RULE:
+            continue  # a dot or a joint between rules
+        if h < _RULE:
+            edges.horizontal.append(((y0 + y1) / 2, x0, x1))
+        elif w < _RULE:
+            edges.vertical.append(((x0 + x1) / 2, y0, y1))
+        else:  # a box (one per cell in many generators): its four sides
+            edges.horizontal += [(y0, x0, x1), (y1, x0, x1)]
+            edges.vertical += [(x0, y0, y1), (x1, y0, y1)]
+    return edges
+
+
+def _snap(values: list[float]) -> list[float]:
+    out: list[float] = []
+    for v in sorted(values):
+        if not out or v - out[-1] > _SNAP:
+            out.append(v)
+    return out
+
+
+def _slabs(edges: _Edges) -> list[tuple[float, float]]:
+    """Vertical extents of groups of edges that touch (each a candidate table)."""
+    spans = sorted(
+        [(y0 - _SNAP, y1 + _SNAP) for _, y0, y1 in edges.vertical]
+        + [(y - _SNAP, y + _SNAP) for y, _, _ in edges.horizontal]
+    )
+    out: list[tuple[float, float]] = []
+    for lo, hi in spans:
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _merged(segments: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    """Segments on one grid line merged: (starts, ends), sorted, disjoint."""
+    starts: list[float] = []
+    ends: list[float] = []
+    for a, b in sorted(segments):
+        if ends and a <= ends[-1] + _SNAP:
+            ends[-1] = max(ends[-1], b)
+        else:
+            starts.append(a)
+            ends.append(b)
+    return starts, ends
+
+
+def _covered(line: tuple[list[float], list[float]] | None, lo: float, hi: float) -> bool:
+    """Does a grid line's merged coverage cover at least half of [lo, hi]?"""
+    if line is None:
+        return False
+    starts, ends = line
+    total = 0.0
+    for i in range(max(bisect.bisect_right(starts, lo) - 1, 0), bisect.bisect_left(starts, hi)):
+        total += max(0.0, min(ends[i], hi) - max(starts[i], lo))
+    return total >= 0.5 * (hi - lo)
+
+
+def ruled_tables(lines: list[Line], boxes: list[Box]) -> list[Line]:
+    """``lines`` with the text inside ruled tables replaced by one table line per table (its
+    ``rows`` set, its box the table's), in the original order otherwise."""
+    edges = _edges(boxes)
+    if not edges.vertical or len(edges.horizontal) < 2:
+        return lines
+    out = lines
+    for lo, hi in _slabs(edges):
+        vertical = [e for e in edges.vertical if lo <= e[1] and e[2] <= hi]
+        horizontal = [e for e in edges.horizontal if lo <= e[0] <= hi]
+        table = _table(out, vertical, horizontal)
+        if table is not None:
+            line, inside = table
+            out = [ln for ln in out if id(ln) not in inside]
+            out.append(line)
+    return out
+
+
+def _table(
+    lines: list[Line], vertical: list[tuple[float, float, float]], horizontal: list[tuple[float, float, float]]
+) -> tuple[Line, set[int]] | None:
+    xs = [x for x, _, _ in vertical]
+    # Open tables draw inner column rules only: the horizontal rules' ends are the outer borders.
+    xs += [min(x0 for _, x0, _ in horizontal), max(x1 for _, _, x1 in horizontal)]
+    xs = _snap(xs)
+    ys = _snap([y for y, _, _ in horizontal])
+    if len(xs) < 3 or len(ys) < 3:
+        return None
+    segments_x: dict[int, list[tuple[float, float]]] = {}
+    for x, y0, y1 in vertical:
+        segments_x.setdefault(_nearest(xs, x), []).append((y0, y1))
+    segments_y: dict[int, list[tuple[float, float]]] = {}
+    for y, x0, x1 in horizontal:
+        segments_y.setdefault(_nearest(ys, y), []).append((x0, x1))
+    by_x = {k: _merged(v) for k, v in segments_x.items()}
+    by_y = {k: _merged(v) for k, v in segments_y.items()}
+    n_cols, n_rows = len(xs) - 1, len(ys) - 1  # rows counted from the bottom (ys ascending)
+    parent = list(range(n_cols * n_rows))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for r in range(n_rows):
+        for c in range(n_cols):
+            cell = r * n_cols + c
+            if c + 1 < n_cols and not _covered(by_x.get(c + 1), ys[r], ys[r + 1]):
+                parent[find(cell + 1)] = find(cell)  # no border on the right: merged
+            if r + 1 < n_rows and not _covered(by_y.get(r + 1), xs[c], xs[c + 1]):
+                parent[find(cell + n_cols)] = find(cell)  # no border above
+    texts: dict[int, list[Line]] = {}
+    inside: set[int] = set()
+    for ln in lines:
+        cx, cy = (ln.x0 + ln.x1) / 2, (ln.y0 + ln.y1) / 2
+        if not (xs[0] <= cx <= xs[-1] and ys[0] <= cy <= ys[-1]) or ln.rows is not None:
+            continue
+        c = min(bisect.bisect_right(xs, cx) - 1, n_cols - 1)
+        r = min(bisect.bisect_right(ys, cy) - 1, n_rows - 1)
+        texts.setdefault(find(r * n_cols + c), []).append(ln)
+        inside.add(id(ln))
+    # Two pieces of text side by side in one cell mean a column rule is missing (a partly ruled
+    # table): the grid would glue columns together, so the text-based table detection is better.
+    for cell_lines in texts.values():
+        if len(cell_lines) > 1 and _side_by_side(cell_lines):
+            return None
+    # The top-left grid position of each merged cell holds its text.
+    anchor: dict[int, int] = {}
+    for r in reversed(range(n_rows)):
+        for c in range(n_cols):
+            anchor.setdefault(find(r * n_cols + c), r * n_cols + c)
+    by_row: dict[int, dict[int, list[Line]]] = {}
+    for root, cell_lines in texts.items():
+        pos = anchor[root]
+        by_row.setdefault(pos // n_cols, {})[pos % n_cols] = cell_lines
+    rows: list[list[str]] = []
+    for r in reversed(range(n_rows)):
+        if r in by_row:
+            rows.extend(_grid_row(by_row[r], n_cols))
+    used = [c for c in range(n_cols) if any(row[c] for row in rows)]
+    rows = [[row[c] for c in used] for row in rows]
+    if len(rows) < 2 or len(used) < 2:
+        return None
+    size = max((ln.size for ln in lines if id(ln) in inside), default=0.0)
+    return Line(xs[0], ys[0], xs[-1], ys[-1], "", size, False, rows), inside
+
+
+def _grid_row(cells: dict[int, list[Line]], n_cols: int) -> list[list[str]]:
+    """One grid row's cells as table rows. Usually one; but an open table (no rules between its
+    body rows) puts several text rows in one grid row. A text line is a row of its own when it has
+    the row's first column and most of its others; when two or more lines do, each starts a row
+    and the lines between continue the row above (a wrapped cell, a label set between sub-rows)."""
+    column_of = {id(ln): c for c, cell_lines in cells.items() for ln in cell_lines}
+    first = min(cells)
+    bands = row_bands([ln for cell_lines in cells.values() for ln in cell_lines])
+    columns = [{column_of[id(ln)] for ln in band} for band in bands]
+    # A header cell set on two lines (``#`` over ``enc-layers``) leaves most columns to one line.
+    full = [len(cols) > 1 and first in cols and len(cols) >= 0.6 * len(cells) for cols in columns]
+    groups: list[list[Line]] = []
+    if sum(full) >= 2:
+        for band, starts in zip(bands, full, strict=True):
+            if starts or not groups:
+                groups.append(list(band))
+            else:
+                groups[-1].extend(band)
+    else:
+        groups = [[ln for band in bands for ln in band]]
+    out: list[list[str]] = []
+    for group in groups:
+        row = [""] * n_cols
+        for ln in sorted(group, key=lambda ln: (-ln.y1, ln.x0)):
+            c = column_of[id(ln)]
+            row[c] = join_lines(row[c], ln.text)
+        out.append(row)
+    return out
+
+
+def _side_by_side(lines: list[Line]) -> bool:
+    ordered = sorted(lines, key=lambda ln: (ln.y0 + ln.y1) / 2)
+    for a, b in itertools.pairwise(ordered):
+        same_row = abs((a.y0 + a.y1) / 2 - (b.y0 + b.y1) / 2) < 0.5 * min(a.height, b.height)
+        if same_row and max(a.x0, b.x0) - min(a.x1, b.x1) > max(a.height, b.height):
+            return True
+    return False
+
+
+def _nearest(values: list[float], v: float) -> int:
+    i = bisect.bisect_left(values, v)
+    if i > 0 and (i == len(values) or v - values[i - 1] <= values[i] - v):
+        return i - 1
+    return i
