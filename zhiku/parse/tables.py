@@ -193,7 +193,7 @@ def _grid_row(cells: dict[int, list[Line]], n_cols: int) -> list[list[str]]:
     bands = row_bands([ln for cell_lines in cells.values() for ln in cell_lines])
     columns = [{column_of[id(ln)] for ln in band} for band in bands]
     # A header cell set on two lines (``#`` over ``enc-layers``) leaves most columns to one line.
-    full = [len(cols) > 1 and first in cols and len(cols) >= 0.6 * len(cells) for cols in columns]
+    full = [len(cols) > 1 and first in cols and len(cols) >= 0.75 * len(cells) for cols in columns]
     groups: list[list[Line]] = []
     if sum(full) >= 2:
         for band, starts in zip(bands, full, strict=True):
