@@ -146,9 +146,10 @@ def upload_documents(
     queued = len(results) - sum(counts.values()) - failed
     if queued:
         parts.append(f"{queued} queued")
+    indexed = sum(r.chunks for r in results if r.status in ("added", "updated"))
     response = UploadResponse(
         ok=failed == 0,
-        summary=f"{len(results)} files: " + ", ".join(parts or ["nothing to do"]),
+        summary=f"{len(results)} files: " + ", ".join(parts or ["nothing to do"]) + f"; {indexed} chunks indexed",
         files=results,
         batch=batch,
         pending_vectors=zhiku.store.pending_count(zhiku.store.kb_id(name)),
