@@ -225,3 +225,12 @@ def test_hanging_ocr_is_stopped_by_the_time_limit(tmp_path: Path) -> None:
     scan([EN] * 4, size=(2400, 1600)).save(path)
     with pytest.raises(ParseError, match="OCR took longer than"):
         ImageParser(OcrOptions(timeout=0.05)).parse(path)
+
+
+@needs_tesseract
+def test_huge_scanned_page_is_rendered_within_a_pixel_budget(tmp_path: Path) -> None:
+    # A 200 x 200 inch scanned page: rendered at 300 dpi it would be 3.6 gigapixels.
+    image_pdf = tmp_path / "poster-image.pdf"
+    Image.new("L", (2000, 2000), 255).save(image_pdf, "PDF", resolution=10)
+    with pytest.raises(ParseError, match="no text found"):
+        PdfParser().parse(image_pdf)

@@ -57,6 +57,8 @@ _FEW_CHARS = 40
 _IMAGE_COVER = 0.5
 #: A word for box purposes: a run without spaces or pdfium's soft-hyphen marks.
 _WORD = re.compile("[^ \ufffe\x02]+")
+#: Largest bitmap (pixels) a page is rendered to for OCR: A4 at 300 dpi is 8.7 million.
+_MAX_OCR_PIXELS = 40_000_000
 _BOLD_NAMES = ("bold", "black", "heavy", "semibold", "demi", "bx", "-b")
 
 
@@ -451,13 +453,15 @@ class PdfParser:
         return _image_cover(page, width * height) >= (_IMAGE_COVER if chars else 0.02)
 
     def _ocr(self, page: pdfium.PdfPage, number: int) -> list[OcrParagraph]:
-        dpi = self.options.ocr_options.dpi
+        width, height = page.get_size()
+        # A poster-sized (or hostile) page would render to gigapixels: cap the bitmap, lower the dpi.
+        dpi = min(self.options.ocr_options.dpi, 72 * (_MAX_OCR_PIXELS / max(width * height, 1.0)) ** 0.5)
         bitmap = page.render(scale=dpi / 72, grayscale=True)
         try:
             image = bitmap.to_pil()
         finally:
             bitmap.close()
-        paras = self._tesseract.recognize(image, page=number)
+        paras = self._tesseract.recognize(image, page=number, dpi=round(dpi))
         # Pixels (y down, from the crop box's top-left) to PDF points (y up), like text-layer boxes.
         left, _, _, top = page.get_cropbox()
         k = 72 / dpi
