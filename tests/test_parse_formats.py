@@ -265,12 +265,12 @@ def test_docx_structure(registry: ParserRegistry, tmp_path: Path) -> None:
     ]
     table = first(doc, "table")
     assert table.rows is not None
-    assert table.rows[0] == ["City", "Limits", ""]  # merged cell printed once
+    assert table.rows[0] == ["City", "Limits", "Limits"]  # merged cell repeated in each slot it covers
     assert table.rows[1] == ["Beijing", "600", "150"]
     assert table.locator.heading_path == ["Hotels"]
     assert doc.blocks[4].text == "Paragraph after the table."  # body order kept
     lst = first(doc, "list")
-    assert lst.text == "- Use the portal\n  - Keep receipts\n- Numbered step"
+    assert lst.text == "- Use the portal\n  - Keep receipts\n1. Numbered step"
     assert lst.locator.heading_path == ["Hotels", "Booking"]
     assert doc.blocks[-1].locator.heading_path == ["Hotels", "Booking"]
     check_spans(doc)

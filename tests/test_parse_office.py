@@ -348,3 +348,136 @@ def test_csv_binary_is_refused(registry: ParserRegistry, tmp_path: Path) -> None
     path.write_bytes(bytes(range(256)) * 8)
     with pytest.raises(ParseError, match=r"data\.csv: .*binary"):
         registry.parse(path)
+
+
+# --- DOCX ---------------------------------------------------------------------------------------------
+
+_FOOTNOTES_XML = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<w:footnotes xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+    '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>'
+    '<w:footnote w:type="continuationSeparator" w:id="0"><w:p><w:r><w:continuationSeparator/></w:r></w:p>'
+    "</w:footnote>"
+    '<w:footnote w:id="1"><w:p><w:r><w:t>Rates are set by the finance committee each January.</w:t></w:r></w:p>'
+    "</w:footnote>"
+    '<w:footnote w:id="2"><w:p><w:r><w:t>Only for trips longer than five days.</w:t></w:r></w:p></w:footnote>'
+    "</w:footnotes>"
+)
+
+
+def _add_footnotes(path: Path) -> None:
+    """python-docx cannot write footnotes: add the part, its relationship and content type by hand."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zin:
+        parts = {name: zin.read(name) for name in zin.namelist()}
+    rels = parts["word/_rels/document.xml.rels"].decode()
+    rel = (
+        '<Relationship Id="rIdFn1" Target="footnotes.xml" '
+        'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/footnotes"/>'
+    )
+    parts["word/_rels/document.xml.rels"] = rels.replace("</Relationships>", rel + "</Relationships>").encode()
+    types = parts["[Content_Types].xml"].decode()
+    override = (
+        '<Override PartName="/word/footnotes.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"/>'
+    )
+    parts["[Content_Types].xml"] = types.replace("</Types>", override + "</Types>").encode()
+    parts["word/footnotes.xml"] = _FOOTNOTES_XML.encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name, data in parts.items():
+            zout.writestr(name, data)
+
+
+def _docx(path: Path) -> None:
+    from docx import Document
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls, qn
+
+    doc = Document()
+    doc.add_heading("Travel policy", level=1)
+    intro = doc.add_paragraph("Hotel rates follow the city table.")
+    intro._p.append(parse_xml(f'<w:r {nsdecls("w")}><w:footnoteReference w:id="1"/></w:r>'))
+    # A tracked insertion is part of the text; a tracked deletion is not.
+    intro._p.append(
+        parse_xml(f'<w:ins {nsdecls("w")} w:id="9" w:author="a"><w:r><w:t> Updated yearly.</w:t></w:r></w:ins>')
+    )
+    intro._p.append(
+        parse_xml(f'<w:del {nsdecls("w")} w:id="10" w:author="a"><w:r><w:delText> Old text.</w:delText></w:r></w:del>')
+    )
+    doc.add_heading("Steps", level=2)
+    for text, level in [
+        ("Book through the portal", 0),
+        ("Choose economy", 1),
+        ("Keep receipts", 1),
+        ("Submit the claim", 0),
+    ]:
+        p = doc.add_paragraph(text, style="List Number")
+        p._p.get_or_add_pPr().get_or_add_numPr().get_or_add_ilvl().val = level
+    doc.add_paragraph("Bring your badge", style="List Bullet")
+    table = doc.add_table(rows=4, cols=3)
+    values = [
+        ["City", "Hotel", "Meals"],
+        ["Beijing", "600", "150"],
+        ["", "650 (peak)", "150"],
+        ["Hangzhou", "450", "120"],
+    ]
+    for r, row in enumerate(values):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    table.cell(1, 0).merge(table.cell(2, 0))  # vertical merge: Beijing covers two rows
+    table.cell(1, 0).text = "Beijing"
+    # A row that starts late (gridBefore=1): its first cell belongs to the second column.
+    late = table.rows[3]._tr
+    late.remove(late.tc_lst[0])
+    trpr = late.get_or_add_trPr()
+    trpr.append(parse_xml(f'<w:gridBefore {nsdecls("w")} w:val="1"/>'))
+    allowance = doc.add_paragraph("Per-diem allowances apply abroad.")
+    allowance._p.append(parse_xml(f'<w:r {nsdecls("w")}><w:footnoteReference w:id="2"/></w:r>'))
+    assert qn("w:footnoteReference")
+    doc.save(str(path))
+    _add_footnotes(path)
+
+
+def test_docx_lists_tables_footnotes_order(registry: ParserRegistry, tmp_path: Path) -> None:
+    path = tmp_path / "policy.docx"
+    _docx(path)
+    doc = registry.parse(path)
+    check_spans(doc)
+    got = [(b.kind, b.text) for b in doc.blocks]
+    assert got[:3] == [
+        ("heading", "Travel policy"),
+        ("paragraph", "Hotel rates follow the city table. Updated yearly."),
+        ("paragraph", "Footnote 1: Rates are set by the finance committee each January."),
+    ]
+    assert got[3] == ("heading", "Steps")
+    lst = doc.blocks[4]
+    assert lst.kind == "list"
+    lines = lst.text.splitlines()
+    assert lines[0] == "1. Book through the portal"
+    assert [line.lstrip()[2:].strip() for line in lines[1:3]] == ["Choose economy", "Keep receipts"]
+    assert lines[1].startswith("  ") and lines[2].startswith("  ")  # nested one level
+    assert lines[3] == "2. Submit the claim"  # numbering continues after the nested items
+    assert lines[4] == "- Bring your badge"
+    table = doc.blocks[5]
+    assert table.kind == "table" and table.locator.heading_path == ["Travel policy", "Steps"]
+    assert table.rows == [
+        ["City", "Hotel", "Meals"],
+        ["Beijing", "600", "150"],
+        ["Beijing", "650 (peak)", "150"],  # vertically merged value repeated
+        ["", "450", "120"],  # gridBefore keeps the columns in place
+    ]
+    assert got[6:] == [
+        ("paragraph", "Per-diem allowances apply abroad."),
+        ("paragraph", "Footnote 2: Only for trips longer than five days."),
+    ]
+    assert "Old text" not in doc.text
+
+
+def test_docx_truncated(registry: ParserRegistry, tmp_path: Path) -> None:
+    good = tmp_path / "policy.docx"
+    _docx(good)
+    bad = tmp_path / "broken.docx"
+    bad.write_bytes(good.read_bytes()[:2000])
+    with pytest.raises(ParseError, match=r"broken\.docx: .*(corrupt|truncated)"):
+        registry.parse(bad)

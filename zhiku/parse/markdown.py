@@ -137,9 +137,7 @@ class _Reader:
             if not line.strip():
                 # A blank line continues the list only if an item or indented text follows it.
                 j = self.i + 1
-                if j < len(self.lines) and (
-                    _LIST_ITEM.match(self.lines[j]) or self.lines[j][:1] in (" ", "\t")
-                ):
+                if j < len(self.lines) and (_LIST_ITEM.match(self.lines[j]) or self.lines[j][:1] in (" ", "\t")):
                     self.i = j
                     continue
                 break
