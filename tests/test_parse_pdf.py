@@ -390,3 +390,23 @@ def test_short_chinese_line_ends_its_paragraph() -> None:
         "□ 是 √ 否",
         "公司报告期不存在将根据定义列举的非经常性损益项目界定为经常性损益的项目的情形。",
     ]
+
+
+def test_sentence_runs_on_across_columns_past_a_footnote(parser: PdfParser, tmp_path: Path) -> None:
+    page = Page()
+    left = ["The committee met on Monday and it", "agreed that the new travel rules will", "apply from the first of"]
+    right = ["March to every office of the group.", "Questions go to the finance team."]
+    for i, text in enumerate(left):
+        page.add(72, 700 - 13 * i, text)
+    page.add(72, 120, "1 The minutes are kept by the secretary.", size=7)
+    for i, text in enumerate(right):
+        page.add(320, 700 - 13 * i, text.replace("March", "march"))
+    doc = parser.parse(write_pdf(tmp_path / "runon.pdf", [page]))
+    texts = [b.text for b in doc.blocks]
+    assert texts[0] == (
+        "The committee met on Monday and it agreed that the new travel rules will apply from the first of "
+        "march to every office of the group. Questions go to the finance team."
+    )
+    assert texts[-1] == "1 The minutes are kept by the secretary."
+    bbox = doc.blocks[0].locator.bbox
+    assert bbox is not None and bbox[0] < 80 and bbox[2] > 320  # the joined paragraph spans both columns

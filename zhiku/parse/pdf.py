@@ -35,6 +35,7 @@ from .layout import (
     gap_limit,
     heading_level,
     heading_levels,
+    join_wrapped,
     merge_fragments,
     paragraphs,
     reading_order,
@@ -267,7 +268,8 @@ class _Reader:
         middle = (first + last) // 2
         while middle < last and text[middle].isspace():  # pdfium's generated spaces have no font
             middle += 1
-        size = self._size(raw, pos + middle)
+        # Two samples: one may land on a superscript (a footnote mark) or a run-in label.
+        size = max(self._size(raw, pos + middle), self._size(raw, pos + last))
         bold = self._bold(raw, pos + first) and (last == first or self._bold(raw, pos + last))
         return size, bold
 
@@ -537,6 +539,7 @@ def _blocks(pages: list[_Page], body: float, levels: dict[float, int]) -> list[B
         if page.ocr is not None:
             blocks.extend(_ocr_blocks(page, headings))
             continue
+        footnotes: list[Block] = []
         for region in reading_order(page.lines):
             rows = normalize_rows(region.rows) if region.rows else []
             # A grid is kept as a table when it has two rows and most rows have several cells.
@@ -544,14 +547,50 @@ def _blocks(pages: list[_Page], body: float, levels: dict[float, int]) -> list[B
                 locator = Locator(page=page.number, heading_path=headings.path, bbox=_bbox(region.lines))
                 blocks.append(Block("table", render_table(rows), rows=rows, locator=locator))
                 continue
-            for para in paragraphs(region.lines):
+            for i, para in enumerate(paragraphs(region.lines)):
                 if para.rows is not None:
                     rows = normalize_rows(para.rows)
                     locator = Locator(page=page.number, heading_path=headings.path, bbox=_round(para.bbox))
                     blocks.append(Block("table", render_table(rows), rows=rows, locator=locator))
+                elif _is_footnote(para, body, page.height):
+                    footnotes.append(_block(para, page.number, headings, body, {}))
+                elif i == 0 and blocks and _continues_sentence(blocks[-1], para, page.number):
+                    _extend(blocks[-1], para)  # a sentence running on from the previous column
                 else:
                     blocks.append(_block(para, page.number, headings, body, levels))
+        blocks.extend(footnotes)  # after the page's text, so columns read on across them
     return blocks
+
+
+def _is_footnote(para: Paragraph, body: float, height: float) -> bool:
+    """Small text in the lower part of the page starting with its note number (``1Preliminary``)."""
+    return (
+        0 < para.size < 0.95 * body
+        and para.bbox[3] < 0.6 * height
+        and para.text[:1].isdigit()
+        and not para.text.replace(" ", "").replace(".", "").isdigit()
+    )
+
+
+def _continues_sentence(prev: Block, para: Paragraph, page: int) -> bool:
+    """Does ``para`` (first of a column) finish the sentence ``prev`` (last of the column before,
+    same page) left open? English only: a lowercase start after an open end."""
+    return (
+        prev.kind == "paragraph"
+        and prev.locator.page == page
+        and bool(prev.text)
+        and (prev.text[-1].isalnum() or prev.text[-1] in ",-–")
+        and para.text[:1].isascii()
+        and para.text[:1].islower()
+    )
+
+
+def _extend(prev: Block, para: Paragraph) -> None:
+    prev.text = join_wrapped(prev.text, para.text)
+    if prev.locator.bbox is not None:
+        x0, y0, x1, y1 = prev.locator.bbox
+        a0, b0, a1, b1 = _round(para.bbox)
+        prev.locator.bbox = (min(x0, a0), min(y0, b0), max(x1, a1), max(y1, b1))
 
 
 def _round(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
