@@ -234,3 +234,20 @@ def test_huge_scanned_page_is_rendered_within_a_pixel_budget(tmp_path: Path) -> 
     Image.new("L", (2000, 2000), 255).save(image_pdf, "PDF", resolution=10)
     with pytest.raises(ParseError, match="no text found"):
         PdfParser().parse(image_pdf)
+
+
+@needs_tesseract
+def test_ocr_time_limit_on_one_page_keeps_the_rest(tmp_path: Path) -> None:
+    text_pdf = write_pdf(tmp_path / "text.pdf", [Page().add(72, 700, "Page one has its text layer.")])
+    scan_pdf = scanned_pdf(tmp_path / "scan.pdf", [EN])
+    writer = PdfWriter()
+    for source in (text_pdf, scan_pdf):
+        writer.append(str(source))
+    mixed = tmp_path / "mixed.pdf"
+    with mixed.open("wb") as fh:
+        writer.write(fh)
+    doc = PdfParser(PdfOptions(ocr_options=OcrOptions(timeout=0.01))).parse(mixed)
+    assert doc.text == "Page one has its text layer."
+    assert doc.metadata["ocr_failed_pages"] == [2] and "OCR took longer" in doc.metadata["warning"]
+    with pytest.raises(ParseError, match="OCR took longer"):
+        PdfParser(PdfOptions(ocr_options=OcrOptions(timeout=0.01))).parse(scan_pdf)

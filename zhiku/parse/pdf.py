@@ -92,6 +92,8 @@ class _Page:
     ocr: list[OcrParagraph] | None = None
     #: OCR was needed but could not run (Tesseract missing).
     unread: bool = False
+    #: Why OCR failed on this page (a time limit), if it did.
+    failed: str = ""
     #: Bounding boxes of the page's path objects (rules, cell boxes) when it looks like it has tables.
     boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
 
@@ -403,9 +405,12 @@ class PdfParser:
             p.lines = ruled_tables(lines, p.boxes) if p.boxes else lines
         blocks = _blocks(pages, body, levels)
         unread = [p.number for p in pages if p.unread]
+        failed = [p for p in pages if p.failed]
         if not blocks:
             if unread:
                 raise OcrUnavailable(self._tesseract.problem() or "scanned PDF: OCR is needed")
+            if failed:
+                raise ParseError(failed[0].failed)
             if self.options.ocr == "off" and any(p.ocr is None and not p.lines for p in pages):
                 raise ParseError("no text layer: this PDF looks scanned (images only) and OCR is off (ocr = off)")
             raise ParseError(
@@ -422,6 +427,9 @@ class PdfParser:
         if unread:
             metadata["pages_needing_ocr"] = unread
             metadata["warning"] = f"pages {unread} need OCR: {self._tesseract.problem()}"
+        if failed:
+            metadata["ocr_failed_pages"] = [p.number for p in failed]
+            metadata["warning"] = f"OCR failed on pages {metadata['ocr_failed_pages']}: {failed[0].failed}"
         return ParsedDocument.from_blocks(blocks, title=title or path.stem, metadata=metadata)
 
     def _page(self, reader: _Reader, page: pdfium.PdfPage, number: int) -> _Page:
@@ -440,7 +448,13 @@ class PdfParser:
         if not self._tesseract.available():
             result.unread = not lines
             return result
-        result.ocr = self._ocr(page, number)
+        try:
+            result.ocr = self._ocr(page, number)
+        except OcrUnavailable:
+            raise
+        except ParseError as exc:  # one page's OCR failing (time limit) leaves the others
+            result.failed = str(exc)
+            return result
         result.lines = []
         return result
 
