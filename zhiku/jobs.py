@@ -92,7 +92,6 @@ class JobRunner:
         self._held: dict[int, tuple[Job, ParseTask]] = {}
         self._last_beat = 0.0
         self._last_recover = 0.0
-        self._warm = False
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -122,11 +121,6 @@ class JobRunner:
             while not (stop is not None and stop.is_set()):
                 if jobs:
                     self._claim(kb_id, stats, on_job)
-                if self._held and not self._warm:
-                    # Load the analyser (jieba: ~1 s, more on a first run) while the worker
-                    # process starts and parses the first file, not after.
-                    self._warm = True
-                    self.analyzer.terms("预热 warm up")
                 outcomes = self.pool.poll(0.02 if self._held else 0.0)
                 for outcome in outcomes:
                     self._finish(outcome, stats, on_job)
@@ -261,7 +255,7 @@ class JobRunner:
         kept = self._kept(job)
         writes = []
         for doc in outcome.docs:
-            terms = [self.analyzer.terms(c.index_text) for c in doc.chunks]
+            terms = doc.terms if doc.terms is not None else [self.analyzer.terms(c.index_text) for c in doc.chunks]
             root = doc.parent_key is None
             writes.append(
                 DocumentWrite(

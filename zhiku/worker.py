@@ -37,6 +37,7 @@ from .errors import ConfigError, ParseError, ZhikuError
 from .ingest import extract_tables, file_hash, safe_name
 from .parse import ParserRegistry
 from .store.records import TableRecord
+from .text import Analyzer
 from .types import Chunk, ParsedDocument
 
 MAX_TASKS = 500  # files per worker before it is replaced (bounds the growth of leaky parsers)
@@ -96,6 +97,7 @@ class PreparedDoc:
     size: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
     parent_key: str | None = None
+    terms: list[list[str]] | None = None  # keyword terms per chunk, when the worker computed them
 
 
 @dataclass
@@ -218,6 +220,10 @@ def serve() -> None:
         return
     parsers = build_parsers(config.settings)
     chunker = Chunker(config.chunk_tokens, config.chunk_overlap)
+    # Keyword terms are computed here too (jieba is the costliest CPU step after embedding): the
+    # process that owns the store is left with the writes and the embedding.
+    analyzer = Analyzer(config.settings.cache_dir)
+    analyzer.terms("预热 warm up")  # jieba's dictionary loads before the first file's clock starts
     tx.send(READY)  # the per-file time limit starts now, not while the interpreter was starting
     for _ in range(MAX_TASKS):
         try:
@@ -227,6 +233,8 @@ def serve() -> None:
         if task is None:
             return
         outcome = prepare(task, parsers, chunker, config.max_bytes)
+        for doc in outcome.docs:
+            doc.terms = [analyzer.terms(c.index_text) for c in doc.chunks]
         try:
             tx.send(outcome)
         except (EOFError, OSError):
