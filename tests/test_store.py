@@ -233,3 +233,49 @@ def test_pending_vectors_are_filled_and_skip_changed_chunks(store: Store) -> Non
     assert store.put_vectors(stale, "m") == 1  # a chunk whose text changed is not given a stale vector
     assert store.pending_count(kb.id) == 1 and store.counts(kb.id)["vectors"] == 1
     assert store.vector_search(kb.id, _vec(2), 1)[0][0] == pending[1][0]
+
+
+def test_job_queue_contract(store: Store) -> None:
+    from zhiku.store.records import JobDone, JobSpec
+
+    kb = store.create_kb("k")
+    batch = store.new_batch()
+    ids = store.enqueue_jobs(kb.id, [JobSpec("add", f"f{i}.md", f"/src/f{i}.md") for i in range(40)], batch)
+    assert len(set(ids)) == 40
+    assert store.enqueue_jobs(kb.id, [JobSpec("add", "f0.md", "/src/f0.md")]) == [ids[0]]  # not queued twice
+    assert store.job_counts(kb_id=kb.id, batch=batch) == {"queued": 40, "running": 0, "done": 0, "failed": 0}
+
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def claim(pid: int) -> None:
+        while (job := store.claim_job(pid, kb_id=kb.id)) is not None:
+            with lock:
+                claimed.append(job.id)
+
+    threads = [threading.Thread(target=claim, args=(1000 + i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(ids)  # every job claimed exactly once across concurrent runners
+    assert store.claim_job(1, kb_id=kb.id) is None
+
+    store.finish_job(JobDone(ids[0], "added", chunks=3))
+    store.finish_job(JobDone(ids[1], "failed", "f1.md: broken", failed=True, content_hash="abc"))
+    assert store.get_job(ids[0]).status == "done" and store.get_job(ids[0]).progress == 1.0
+    assert store.failed_keys(kb.id) == {"f1.md": "abc"}
+    # runners 1000 and 1001 died; the others are alive
+    lost = store.recover_jobs(lambda pid: pid >= 1002, stale_after=600)
+    survivors = [j for j in store.list_jobs(kb_id=kb.id, status="running", limit=100)]
+    assert all(j.worker_pid in (1002, 1003) for j in survivors)
+    assert all(store.get_job(i).status == "queued" for i in lost) and len(lost) + len(survivors) == 38
+    store.release_jobs([j.id for j in survivors], 1002)
+    assert all(store.get_job(j.id).status == ("queued" if j.worker_pid == 1002 else "running") for j in survivors)
+    assert store.retry_jobs(failed=True, kb_id=kb.id) == [ids[1]]
+    assert store.get_job(ids[1]).status == "queued" and store.get_job(ids[1]).reason == ""
+    assert store.retry_jobs([ids[0]]) == []  # a done job is not retried
+    with pytest.raises(NotFound):
+        store.get_job(10**6)
+    store.delete_kb("k")
+    assert store.list_jobs() == []
