@@ -441,7 +441,7 @@ class PdfParser:
         finally:
             textpage.close()
         result = _Page(number, width, height, lines)
-        if reader.broken >= 3:  # rows of cells: look for ruling lines (costs a walk over all objects)
+        if reader.broken >= 2:  # rows of cells: look for ruling lines (costs a walk over all objects)
             result.boxes = _path_boxes(page)
         if self.options.ocr == "off" or not self._needs_ocr(page, reader.text, lines, width, height):
             return result
