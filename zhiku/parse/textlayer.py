@@ -26,8 +26,12 @@ def text_layer_quality(text: str) -> float:
     It is the share of usable characters, lowered further when fewer than half of the non-space
     characters are letters or digits (symbol soup from a broken font encoding). Empty text scores
     0. Fake-bold doubling is not penalised here: ``undouble`` repairs it first. Cheap enough to run
-    on every page (regular expressions only).
+    on every page: regular expressions only, over at most 3,000 characters from the middle of the
+    page (a broken font garbles a whole page, not one corner of it).
     """
+    if len(text) > 3000:
+        middle = len(text) // 2
+        text = text[middle - 1500 : middle + 1500]
     total = len(text) - sum(text.count(ch) for ch in " \r\n\t\u3000\xa0")
     # pdfium marks soft hyphens with U+FFFE / U+0002; they are layout hints, not garbage.
     total -= text.count("\ufffe") + text.count("\x02")
