@@ -251,3 +251,16 @@ def test_ocr_time_limit_on_one_page_keeps_the_rest(tmp_path: Path) -> None:
     assert doc.metadata["ocr_failed_pages"] == [2] and "OCR took longer" in doc.metadata["warning"]
     with pytest.raises(ParseError, match="OCR took longer"):
         PdfParser(PdfOptions(ocr_options=OcrOptions(timeout=0.01))).parse(scan_pdf)
+
+
+def test_images_are_sniffed_by_their_bytes(tmp_path: Path) -> None:
+    """A PNG/JPEG/TIFF under a wrong name goes to the image parser, not to 'binary file' refusal."""
+    from zhiku.parse import _sniff
+
+    for fmt, ext in (("PNG", ".png"), ("JPEG", ".jpg"), ("TIFF", ".tif")):
+        path = tmp_path / f"scan-{fmt}.txt"
+        Image.new("L", (20, 20), 255).save(path, fmt)
+        assert _sniff(path.read_bytes()[:64], path) == ext
+        with pytest.raises(ParseError) as info:  # a blank image: no text, but read as an image
+            ParserRegistry().parse(path)
+        assert "binary" not in str(info.value)

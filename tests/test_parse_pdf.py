@@ -410,3 +410,27 @@ def test_sentence_runs_on_across_columns_past_a_footnote(parser: PdfParser, tmp_
     assert texts[-1] == "1 The minutes are kept by the secretary."
     bbox = doc.blocks[0].locator.bbox
     assert bbox is not None and bbox[0] < 80 and bbox[2] > 320  # the joined paragraph spans both columns
+
+
+def test_settings_reach_the_parsers_through_the_app(tmp_path: Path) -> None:
+    """pdf_password set on the App's Settings opens an encrypted PDF in ingestion (worker processes
+    build their registry from the same settings)."""
+    from zhiku.app import App
+
+    plain = write_pdf(tmp_path / "plain.pdf", [Page().add(72, 700, "Salary bands are reviewed every April.")])
+    (tmp_path / "docs").mkdir()
+    locked = _encrypt(plain, tmp_path / "docs" / "payroll.pdf", "s3cret")
+    for password, ok in ((None, False), ("s3cret", True)):
+        home = tmp_path / f"home-{ok}"
+        app = App(Settings(home=home, embedder="hash", pdf_password=password))
+        try:
+            app.create_kb("kb")
+            report = app.add_paths("kb", [locked])
+            assert report.ok is ok, report.summary()
+            if not ok:
+                assert "pdf_password" in report.failed[0].reason
+            else:
+                hits = app.search("kb", "salary bands April").hits
+                assert hits and "April" in hits[0].text
+        finally:
+            app.close()

@@ -54,7 +54,7 @@ def build_parsers(settings: Any) -> ParserRegistry:
     add or replace formats; they run in every worker process too, which a registration made at run
     time on ``App.parsers`` cannot (use ``parse_in_process`` for those).
     """
-    registry = ParserRegistry()
+    registry = ParserRegistry(settings)
     for spec in getattr(settings, "parser_plugins", None) or ():
         module_name, _, function = spec.partition(":")
         try:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import MissingExtra, ParseError
 from ..protocols import Parser
+from ..settings import Settings
 from ..types import ParsedDocument
 from .base import BINARY_MESSAGE, looks_binary
 from .safety import ZIP_MAGIC, ZipLimits, check_zip
@@ -99,9 +100,10 @@ class _Entry:
     mimes: tuple[str, ...]
 
 
-def _lazy_factory(target: str, extra: str) -> Callable[[], Parser]:
+def _lazy_factory(target: str, extra: str, settings: Settings | None = None) -> Callable[[], Parser]:
     """A factory that imports ``module:Class`` on first use, so a missing optional library only
-    breaks its own format."""
+    breaks its own format. A class with ``from_settings`` (PDF, images: OCR and password options)
+    is built from ``settings`` when the registry has them."""
     module_name, _, class_name = target.partition(":")
 
     def factory() -> Parser:
@@ -112,7 +114,9 @@ def _lazy_factory(target: str, extra: str) -> Callable[[], Parser]:
             if missing in _EXTRA_MODULES:
                 raise MissingExtra(missing, extra or _EXTRA_MODULES[missing]) from exc
             raise
-        parser: Parser = getattr(module, class_name)()
+        cls = getattr(module, class_name)
+        configurable = settings is not None and hasattr(cls, "from_settings")
+        parser: Parser = cls.from_settings(settings) if configurable else cls()
         return parser
 
     return factory
@@ -122,14 +126,15 @@ class ParserRegistry:
     """Maps file extensions (and MIME types) to parsers; the App owns one instance.
 
     Built-in formats are registered at construction; ``register`` adds or overrides formats.
+    ``settings`` (optional) configure the parsers that take options (OCR, PDF password).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
         self._by_ext: dict[str, _Entry] = {}
         self._by_mime: dict[str, str] = {}
         self._instances: dict[str, Parser] = {}
         for extensions, target, mimes, label, extra in BUILTIN_PARSERS:
-            self.register(list(extensions), _lazy_factory(target, extra), mimes=mimes, label=label)
+            self.register(list(extensions), _lazy_factory(target, extra, settings), mimes=mimes, label=label)
 
     def register(
         self,
@@ -261,12 +266,23 @@ def _mb(n: int) -> str:
     return f"{n / 1_000_000:.1f} MB" if n >= 100_000 else f"{n} bytes"
 
 
+_IMAGE_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", ".png"),
+    (b"\xff\xd8\xff", ".jpg"),
+    (b"II*\x00", ".tif"),
+    (b"MM\x00*", ".tif"),
+)
+
+
 def _sniff(head: bytes, path: Path) -> str | None:
     """The extension the content says this is, or None when the bytes do not say."""
     if b"%PDF-" in head[:1024]:
         return ".pdf"
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return "ole2"
+    for magic, ext in _IMAGE_MAGIC:
+        if head.startswith(magic):
+            return ext
     if head.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(path) as zf:
@@ -289,5 +305,5 @@ def _sniff(head: bytes, path: Path) -> str | None:
 
 def _same_family(a: str, b: str) -> bool:
     """Extensions that are spellings of one format (``.htm``/``.html``) are not a mismatch."""
-    families = ({".html", ".htm", ".xhtml"},)
+    families = ({".html", ".htm", ".xhtml"}, {".jpg", ".jpeg"}, {".tif", ".tiff"})
     return any(a in f and b in f for f in families)
