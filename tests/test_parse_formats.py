@@ -192,6 +192,80 @@ def test_html_structure(registry: ParserRegistry, tmp_path: Path) -> None:
     check_spans(doc)
 
 
+WIKI_LIKE = """<!DOCTYPE html><html class="vector-toc-available"><head><title>Duck - Wiki</title>
+<style>.x{color:red}</style></head><body>
+<a class="mw-jump-link" href="#content">Jump to content</a>
+<div role="navigation" id="p-lang"><ul><li><a>Deutsch</a></li><li><a>中文</a></li></ul></div>
+<div class="vector-main-menu">Main menu Donate</div>
+<p>Outside the main element: site notice.</p>
+<main id="content">
+  <h1>Duck</h1>
+  <div class="hatnote">This article is about the bird.</div>
+  <div id="toc" class="toc"><ul><li>1 Etymology</li><li>2 Taxonomy</li></ul></div>
+  <p>Ducks are <b>waterfowl</b>.<span style="display:none">hidden tracking text</span></p>
+  <h2>Etymology<span class="mw-editsection">[edit]</span></h2>
+  <p>The word comes from Old English.</p>
+  <div class="navbox"><table><tr><td>Related birds navigation</td></tr></table></div>
+  <div class="sidebar">Part of a series on birds</div>
+  <span aria-hidden="true">decorative</span>
+  <ul><li>Mallard <style>.mw-parser-output .citation{word-wrap:break-word}</style>is common</li></ul>
+  <table>
+    <tr><th rowspan="2">Species</th><th colspan="2">Size (cm)</th></tr>
+    <tr><th>min</th><th>max</th></tr>
+    <tr><td>Mallard</td><td>50</td><td>65</td></tr>
+  </table>
+</main>
+<div id="catlinks" class="catlinks">Categories: Ducks</div>
+</body></html>"""
+
+
+def test_html_boilerplate_and_main_content(registry: ParserRegistry, tmp_path: Path) -> None:
+    path = tmp_path / "duck.html"
+    path.write_text(WIKI_LIKE, encoding="utf-8")
+    doc = registry.parse(path)
+    check_spans(doc)
+    for junk in (
+        "Jump to content",
+        "Deutsch",
+        "Main menu",
+        "site notice",
+        "1 Etymology",
+        "hidden tracking",
+        "[edit]",
+        "Related birds",
+        "Part of a series",
+        "decorative",
+        "word-wrap",
+        "Categories",
+        "color:red",
+    ):
+        assert junk not in doc.text, junk
+    assert [(b.kind, b.text) for b in doc.blocks[:3]] == [
+        ("heading", "Duck"),
+        ("paragraph", "This article is about the bird."),
+        ("paragraph", "Ducks are waterfowl."),  # inline markup adds no space
+    ]
+    heading = next(b for b in doc.blocks if b.text == "Etymology")
+    assert heading.kind == "heading" and heading.locator.heading_path == ["Duck", "Etymology"]
+    assert "- Mallard is common" in doc.text
+    table = first(doc, "table")
+    assert table.rows == [
+        ["Species", "Size (cm)", "Size (cm)"],
+        ["Species", "min", "max"],
+        ["Mallard", "50", "65"],
+    ]
+    assert table.locator.heading_path == ["Duck", "Etymology"]
+
+
+def test_html_teaser_articles_do_not_hide_the_page(registry: ParserRegistry, tmp_path: Path) -> None:
+    # One short <article> teaser on a long page is not "the content": the body is read.
+    body = "".join(f"<p>Paragraph {i} of the real page text about travel rules.</p>" for i in range(20))
+    path = tmp_path / "index.html"
+    path.write_text(f"<html><body><article><p>Teaser card</p></article>{body}</body></html>", encoding="utf-8")
+    doc = registry.parse(path)
+    assert "Paragraph 19 of the real page text" in doc.text and "Teaser card" in doc.text
+
+
 def test_html_gbk_meta_charset(registry: ParserRegistry, tmp_path: Path) -> None:
     path = tmp_path / "gbk.html"
     path.write_bytes(
@@ -233,9 +307,7 @@ def make_docx(path: Path) -> Path:
     doc.add_paragraph("Applies to all staff.")
     doc.add_heading("Hotels", level=1)
     table = doc.add_table(rows=3, cols=3)
-    for r, row in enumerate(
-        [["City", "Hotel", "Meals"], ["Beijing", "600", "150"], ["Hangzhou", "450", "120"]]
-    ):
+    for r, row in enumerate([["City", "Hotel", "Meals"], ["Beijing", "600", "150"], ["Hangzhou", "450", "120"]]):
         for c, value in enumerate(row):
             table.cell(r, c).text = value
     merged = table.cell(0, 1).merge(table.cell(0, 2))
@@ -291,9 +363,7 @@ def test_demo_corpus_parses_and_answers_are_in_it(registry: ParserRegistry) -> N
         corpus += doc.text + "\n"
     assert any(b.kind == "table" for p in files for b in registry.parse(p).blocks)
     assert len(EXAMPLE_QUESTIONS) >= 6
-    assert any(not q.isascii() for q, _ in EXAMPLE_QUESTIONS) and any(
-        q.isascii() for q, _ in EXAMPLE_QUESTIONS
-    )
+    assert any(not q.isascii() for q, _ in EXAMPLE_QUESTIONS) and any(q.isascii() for q, _ in EXAMPLE_QUESTIONS)
     for question, expected in EXAMPLE_QUESTIONS:
         assert expected in corpus, question
     assert "Lanting Hub · Intranet" not in corpus  # it_faq.html's navigation is stripped

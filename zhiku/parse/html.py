@@ -64,9 +64,45 @@ _BLOCK = frozenset(
     }
 )
 _HEADINGS = {f"h{i}": i for i in range(1, 7)}
+_DROP_ROLES = frozenset({"navigation", "banner", "contentinfo", "search", "complementary", "menu", "menubar"})
+# Class or id names of site chrome: navigation boxes, sidebars, "jump to" and "[edit]" links, cookie
+# banners, share buttons, breadcrumbs, tables of contents, print-only or screen-reader-only bits.
+_BOILERPLATE = re.compile(
+    r"^(?:navbox\w*|vertical-navbox|sidebar\w*|mw-jump-link|mw-editsection\w*|noprint|catlinks|printfooter|"
+    r"mw-navigation|navbar|breadcrumbs?|cookie[-\w]*|share[-\w]*|social[-\w]*|skip-link|sr-only|"
+    r"visually-hidden|toc|vector-(?:toc|main-menu|page-toolbar|page-tools|sticky-header|header|column-start|"
+    r"pinnable-header|user-links|dropdown)(?:-container|-landmark|-pinned)?|site-(?:header|footer|nav)|"
+    r"mw-indicators|metadata|ambox\w*)$",
+    re.IGNORECASE,
+)
+_NEVER_BOILERPLATE = frozenset({"html", "body", "main", "article"})
+_MAIN_SELECTORS = ("main", "[role=main]", "article", "#content", "#main-content", "#main", ".main-content")
 _MAX_SPAN = 1000  # a hostile colspan/rowspan must not allocate millions of cells
 _FLUSH = object()
 _SPACES = re.compile(r"\s+")
+
+
+_BREAKS = frozenset({"br", "p", "li", "ul", "ol", "table", "tr", "td", "th", "dt", "dd", "div", "section"}) | frozenset(
+    f"h{i}" for i in range(1, 7)
+)
+
+
+def inline_text(el: Tag) -> str:
+    """An element's text on one line: inline markup joins without spaces ("<b>water</b>fowl" ->
+    "waterfowl"), line breaks and block children are separated by a space. Iterative (deep trees)."""
+    parts: list[str] = []
+    stack: list[object] = [el]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if type(node) is NavigableString or node == " ":
+                parts.append(str(node))
+        elif isinstance(node, Tag) and node.name not in _DROP:
+            if node.name in _BREAKS:
+                parts.append(" ")
+                stack.append(" ")
+            stack.extend(reversed(list(node.children)))
+    return one_line("".join(parts))
 
 
 def _span(cell: Tag, attr: str) -> int:
@@ -99,7 +135,7 @@ def table_rows(table: Tag) -> list[list[str]]:
             while (r, col) in pending:
                 row.append(pending.pop((r, col)))
                 col += 1
-            text = one_line(cell.get_text(" ", strip=True))
+            text = inline_text(cell)
             colspan, rowspan = _span(cell, "colspan"), _span(cell, "rowspan")
             for c in range(colspan):
                 row.append(text)
@@ -128,7 +164,7 @@ def list_text(lst: Tag) -> str:
             continue
         owner = li.find_parent(["ul", "ol"])
         parts = [
-            child.get_text(" ", strip=True) if isinstance(child, Tag) else str(child)
+            inline_text(child) if isinstance(child, Tag) else str(child)
             for child in li.children
             if not (isinstance(child, Tag) and child.name in ("ul", "ol")) and not isinstance(child, Comment)
         ]
@@ -183,14 +219,14 @@ class _Walker:
             self.buffer.append("\n")
         elif name in _HEADINGS:
             self.flush()
-            text = one_line(el.get_text(" ", strip=True))
+            text = inline_text(el)
             if text:
                 level = _HEADINGS[name]
                 path = self.headings.push(level, text)
                 self.blocks.append(Block("heading", text, level=level, locator=Locator(heading_path=path)))
         elif name == "p":
             self.flush()
-            self.add("paragraph", one_line(el.get_text(" ")))
+            self.add("paragraph", inline_text(el))
         elif name in ("ul", "ol"):
             self.flush()
             self.add("list", list_text(el))
@@ -210,13 +246,43 @@ class _Walker:
             stack.extend(reversed(list(el.children)))
 
 
+def _is_boilerplate(el: Tag) -> bool:
+    """Navigation, site chrome and hidden parts, recognised by tag, ARIA role, or class/id."""
+    if el.name in _DROP or el.has_attr("hidden"):
+        return True
+    if el.name in _NEVER_BOILERPLATE:
+        return False  # page-wide classes on these (e.g. "vector-toc-available") describe the skin
+    attrs = el.attrs or {}
+    if str(attrs.get("aria-hidden", "")).lower() == "true" or str(attrs.get("role", "")).lower() in _DROP_ROLES:
+        return True
+    style = str(attrs.get("style", "")).replace(" ", "").lower()
+    if "display:none" in style or "visibility:hidden" in style:
+        return True
+    classes: object = attrs.get("class") or []
+    class_names: list[str] = [str(c) for c in classes] if isinstance(classes, list) else str(classes).split()
+    names = [*class_names, str(attrs.get("id", ""))]
+    return any(_BOILERPLATE.match(name) for name in names if name)
+
+
+def strip_boilerplate(soup: BeautifulSoup) -> None:
+    """Remove navigation and chrome in place, before any text is taken from the tree."""
+    doomed = [el for el in soup.find_all(True) if isinstance(el, Tag) and _is_boilerplate(el)]
+    for el in doomed:
+        if el.parent is not None:  # not already gone with an enclosing element
+            el.extract()
+
+
 def _content_root(soup: BeautifulSoup) -> Tag:
-    for name in ("main", "article"):
-        found = soup.find(name)
-        if isinstance(found, Tag):
-            return found
+    """The main content element when the page marks one and it holds most of the page's text."""
     body = soup.find("body")
-    return body if isinstance(body, Tag) else soup
+    page = body if isinstance(body, Tag) else soup
+    total = len(page.get_text(" ", strip=True))
+    for selector in _MAIN_SELECTORS:
+        found = soup.select_one(selector)
+        # A page of <article> teasers marks a fragment, not the content: keep looking then.
+        if isinstance(found, Tag) and len(found.get_text(" ", strip=True)) >= 0.3 * total:
+            return found
+    return page
 
 
 def html_blocks(markup: bytes | str) -> tuple[str, list[Block]]:
@@ -227,6 +293,7 @@ def html_blocks(markup: bytes | str) -> tuple[str, list[Block]]:
     soup = BeautifulSoup(markup, "lxml")
     title_tag = soup.find("title")
     title = one_line(title_tag.get_text()) if isinstance(title_tag, Tag) else ""
+    strip_boilerplate(soup)
     return title, _Walker().walk(_content_root(soup))
 
 
