@@ -297,3 +297,20 @@ def test_huge_file_is_refused_by_size_alone(registry: ParserRegistry, tmp_path: 
         assert_batch_isolates(small_limit, bad, good_markdown(tmp_path), "too large")
     finally:
         small_limit.close()
+
+
+def test_zip_limits_from_settings_apply_to_ingestion(tmp_path: Path) -> None:
+    """ZHIKU_MAX_ZIP_ENTRIES (here 3) reaches the registry ingestion builds: a genuine DOCX is refused
+    with the setting named; with the default limits the same file is indexed."""
+    docx_path = make_docx(tmp_path / "policy.docx")
+    tight = App(Settings(home=tmp_path / "tight", embedder="hash", max_zip_entries=3))
+    try:
+        assert_batch_isolates(tight, docx_path, good_markdown(tmp_path), "ZHIKU_MAX_ZIP_ENTRIES")
+    finally:
+        tight.close()
+    default = App(Settings(home=tmp_path / "default", embedder="hash"))
+    try:
+        default.ensure_kb("default")
+        assert default.add("default", [docx_path]).ok
+    finally:
+        default.close()

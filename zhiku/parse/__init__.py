@@ -133,6 +133,8 @@ class ParserRegistry:
         self._by_ext: dict[str, _Entry] = {}
         self._by_mime: dict[str, str] = {}
         self._instances: dict[str, Parser] = {}
+        # ZIP containers are checked against these unless parse() is given limits (zhiku/parse/safety.py).
+        self._zip_limits = ZipLimits.from_settings(settings) if settings is not None else ZipLimits()
         for extensions, target, mimes, label, extra in BUILTIN_PARSERS:
             self.register(list(extensions), _lazy_factory(target, extra, settings), mimes=mimes, label=label)
 
@@ -194,14 +196,14 @@ class ParserRegistry:
     def parse(self, path: Path, *, max_bytes: int | None = None, zip_limits: ZipLimits | None = None) -> ParsedDocument:
         """Parse one file. Raises only ``ParseError``, whose message names the file and the reason.
 
-        ``zip_limits`` (default: ``ZipLimits()``) bound what a ZIP container (DOCX/XLSX/PPTX) may hold;
+        ``zip_limits`` (default: the registry's settings) bound what a ZIP container (DOCX/XLSX/PPTX) may hold;
         they are checked before any library opens it (decompression bombs).
         """
         path = Path(path)
         name = path.name
         size, head = _check_file(path, max_bytes)
         if head.startswith(ZIP_MAGIC):
-            check_zip(path, zip_limits)
+            check_zip(path, zip_limits or self._zip_limits)
         ext = path.suffix.lower()
         sniffed = _sniff(head, path)
         if sniffed == "ole2":
