@@ -186,6 +186,31 @@ def test_legacy_office_binary(registry: ParserRegistry, tmp_path: Path) -> None:
     assert "legacy" in parse_error(registry, path)
 
 
+def test_password_protected_office_file(registry: ParserRegistry, tmp_path: Path) -> None:
+    # Office saves an encrypted .docx/.xlsx/.pptx as an OLE2 container whose directory lists an
+    # "EncryptionInfo" stream (names are UTF-16): the magic, then that directory entry.
+    entry = "EncryptionInfo".encode("utf-16-le").ljust(64, b"\x00") + b"\x1e\x00\x02\x01" + b"\x00" * 60
+    path = tmp_path / "secret.xlsx"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 1016 + entry + b"\x00" * 512)
+    message = parse_error(registry, path)
+    assert "password-protected" in message and "legacy" not in message
+
+
+@pytest.mark.parametrize(
+    ("body", "label"),
+    [
+        ("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Ann>Hello there\n", "WebVTT"),
+        ("1\n00:00:01,000 --> 00:00:02,000\nAnn: Hello there\n", "SRT"),
+    ],
+)
+def test_transcripts_named_txt_are_sniffed(registry: ParserRegistry, tmp_path: Path, body: str, label: str) -> None:
+    path = tmp_path / "meeting.txt"
+    path.write_text(body, encoding="utf-8")
+    doc = registry.parse(path)
+    assert doc.metadata["format"] == label
+    assert (doc.blocks[0].locator.speaker, doc.blocks[0].locator.time_start) == ("Ann", 1.0)
+
+
 # --- corrupt and protected documents ---------------------------------------------------------------
 
 
@@ -254,9 +279,7 @@ def test_deeply_nested_html(registry: ParserRegistry, tmp_path: Path) -> None:
         assert "deep text" in doc.text
 
 
-def test_missing_optional_library_breaks_only_its_format(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_optional_library_breaks_only_its_format(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
     monkeypatch.delitem(sys.modules, "zhiku.parse.pdf", raising=False)

@@ -8,6 +8,7 @@ binary, encrypted, corrupt, ...), so a bad file never crashes a whole ingestion 
 from __future__ import annotations
 
 import importlib
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -206,6 +207,11 @@ class ParserRegistry:
             check_zip(path, zip_limits or self._zip_limits)
         ext = path.suffix.lower()
         sniffed = _sniff(head, path)
+        if sniffed == "ole2" and _is_encrypted_ooxml(path):
+            raise ParseError(
+                f"{name}: password-protected Office file: remove the password in Office "
+                "(File > Info > Protect) and save it again"
+            )
         if sniffed == "ole2":
             raise ParseError(
                 f"{name}: legacy binary Office file (.doc/.xls/.ppt) is not supported; save it as .docx/.xlsx/.pptx"
@@ -302,10 +308,30 @@ def _sniff(head: bytes, path: Path) -> str | None:
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if start.startswith((b"<!doctype html", b"<html")):
         return ".html"
+    if start.startswith(b"webvtt"):
+        return ".vtt"
+    if _SRT_START.match(start):
+        return ".srt"
     return None
+
+
+# An SRT file opens with a cue number and a timing line.
+_SRT_START = re.compile(rb"\d{1,6}[ \t]*\r?\n\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}[ \t]*-->")
+# Encrypted DOCX/XLSX/PPTX are OLE2 containers holding an "EncryptionInfo" stream (name in UTF-16).
+_ENCRYPTION_INFO = "EncryptionInfo".encode("utf-16-le")
+_OLE_SCAN_BYTES = 4 * 1024 * 1024
+
+
+def _is_encrypted_ooxml(path: Path) -> bool:
+    """True for a password-protected OOXML file (an OLE2 container with an EncryptionInfo stream)."""
+    try:
+        with path.open("rb") as fh:
+            return _ENCRYPTION_INFO in fh.read(_OLE_SCAN_BYTES)
+    except OSError:
+        return False
 
 
 def _same_family(a: str, b: str) -> bool:
     """Extensions that are spellings of one format (``.htm``/``.html``) are not a mismatch."""
-    families = ({".html", ".htm", ".xhtml"}, {".jpg", ".jpeg"}, {".tif", ".tiff"})
+    families = ({".html", ".htm", ".xhtml"}, {".jpg", ".jpeg"}, {".tif", ".tiff"}, {".xlsx", ".xlsm"})
     return any(a in f and b in f for f in families)
