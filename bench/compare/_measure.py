@@ -26,14 +26,17 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 MARKER_VAR = "ZHIKU_BENCH_RUN"
 
 
-def _stat(pid: int) -> tuple[int, int] | None:
-    """(ppid, start time) of a process, or None when it is gone."""
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> tuple[int, int, int] | None:
+    """(ppid, start time, CPU ticks used so far) of a process, or None when it is gone."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_bytes()
     except OSError:
         return None
     fields = raw[raw.rindex(b")") + 2 :].split()  # the command name may contain spaces
-    return int(fields[1]), int(fields[19])
+    return int(fields[1]), int(fields[19]), int(fields[11]) + int(fields[12])
 
 
 def _rss_bytes(pid: int) -> int:
@@ -80,10 +83,13 @@ class Sampler(threading.Thread):
         self.samples = 0
         self.per_process: dict[str, int] = {}  # command line -> its own peak RSS
         self._marked: dict[tuple[int, int], bool] = {}
+        self._ticks: dict[tuple[int, int], int] = {}  # CPU ticks last seen per member process
 
     def members(self) -> list[int]:
         """Processes of this run alive now (never the harness itself)."""
         parents: dict[int, int] = {}
+        keys: dict[int, tuple[int, int]] = {}
+        ticks: dict[int, int] = {}
         found: list[int] = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
@@ -93,7 +99,8 @@ class Sampler(threading.Thread):
             if st is None:
                 continue
             parents[pid] = st[0]
-            key = (pid, st[1])
+            key = keys[pid] = (pid, st[1])
+            ticks[pid] = st[2]
             if key not in self._marked:
                 try:
                     self._marked[key] = self.marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
@@ -110,7 +117,14 @@ class Sampler(threading.Thread):
                     if pid not in found:
                         found.append(pid)
                     break
+        for pid in found:
+            self._ticks[keys[pid]] = ticks[pid]
         return found
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds of every member process as last sampled (misses at most one interval each)."""
+        return sum(self._ticks.values()) / TICK
 
     def sample(self) -> list[int]:
         pids = self.members()
@@ -223,7 +237,8 @@ class Session:
             "peak_rss_tree_sampled_mb": mb(self.sampler.peak_rss),
             "peak_pss_tree_sampled_mb": mb(self.sampler.peak_pss),
             "max_single_process_rss_mb": max_process,
-            "cpu_s": round(sum(s.cpu_s for s in self.steps), 2),
+            # waited-for commands: the kernel's exact count; detached processes: sampled from /proc
+            "cpu_s": round(max(sum(s.cpu_s for s in self.steps), self.sampler.cpu_s), 2),
             "samples": self.sampler.samples,
             "processes_peak_rss_mb": {name: mb(v) for name, v in top},
             "steps": [s.__dict__ for s in self.steps],
