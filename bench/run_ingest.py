@@ -74,15 +74,20 @@ def generate(folder: Path, n: int, seed: int = 7) -> int:
     return total
 
 
-def counts(db: Path) -> dict[str, int]:
+def counts(db: Path, kb: str) -> dict[str, int]:
+    """Rows of one knowledge base (a home may hold several)."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        q = con.execute
+        kb_id = con.execute("SELECT id FROM kbs WHERE name = ?", (kb,)).fetchone()[0]
+
+        def q(sql: str) -> int:
+            return int(con.execute(sql, (kb_id,)).fetchone()[0])
+
         return {
-            "documents": q("SELECT count(*) FROM documents").fetchone()[0],
-            "chunks": q("SELECT count(*) FROM chunks").fetchone()[0],
-            "vectors": q("SELECT count(*) FROM vectors").fetchone()[0],
-            "failed_jobs": q("SELECT count(*) FROM jobs WHERE status = 'failed'").fetchone()[0],
+            "documents": q("SELECT count(*) FROM documents WHERE kb_id = ?"),
+            "chunks": q("SELECT count(*) FROM chunks WHERE kb_id = ?"),
+            "vectors": q("SELECT count(*) FROM vectors WHERE kb_id = ?"),
+            "failed_jobs": q("SELECT count(*) FROM jobs WHERE status = 'failed' AND kb_id = ?"),
         }
     finally:
         con.close()
@@ -102,7 +107,7 @@ def run_add(work: Path, name: str, folder: Path, embedder: str, home: Path, kb: 
     with Session(marker, interval=0.1, logs=logs) as session:
         session.run(name, [ZHIKU, "add", "--kb", kb, "--create", "-q", str(folder)], env, work)
     measured = session.result()
-    c = counts(home / "zhiku.db")
+    c = counts(home / "zhiku.db", kb)
     wall = session.steps[0].wall_s
     return {
         "embedder": embedder,
