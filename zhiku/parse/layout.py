@@ -103,9 +103,11 @@ def merge_fragments(fragments: list[Line]) -> list[Line]:
 
 
 def _continues(prev: Line, frag: Line) -> bool:
-    h = min(prev.height, frag.height)
-    overlap = min(prev.y1, frag.y1) - max(prev.y0, frag.y0)
-    return overlap > 0.5 * h and -0.5 * h <= frag.x0 - prev.x1 < gap_limit(max(prev.height, frag.height))
+    # Comparisons rather than min()/max() calls: this runs for every fragment of a document.
+    h, tall = (prev.height, frag.height) if prev.height < frag.height else (frag.height, prev.height)
+    overlap = (prev.y1 if prev.y1 < frag.y1 else frag.y1) - (prev.y0 if prev.y0 > frag.y0 else frag.y0)
+    limit = 0.8 * tall if tall > 3.75 else 3.0  # gap_limit(tall)
+    return overlap > 0.5 * h and -0.5 * h <= frag.x0 - prev.x1 < limit
 
 
 def gap_limit(height: float) -> float:
@@ -281,8 +283,7 @@ def _split_at_gutters(lines: list[Line], min_gutter: float) -> list[list[Line]]:
     cuts = [(a + b) / 2 for a, b in gaps]
     columns: list[list[Line]] = [[] for _ in range(len(cuts) + 1)]
     for line in lines:
-        index = sum(1 for c in cuts if line.x0 > c)
-        columns[index].append(line)
+        columns[bisect.bisect_left(cuts, line.x0)].append(line)  # cuts ascend: how many lie left of x0
     return [c for c in columns if c]
 
 
@@ -496,25 +497,29 @@ def paragraphs(region: list[Line]) -> list[Paragraph]:
             out.append(Paragraph("", (line.x0, line.y0, line.x1, line.y1), size=line.size, rows=line.rows))
             continue
         if current:
+            # Plain comparisons instead of min()/max() calls: this runs for every line of a document.
             prev = current[-1]
-            h = min(prev.height, line.height)
+            h = prev.height if prev.height < line.height else line.height
             gap = prev.y0 - line.y1
+            small, large = (prev.size, line.size) if prev.size <= line.size else (line.size, prev.size)
             if (
-                gap > max(usual * 1.5, usual + h * 0.5, h * 0.75)
+                (gap > usual * 1.5 and gap > usual + h * 0.5 and gap > h * 0.75)  # wider than usual
                 or gap < -h  # went up: a new column or an out-of-flow piece
                 or line.x0 > prev.x1  # to the right, on the same row: a separate piece
-                or (line.x0 - prev.x0 > max(h * 0.8, 4.0) and line.x0 < prev.x1)  # indented first line
+                or (line.x0 - prev.x0 > (h * 0.8 if h > 5.0 else 4.0) and line.x0 < prev.x1)  # indented first line
                 or (prev.text.endswith(_SENTENCE_END) and (prev.x1 - prev.x0) < 0.7 * widest)
-                or max(prev.size, line.size) > 1.1 * max(min(prev.size, line.size), 0.1)
+                or large > 1.1 * (small if small > 0.1 else 0.1)
                 or line.text.startswith(_BULLETS)
-                or (is_cjk(prev.text[-1]) and prev.x1 - prev.x0 < 0.8 * measure)
+                or (prev.x1 - prev.x0 < 0.8 * measure and is_cjk(prev.text[-1]))
                 # Emphasis ending: a bold/italic heading line followed by regular text.
                 or (prev.bold and not line.bold and (len(current) == 1 or prev.x1 - prev.x0 < 0.7 * widest))
             ):
                 out.append(_paragraph(current))
                 current, widest = [], 0.0
         current.append(line)
-        widest = max(widest, line.x1 - line.x0)
+        width = line.x1 - line.x0
+        if width > widest:
+            widest = width
     if current:
         out.append(_paragraph(current))
     return out
@@ -526,8 +531,14 @@ def _paragraph(lines: list[Line]) -> Paragraph:
     x0, y0, x1, y1, bold = first.x0, first.y0, first.x1, first.y1, first.bold
     for line in lines[1:]:
         text = join_wrapped(text, line.text)
-        x0, y0 = min(x0, line.x0), min(y0, line.y0)
-        x1, y1 = max(x1, line.x1), max(y1, line.y1)
+        if line.x0 < x0:
+            x0 = line.x0
+        if line.y0 < y0:
+            y0 = line.y0
+        if line.x1 > x1:
+            x1 = line.x1
+        if line.y1 > y1:
+            y1 = line.y1
         bold = bold and line.bold
     text = text.replace("\ufffe", "").replace("\x02", "").strip()
     return Paragraph(text, (x0, y0, x1, y1), size=first.size, bold=bold, lines=len(lines))

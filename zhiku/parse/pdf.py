@@ -28,6 +28,7 @@ import pypdfium2.raw as pdfium_c
 
 from ..errors import ParseError
 from ..types import Block, Locator, ParsedDocument
+from . import pdfium_calls as fast
 from .base import HeadingTracker, normalize_rows, one_line, render_table
 from .layout import (
     Line,
@@ -107,6 +108,12 @@ class _Reader:
         self._matrix = pdfium_c.FS_MATRIX()
         self._font = ctypes.create_string_buffer(96)
         self._flags = ctypes.c_int()
+        # Out-parameters by reference, made once: the ``fast`` functions take them as they are.
+        self._refs = tuple(ctypes.byref(v) for v in (self._l, self._t, self._r, self._b))
+        self._rect_ref = ctypes.byref(self._rect)
+        self._matrix_ref = ctypes.byref(self._matrix)
+        self._flags_ref = ctypes.byref(self._flags)
+        self._font_len = ctypes.c_ulong(len(self._font))
         self._fonts: dict[bytes, bool] = {}
         #: The last page's text (pdfium's, with its line breaks): its quality decides about OCR.
         self.text = ""
@@ -125,32 +132,35 @@ class _Reader:
             text = "".join(_char(raw, i) for i in range(n))
         self.text = text
         self._fix = may_be_doubled(text)
+        raw = fast.handle(raw)
         # Boxes of every pdfium line in one flat list, so numpy does the geometry for the whole page.
         # A line's boxes are its text-object rectangles, or (when it has many more objects than
         # words: one object per CJK character) its words' boxes from their first and last characters.
         left, right, bottom, top, rect = self._l, self._r, self._b, self._t, self._rect
-        get_rect, char_box = pdfium_c.FPDFText_GetRect, pdfium_c.FPDFText_GetLooseCharBox
+        left_ref, top_ref, right_ref, bottom_ref = self._refs
+        rect_ref = self._rect_ref
+        get_rect, char_box = fast.get_rect, fast.loose_char_box
         pieces: list[tuple[int, str, int, int, list[int] | None]] = []
         flat: list[tuple[float, float, float, float]] = []
         pos = 0
-        count_rects = pdfium_c.FPDFText_CountRects
+        count_rects = fast.count_rects
         for piece in text.split("\r\n"):
             if piece and not piece.isspace():
                 count = count_rects(raw, pos, len(piece))
                 if 0 < count <= 4 or 0 < count <= 2 * piece.count(" ") + 2:
                     pieces.append((pos, piece, len(flat), count, None))
                     for k in range(count):
-                        get_rect(raw, k, left, top, right, bottom)
+                        get_rect(raw, k, left_ref, top_ref, right_ref, bottom_ref)
                         flat.append((left.value, bottom.value, right.value, top.value))
                 elif count > 0:
                     first = len(flat)
                     starts: list[int] = []
                     for match in _WORD.finditer(piece):
                         a, b = match.start(), match.end() - 1
-                        if not char_box(raw, pos + a, rect):
+                        if not char_box(raw, pos + a, rect_ref):
                             continue
                         x0, y0, x1, y1 = rect.left, rect.bottom, rect.right, rect.top
-                        if b > a and char_box(raw, pos + b, rect):
+                        if b > a and char_box(raw, pos + b, rect_ref):
                             x0, y0 = min(x0, rect.left), min(y0, rect.bottom)
                             x1, y1 = max(x1, rect.right), max(y1, rect.top)
                         starts.append(a)
@@ -173,10 +183,23 @@ class _Reader:
         n_breaks = (breaks[firsts + np.fromiter((p[3] for p in pieces), dtype=np.int64) - 1] - breaks[firsts]).tolist()
         fragments: list[Line] = []
         self.broken = sum(1 for b in n_breaks if b >= 2)
+        # The common case inlined (one text object, one font): a line costs three pdfium calls.
+        font_size, get_matrix, fix = fast.font_size, fast.get_matrix, self._fix
+        matrix, matrix_ref = self._matrix, self._matrix_ref
         for i, (pos, piece, first, count, word_starts) in enumerate(pieces):
             if n_breaks[i] == 0:
-                size, bold = self._style(raw, pos, piece, single=count == 1)
-                fragments.append(Line(x0s[i], y0s[i], x1s[i], y1s[i], self._clean(piece), size, bold))
+                if count == 1:
+                    start = pos + len(piece) - len(piece.lstrip())
+                    size = font_size(raw, start)
+                    if get_matrix(raw, start, matrix_ref):
+                        scale = (matrix.c * matrix.c + matrix.d * matrix.d) ** 0.5
+                        if scale > 0:
+                            size *= scale
+                    size, bold = round(size, 1), self._bold(raw, start)
+                else:
+                    size, bold = self._style(raw, pos, piece)
+                text = undouble(piece.strip()) if fix else piece.strip()
+                fragments.append(Line(x0s[i], y0s[i], x1s[i], y1s[i], text, size, bold))
             else:
                 fragments.extend(
                     self._fragments(raw, pos, piece, flat[first : first + count], same[first:], word_starts)
@@ -213,7 +236,7 @@ class _Reader:
                 k = _next_word(piece, k)
                 if k < 0:
                     return self._split(raw, pos, piece)
-                if not pdfium_c.FPDFText_GetLooseCharBox(raw, pos + k, rect):
+                if not fast.loose_char_box(raw, pos + k, self._rect_ref):
                     continue
                 cx, cy = (rect.left + rect.right) / 2, (rect.bottom + rect.top) / 2
                 if x0 - 1 <= cx <= x1 + 1 and y0 - 1 <= cy <= y1 + 1:
@@ -235,7 +258,7 @@ class _Reader:
         for k, ch in enumerate(piece):
             if ch.isspace() or ch in "\ufffe\x02":
                 continue
-            if not pdfium_c.FPDFText_GetLooseCharBox(raw, pos + k, rect):
+            if not fast.loose_char_box(raw, pos + k, self._rect_ref):
                 continue
             cx0, cy0, cx1, cy1 = rect.left, rect.bottom, rect.right, rect.top
             if cx1 - cx0 <= 0 and cy1 - cy0 <= 0:
@@ -277,9 +300,9 @@ class _Reader:
 
     def _size(self, raw: Any, index: int) -> float:
         """Font size in points: the font size times the text matrix's vertical scale."""
-        size = pdfium_c.FPDFText_GetFontSize(raw, index)
+        size = fast.font_size(raw, index)
         m = self._matrix
-        if pdfium_c.FPDFText_GetMatrix(raw, index, m):
+        if fast.get_matrix(raw, index, self._matrix_ref):
             scale = (m.c * m.c + m.d * m.d) ** 0.5
             if scale > 0:
                 size *= scale
@@ -287,12 +310,12 @@ class _Reader:
 
     def _bold(self, raw: Any, index: int) -> bool:
         """Bold (by font name or weight) or italic: emphasis that marks a heading of body size."""
-        length = pdfium_c.FPDFText_GetFontInfo(raw, index, self._font, len(self._font), self._flags)
+        length = fast.font_info(raw, index, self._font, self._font_len, self._flags_ref)
         name = self._font.value if 0 < length <= len(self._font) else b""
         bold = self._fonts.get(name)
         if bold is None:
             lowered = name.decode("latin-1").lower().split("+")[-1]
-            bold = any(mark in lowered for mark in _BOLD_NAMES) or pdfium_c.FPDFText_GetFontWeight(raw, index) >= 600
+            bold = any(mark in lowered for mark in _BOLD_NAMES) or fast.font_weight(raw, index) >= 600
             self._fonts[name] = bold
         return bold or bool(self._flags.value & 64)
 
@@ -508,16 +531,14 @@ def _open(path: Path, password: str | None) -> pdfium.PdfDocument:
 def _path_boxes(page: pdfium.PdfPage) -> list[tuple[float, float, float, float]]:
     """Bounds of the page's path objects (top level; at most 5,000 objects looked at)."""
     x0, y0, x1, y1 = (ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float())
-    get_object, get_type, bounds = (
-        pdfium_c.FPDFPage_GetObject,
-        pdfium_c.FPDFPageObj_GetType,
-        pdfium_c.FPDFPageObj_GetBounds,
-    )
+    refs = (ctypes.byref(x0), ctypes.byref(y0), ctypes.byref(x1), ctypes.byref(y1))
+    get_object, get_type, bounds, pointer = fast.page_object, fast.object_type, fast.object_bounds, ctypes.c_void_p
     path = pdfium_c.FPDF_PAGEOBJ_PATH
+    raw = fast.handle(page.raw)
     out: list[tuple[float, float, float, float]] = []
     for i in range(min(pdfium_c.FPDFPage_CountObjects(page.raw), 5000)):
-        obj = get_object(page.raw, i)
-        if get_type(obj) == path and bounds(obj, x0, y0, x1, y1):
+        obj = pointer(get_object(raw, i))
+        if get_type(obj) == path and bounds(obj, *refs):
             out.append((x0.value, y0.value, x1.value, y1.value))
     return out
 

@@ -15,6 +15,8 @@ import bisect
 import itertools
 from dataclasses import dataclass
 
+import numpy as np
+
 from .base import join_lines
 from .layout import Line, row_bands
 
@@ -63,24 +65,33 @@ def _slabs(edges: _Edges) -> list[tuple[float, float]]:
         + [(y - _SNAP, y + _SNAP) for y, _, _ in edges.horizontal]
     )
     out: list[tuple[float, float]] = []
-    for lo, hi in spans:
-        if out and lo <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
+    lo0, hi0 = spans[0]
+    for lo, hi in spans[1:]:
+        if lo <= hi0:
+            if hi > hi0:
+                hi0 = hi
         else:
-            out.append((lo, hi))
+            out.append((lo0, hi0))
+            lo0, hi0 = lo, hi
+    out.append((lo0, hi0))
     return out
 
 
 def _merged(segments: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
     """Segments on one grid line merged: (starts, ends), sorted, disjoint."""
+    if len(segments) > 1:
+        segments = sorted(segments)
     starts: list[float] = []
     ends: list[float] = []
-    for a, b in sorted(segments):
-        if ends and a <= ends[-1] + _SNAP:
-            ends[-1] = max(ends[-1], b)
+    end = -1e300
+    for a, b in segments:
+        if a <= end + _SNAP:
+            if b > end:
+                end = ends[-1] = b
         else:
             starts.append(a)
             ends.append(b)
+            end = b
     return starts, ends
 
 
@@ -89,10 +100,17 @@ def _covered(line: tuple[list[float], list[float]] | None, lo: float, hi: float)
     if line is None:
         return False
     starts, ends = line
+    need = 0.5 * (hi - lo)
+    if len(starts) == 1:  # one rule along the whole grid line: the usual case
+        a, b = starts[0], ends[0]
+        return (b if b < hi else hi) - (a if a > lo else lo) >= need
     total = 0.0
     for i in range(max(bisect.bisect_right(starts, lo) - 1, 0), bisect.bisect_left(starts, hi)):
-        total += max(0.0, min(ends[i], hi) - max(starts[i], lo))
-    return total >= 0.5 * (hi - lo)
+        a, b = starts[i], ends[i]
+        piece = (b if b < hi else hi) - (a if a > lo else lo)
+        if piece > 0:
+            total += piece
+    return total >= need
 
 
 def ruled_tables(lines: list[Line], boxes: list[Box]) -> list[Line]:
@@ -105,6 +123,8 @@ def ruled_tables(lines: list[Line], boxes: list[Box]) -> list[Line]:
     for lo, hi in _slabs(edges):
         vertical = [e for e in edges.vertical if lo <= e[1] and e[2] <= hi]
         horizontal = [e for e in edges.horizontal if lo <= e[0] <= hi]
+        if not vertical or len(horizontal) < 3:  # a grid needs 3 row rules and a column rule
+            continue
         table = _table(out, vertical, horizontal)
         if table is not None:
             line, inside = table
@@ -124,11 +144,11 @@ def _table(
     if len(xs) < 3 or len(ys) < 3:
         return None
     segments_x: dict[int, list[tuple[float, float]]] = {}
-    for x, y0, y1 in vertical:
-        segments_x.setdefault(_nearest(xs, x), []).append((y0, y1))
+    for k, (_, y0, y1) in zip(_nearest_all(xs, [x for x, _, _ in vertical]), vertical, strict=True):
+        segments_x.setdefault(k, []).append((y0, y1))
     segments_y: dict[int, list[tuple[float, float]]] = {}
-    for y, x0, x1 in horizontal:
-        segments_y.setdefault(_nearest(ys, y), []).append((x0, x1))
+    for k, (_, x0, x1) in zip(_nearest_all(ys, [y for y, _, _ in horizontal]), horizontal, strict=True):
+        segments_y.setdefault(k, []).append((x0, x1))
     by_x = {k: _merged(v) for k, v in segments_x.items()}
     by_y = {k: _merged(v) for k, v in segments_y.items()}
     n_cols, n_rows = len(xs) - 1, len(ys) - 1  # rows counted from the bottom (ys ascending)
@@ -222,8 +242,12 @@ def _side_by_side(lines: list[Line]) -> bool:
     return False
 
 
-def _nearest(values: list[float], v: float) -> int:
-    i = bisect.bisect_left(values, v)
-    if i > 0 and (i == len(values) or v - values[i - 1] <= values[i] - v):
-        return i - 1
-    return i
+def _nearest_all(values: list[float], vs: list[float]) -> list[int]:
+    """``_nearest`` for many values at once (numpy: tables have hundreds of edges)."""
+    grid = np.asarray(values)
+    v = np.asarray(vs)
+    i = np.searchsorted(grid, v, side="left")
+    below = np.clip(i - 1, 0, len(grid) - 1)
+    above = np.clip(i, 0, len(grid) - 1)
+    take_below = (i > 0) & ((i == len(grid)) | (v - grid[below] <= grid[above] - v))
+    return np.where(take_below, i - 1, i).tolist()

@@ -1,0 +1,53 @@
+"""pdfium functions for the PDF parser's hot loops, called without ctypes argument conversion.
+
+pypdfium2's bindings declare ``argtypes`` for every function, so each call converts and checks every
+argument (typed pointers, ``c_double`` out-parameters passed by reference): about 0.6-0.9 us a call.
+The parser makes several calls per text line and, on pages with tables, three per page object, so
+that overhead was a large part of parsing time. ``bare`` makes a second function pointer to the same
+C function with no ``argtypes``: callers pass exactly typed arguments themselves (``c_void_p`` for
+handles, ``byref`` for out-parameters, Python ints only for C ``int`` parameters), which halves the
+cost. Only the result type is declared. The function objects are created once and never changed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import pypdfium2.raw as pdfium_c
+
+
+def bare(function: Any, restype: Any) -> Any:
+    """A new ctypes function pointer to ``function``'s C function, without ``argtypes``."""
+    pointer = type(function)(ctypes.cast(function, ctypes.c_void_p).value)
+    pointer.restype = restype
+    return pointer
+
+
+def handle(raw: Any) -> ctypes.c_void_p:
+    """A pypdfium2 handle (page, text page, object) as a plain ``c_void_p`` for ``bare`` functions."""
+    return ctypes.c_void_p(ctypes.cast(raw, ctypes.c_void_p).value)
+
+
+_int, _double, _ulong, _void_p = ctypes.c_int, ctypes.c_double, ctypes.c_ulong, ctypes.c_void_p
+
+#: (text page, int start, int count) -> int
+count_rects = bare(pdfium_c.FPDFText_CountRects, _int)
+#: (text page, int index, double* left, double* top, double* right, double* bottom) -> bool
+get_rect = bare(pdfium_c.FPDFText_GetRect, _int)
+#: (text page, int index, FS_RECTF*) -> bool
+loose_char_box = bare(pdfium_c.FPDFText_GetLooseCharBox, _int)
+#: (text page, int index) -> double
+font_size = bare(pdfium_c.FPDFText_GetFontSize, _double)
+#: (text page, int index, FS_MATRIX*) -> bool
+get_matrix = bare(pdfium_c.FPDFText_GetMatrix, _int)
+#: (text page, int index, void* buffer, c_ulong length, int* flags) -> unsigned long
+font_info = bare(pdfium_c.FPDFText_GetFontInfo, _ulong)
+#: (text page, int index) -> int
+font_weight = bare(pdfium_c.FPDFText_GetFontWeight, _int)
+#: (page, int index) -> object handle (an int, None for NULL)
+page_object = bare(pdfium_c.FPDFPage_GetObject, _void_p)
+#: (object) -> int
+object_type = bare(pdfium_c.FPDFPageObj_GetType, _int)
+#: (object, float* left, float* bottom, float* right, float* top) -> bool
+object_bounds = bare(pdfium_c.FPDFPageObj_GetBounds, _int)
