@@ -170,7 +170,7 @@ class JobRunner:
 
     def _beat(self) -> None:
         now = time.monotonic()
-        if now - self._last_beat >= HEARTBEAT_S:
+        if self._held and now - self._last_beat >= HEARTBEAT_S:
             self._last_beat = now
             self.store.heartbeat_jobs(self.pid)
         if now - self._last_recover >= 30.0:  # another runner may have died meanwhile

@@ -90,9 +90,12 @@ class JobsMixin:
         if exclude:
             where.append(f"id NOT IN ({','.join('?' * len(exclude))})")
             params.extend(exclude)
+        select = f"SELECT id FROM jobs WHERE {' AND '.join(where)} ORDER BY id LIMIT 1"
+        if self._db.execute(select, params).fetchone() is None:
+            return None  # an idle runner polls often: no write lock just to find nothing
         now = time.time()
         with self._write() as db:
-            row = db.execute(f"SELECT id FROM jobs WHERE {' AND '.join(where)} ORDER BY id LIMIT 1", params).fetchone()
+            row = db.execute(select, params).fetchone()  # again, under the lock: another runner may have won
             if row is None:
                 return None
             db.execute(
@@ -221,9 +224,12 @@ class JobsMixin:
     def recover_jobs(self, alive: Callable[[int], bool], stale_after: float) -> list[int]:
         """Put back to ``queued`` the running jobs whose runner is gone: its pid is not alive, or it
         has not heartbeaten for ``stale_after`` seconds. Returns their ids."""
+        running = "SELECT id, worker_pid, heartbeat FROM jobs WHERE status = 'running'"
+        if not self._db.execute(running + " LIMIT 1").fetchone():
+            return []
         now = time.time()
         with self._write() as db:
-            rows = db.execute("SELECT id, worker_pid, heartbeat FROM jobs WHERE status = 'running'").fetchall()
+            rows = db.execute(running).fetchall()
             lost = [
                 int(job_id)
                 for job_id, pid, beat in rows
