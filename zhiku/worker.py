@@ -35,7 +35,7 @@ from typing import Any, Literal
 from .chunk import Chunker
 from .errors import ConfigError, ParseError, ZhikuError
 from .ingest import extract_tables, file_hash, safe_name
-from .parse import ParserRegistry
+from .parse import ParserRegistry, too_large
 from .store.records import TableRecord
 from .text import Analyzer
 from .types import Chunk, ParsedDocument
@@ -124,6 +124,8 @@ def prepare(task: ParseTask, parsers: ParserRegistry, chunker: Chunker, max_byte
             reason = f"{name}: no such file" if not path.exists() else f"{name}: not a regular file"
             return ParseOutcome(task.job_id, "failed", reason)
         stat = path.stat()
+        if stat.st_size > max_bytes:  # before hashing: a 3 GB file must not be read to be refused
+            return ParseOutcome(task.job_id, "failed", too_large(name, stat.st_size, max_bytes))
         content_hash = file_hash(path)
         if task.known_hash is not None and task.known_hash == content_hash:
             return ParseOutcome(task.job_id, "unchanged", content_hash=content_hash, mtime=stat.st_mtime)

@@ -259,7 +259,7 @@ def _check_file(path: Path, max_bytes: int | None) -> tuple[int, bytes]:
     except OSError as exc:
         raise ParseError(f"{name}: cannot read file: {exc.strerror or exc}") from exc
     if max_bytes is not None and size > max_bytes:
-        raise ParseError(f"{name}: file too large ({_mb(size)} > limit {_mb(max_bytes)})")
+        raise ParseError(too_large(name, size, max_bytes))
     if size == 0:
         raise ParseError(f"{name}: empty file (0 bytes)")
     try:
@@ -268,6 +268,11 @@ def _check_file(path: Path, max_bytes: int | None) -> tuple[int, bytes]:
     except OSError as exc:
         raise ParseError(f"{name}: cannot read file: {exc.strerror or exc}") from exc
     return size, head
+
+
+def too_large(name: str, size: int, max_bytes: int) -> str:
+    """The message for a file over the size limit (checked before anything reads the file)."""
+    return f"{name}: file too large ({_mb(size)} > limit {_mb(max_bytes)}); raise ZHIKU_MAX_FILE_MB to accept it"
 
 
 def _mb(n: int) -> str:
