@@ -481,3 +481,41 @@ def test_docx_truncated(registry: ParserRegistry, tmp_path: Path) -> None:
     bad.write_bytes(good.read_bytes()[:2000])
     with pytest.raises(ParseError, match=r"broken\.docx: .*(corrupt|truncated)"):
         registry.parse(bad)
+
+
+def _flood_regions(cells: set[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
+    """Reference: plain flood fill over cells, 4-connected."""
+    seen: set[tuple[int, int]] = set()
+    boxes = []
+    for start in sorted(cells):
+        if start in seen:
+            continue
+        stack, members = [start], []
+        seen.add(start)
+        while stack:
+            r, c = stack.pop()
+            members.append((r, c))
+            for nxt in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+                if nxt in cells and nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        rows = [m[0] for m in members]
+        cols = [m[1] for m in members]
+        boxes.append((min(rows), min(cols), max(rows), max(cols)))
+    return sorted(boxes)
+
+
+def test_table_regions_match_flood_fill() -> None:
+    import random
+
+    from zhiku.parse.spreadsheet import regions
+
+    # A "U": two columns joined only at the bottom are one table; a diagonal neighbour is not.
+    u_shape = {(1, 1), (2, 1), (3, 1), (3, 2), (3, 3), (2, 3), (1, 3)}
+    assert regions(u_shape) == [(1, 1, 3, 3)]
+    assert regions({(1, 1), (2, 2)}) == [(1, 1, 1, 1), (2, 2, 2, 2)]
+    rng = random.Random(7)
+    for _ in range(200):
+        density = rng.choice([0.2, 0.45, 0.6])
+        cells = {(r, c) for r in range(1, 16) for c in range(1, 12) if rng.random() < density}
+        assert regions(cells) == _flood_regions(cells)

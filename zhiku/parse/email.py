@@ -126,7 +126,7 @@ def _walk(msg: Message, fallback_charset: str | None) -> _Walk:
                 # Everything under a multipart/alternative (an HTML part inside multipart/related
                 # too) is one rendering of the same body.
                 child_group = parts if ctype == "multipart/alternative" else group
-                stack.extend((child, child_group) for child in reversed(children))
+                stack.extend((child, child_group) for child in reversed(children) if isinstance(child, Message))
             continue
         disposition = part.get_content_disposition()
         filename = part.get_filename()

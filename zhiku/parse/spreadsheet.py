@@ -14,10 +14,7 @@ so no block is unbounded and every part reads as a table on its own.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
-import posixpath
-import re
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
@@ -27,6 +24,7 @@ from typing import Any
 from ..errors import ParseError
 from ..types import Block, Locator, ParsedDocument
 from .base import decode_text, one_line, render_table
+from .xlsx_parts import chart_blocks, read_cells
 
 #: Data rows per table block; longer tables become several blocks, each with the header row.
 MAX_TABLE_ROWS = 200
@@ -34,7 +32,6 @@ MAX_TABLE_ROWS = 200
 MAX_CELLS = 5_000_000
 _CSV_SAMPLE = 64 * 1024
 _CSV_DELIMITERS = ",;\t|"
-_PERCENT_DECIMALS = re.compile(r"0\.(0+)%")
 
 
 def column_letter(index: int) -> str:
@@ -51,71 +48,55 @@ def cell_range(top: int, left: int, bottom: int, right: int) -> str:
     return f"{column_letter(left)}{top}:{column_letter(right)}{bottom}"
 
 
-def _parse_ref(ref: str) -> tuple[int, int, int, int] | None:
-    """``"B2:C4"`` -> (top, left, bottom, right); ``None`` for anything unreadable."""
-    m = re.fullmatch(r"\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?", ref.strip().upper())
-    if not m:
-        return None
-
-    def col(letters: str) -> int:
-        n = 0
-        for ch in letters:
-            n = n * 26 + ord(ch) - 64
-        return n
-
-    top, left = int(m.group(2)), col(m.group(1))
-    bottom, right = (int(m.group(4)), col(m.group(3))) if m.group(3) else (top, left)
-    return min(top, bottom), min(left, right), max(top, bottom), max(left, right)
-
-
-def format_value(value: Any, number_format: str = "General") -> str:
-    """A cell value as a reader would expect it: integers without ``.0``, floats without binary noise,
-    percentages as ``12.5%``, dates in ISO form, booleans as ``TRUE``/``FALSE``."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        fmt = number_format or ""
-        if "%" in fmt:
-            m = _PERCENT_DECIMALS.search(fmt)
-            return f"{value * 100:.{len(m.group(1)) if m else 0}f}%"
-        if isinstance(value, float):
-            if value.is_integer() and abs(value) < 1e15:
-                return str(int(value))
-            return f"{value:.15g}"
-        return str(value)
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0, 0):
-            return value.date().isoformat()
-        return value.isoformat(sep=" ", timespec="seconds")
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return str(value)
-    return str(value)
-
-
-def regions(cells: dict[tuple[int, int], str]) -> list[tuple[int, int, int, int]]:
+def regions(cells: dict[tuple[int, int], str] | set[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
     """Bounding boxes (top, left, bottom, right) of groups of cells connected up/down/left/right,
-    in reading order (top to bottom, then left to right)."""
-    seen: set[tuple[int, int]] = set()
-    boxes: list[tuple[int, int, int, int]] = []
-    for start in sorted(cells):
-        if start in seen:
-            continue
-        seen.add(start)
-        stack = [start]
-        top, left, bottom, right = start[0], start[1], start[0], start[1]
-        while stack:  # iterative flood fill: a huge table cannot hit the recursion limit
-            r, c = stack.pop()
-            top, left, bottom, right = min(top, r), min(left, c), max(bottom, r), max(right, c)
-            for nxt in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
-                if nxt in cells and nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-        boxes.append((top, left, bottom, right))
-    return sorted(boxes)
+    in reading order (top to bottom, then left to right).
+
+    Works on horizontal runs of adjacent cells rather than on cells: runs in consecutive rows that
+    share a column are joined (union-find), so a dense sheet costs about one step per row.
+    """
+    by_row: dict[int, list[int]] = {}
+    for r, c in cells:
+        by_row.setdefault(r, []).append(c)
+    runs: list[tuple[int, int, int]] = []  # (row, first column, last column)
+    parent: list[int] = []
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    previous: list[int] = []
+    previous_row = None
+    for r in sorted(by_row):
+        current: list[int] = []
+        cols = sorted(by_row[r])
+        start = cols[0]
+        for a, b in zip(cols, [*cols[1:], None], strict=True):
+            if b is None or b != a + 1:
+                current.append(len(runs))
+                parent.append(len(runs))
+                runs.append((r, start, a))
+                if b is not None:
+                    start = b
+        if previous_row == r - 1:
+            i = j = 0
+            while i < len(previous) and j < len(current):
+                _, p0, p1 = runs[previous[i]]
+                _, c0, c1 = runs[current[j]]
+                if p0 <= c1 and c0 <= p1:
+                    parent[find(current[j])] = find(previous[i])
+                if p1 < c1:
+                    i += 1
+                else:
+                    j += 1
+        previous, previous_row = current, r
+    boxes: dict[int, list[int]] = {}
+    for i, (r, c0, c1) in enumerate(runs):
+        box = boxes.setdefault(find(i), [r, c0, r, c1])
+        box[0], box[1], box[2], box[3] = min(box[0], r), min(box[1], c0), max(box[2], r), max(box[3], c1)
+    return sorted((b[0], b[1], b[2], b[3]) for b in boxes.values())
 
 
 def table_blocks(
@@ -169,40 +150,12 @@ def sheet_blocks(cells: dict[tuple[int, int], str], *, sheet: str, label: str) -
 # --- XLSX / XLSM -----------------------------------------------------------------------------------
 
 
-def _merged_ranges(workbook: Any, worksheet: Any) -> list[tuple[int, int, int, int]]:
-    """Merged ranges of a read-only worksheet, read from its XML (openpyxl's read-only mode skips
-    them). Only ``<mergeCell ref=...>`` elements are kept while streaming through the part."""
-    from lxml import etree
-
-    part = getattr(worksheet, "_worksheet_path", None)
-    archive = getattr(workbook, "_archive", None)
-    if not part or archive is None:
-        return []
-    merges = []
-    with archive.open(part) as fh:
-        for _, el in etree.iterparse(fh, events=("end",), tag="{*}mergeCell", resolve_entities=False, no_network=True):
-            box = _parse_ref(el.get("ref", ""))
-            if box:
-                merges.append(box)
-            el.clear()
-    return merges
-
-
 def _sheet_cells(workbook: Any, worksheet: Any, name: str) -> dict[tuple[int, int], str]:
     """Non-empty cells of a sheet as text, merged areas filled with their value."""
-    worksheet.reset_dimensions()  # trust the cells, not a stale <dimension> tag
-    cells: dict[tuple[int, int], str] = {}
-    for row in worksheet.iter_rows():
-        for cell in row:
-            value = cell.value
-            if value is None:
-                continue
-            text = format_value(value, getattr(cell, "number_format", "General"))
-            if text.strip():
-                cells[(cell.row, cell.column)] = text
-        if len(cells) > MAX_CELLS:
-            raise ParseError(f"sheet {name!r} has more than {MAX_CELLS:,} filled cells; split the workbook")
-    for top, left, bottom, right in _merged_ranges(workbook, worksheet):
+    cells, merges = read_cells(workbook, worksheet, max_cells=MAX_CELLS)
+    if len(cells) > MAX_CELLS:
+        raise ParseError(f"sheet {name!r} has more than {MAX_CELLS:,} filled cells; split the workbook")
+    for top, left, bottom, right in merges:
         value = cells.get((top, left), "")
         if not value or (bottom - top + 1) * (right - left + 1) > 10_000:
             continue  # an empty merge stays empty; a sheet-sized merge is formatting, not data
@@ -210,134 +163,6 @@ def _sheet_cells(workbook: Any, worksheet: Any, name: str) -> dict[tuple[int, in
             for c in range(left, right + 1):
                 cells[(r, c)] = value
     return cells
-
-
-_C = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
-_A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
-_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
-_MAX_CHART_POINTS = 10_000
-
-
-def _xml(archive: zipfile.ZipFile, part: str) -> Any | None:
-    """A package part parsed without entity expansion or network access; ``None`` when absent."""
-    from lxml import etree
-
-    try:
-        data = archive.read(part)
-    except KeyError:
-        return None
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-    try:
-        return etree.fromstring(data, parser)
-    except etree.XMLSyntaxError:
-        return None
-
-
-def _related(archive: zipfile.ZipFile, part: str, kind: str) -> list[str]:
-    """Parts that ``part`` links to with a relationship of type ``.../kind``."""
-    folder, _, name = part.rpartition("/")
-    rels = _xml(archive, f"{folder}/_rels/{name}.rels")
-    if rels is None:
-        return []
-    targets = []
-    for rel in rels.iter(_REL):
-        if rel.get("Type", "").endswith(f"/{kind}") and rel.get("TargetMode") != "External":
-            target = rel.get("Target", "")
-            full = target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"{folder}/{target}")
-            targets.append(full)
-    return targets
-
-
-def _cache(el: Any) -> list[str]:
-    """Values of a series' cached points (``strCache``/``numCache``), in point order."""
-    if el is None:
-        return []
-    points: dict[int, str] = {}
-    for pt in el.iter(f"{_C}pt"):
-        v = pt.find(f"{_C}v")
-        try:
-            idx = int(pt.get("idx", "0"))
-        except ValueError:
-            continue
-        if v is not None and v.text is not None and 0 <= idx < _MAX_CHART_POINTS:
-            try:
-                points[idx] = format_value(float(v.text)) if el.tag.endswith("numRef") else v.text
-            except ValueError:
-                points[idx] = v.text
-    return [points.get(i, "") for i in range(max(points) + 1)] if points else []
-
-
-def _rich_text(el: Any) -> str:
-    return one_line("".join(t.text or "" for t in el.iter(f"{_A}t"))) if el is not None else ""
-
-
-def _series(ser: Any, number: int) -> tuple[str, list[str], list[str]]:
-    """(name, categories or x values, values) of one ``<c:ser>``."""
-    tx = ser.find(f"{_C}tx")
-    name = one_line(" ".join(tx.itertext())) if tx is not None else ""
-    ref = ser.find(f"{_C}tx/{_C}strRef/{_C}strCache")
-    if ref is not None:
-        name = " ".join(_cache(ref)) or name
-    categories: list[str] = []
-    for path in ("cat/{c}strRef", "cat/{c}numRef", "xVal/{c}strRef", "xVal/{c}numRef"):
-        found = ser.find(_C + path.format(c=_C))
-        if found is not None and not categories:
-            categories = _cache(found)
-    values: list[str] = []
-    for path in ("val/{c}numRef", "yVal/{c}numRef"):
-        found = ser.find(_C + path.format(c=_C))
-        if found is not None and not values:
-            values = _cache(found)
-    return name or f"series {number}", categories, values
-
-
-def read_chart(root: Any) -> tuple[str, list[list[str]]] | None:
-    """A chart part as (caption, data table); the caption names the chart type(s) and title."""
-    plot = root.find(f".//{_C}plotArea")
-    if plot is None:
-        return None
-    kinds: list[str] = []
-    names: list[str] = []
-    columns: list[list[str]] = []
-    categories: list[str] = []
-    for group in plot:
-        if not isinstance(group.tag, str) or not group.tag.endswith("Chart"):
-            continue
-        kinds.append(group.tag.rpartition("}")[2][: -len("Chart")])
-        for ser in group.iter(f"{_C}ser"):
-            name, cats, values = _series(ser, len(names) + 1)
-            names.append(name)
-            columns.append(values)
-            categories = categories or cats
-    if not kinds:
-        return None
-    title = _rich_text(root.find(f".//{_C}chart/{_C}title"))
-    caption = f"Chart ({', '.join(kinds)})" + (f": {title}" if title else "")
-    length = max([len(categories), *(len(c) for c in columns)])
-    if not length:
-        return caption, []
-    axis = _rich_text(plot.find(f"{_C}catAx/{_C}title")) or _rich_text(plot.find(f"{_C}valAx/{_C}title"))
-    rows = [[axis, *names]]
-    for i in range(length):
-        first = categories[i] if i < len(categories) else str(i + 1)
-        rows.append([first, *(c[i] if i < len(c) else "" for c in columns)])
-    return caption, rows
-
-
-def chart_blocks(archive: zipfile.ZipFile, sheet_part: str, *, sheet: str, path: list[str]) -> Iterator[Block]:
-    """Charts drawn on a sheet: a caption (type and title) and the plotted data, taken from the
-    chart's own cache, as a table (categories or x values first, one column per series)."""
-    for drawing in _related(archive, sheet_part, "drawing"):
-        for part in _related(archive, drawing, "chart"):
-            root = _xml(archive, part)
-            chart = read_chart(root) if root is not None else None
-            if chart is None:
-                continue
-            caption, rows = chart
-            yield Block("paragraph", caption, locator=Locator(sheet=sheet, heading_path=list(path)))
-            if rows:
-                locator = Locator(sheet=sheet, heading_path=list(path))
-                yield Block("table", render_table(rows), rows=rows, name=caption, locator=locator)
 
 
 class XlsxParser:
