@@ -22,10 +22,11 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from .embed import CachedEmbedder
 from .errors import NotFound, ZhikuError
-from .ingest import FileOutcome
+from .ingest import FileOutcome, Status
 from .protocols import Store
 from .settings import Settings
 from .store.records import DocumentWrite, Job, JobDone
@@ -50,9 +51,9 @@ def pid_alive(pid: int) -> bool:
 
 def outcome_of(job: Job) -> FileOutcome:
     """A finished add job as the per-file outcome ``zhiku add`` and uploads report."""
-    status = job.result if job.result in ("added", "updated", "unchanged") else "failed"
-    reason = job.reason if status == "failed" else ""
-    return FileOutcome(job.key, status, job.chunks, reason or ("" if status != "failed" else "failed"), job.doc_id)  # type: ignore[arg-type]
+    if job.status == "done" and job.result in ("added", "updated", "unchanged"):
+        return FileOutcome(job.key, cast(Status, job.result), job.chunks, "", job.doc_id)
+    return FileOutcome(job.key, "failed", 0, job.reason or f"{job.key}: not indexed (job {job.status})", job.doc_id)
 
 
 @dataclass

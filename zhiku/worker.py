@@ -386,14 +386,19 @@ class ParsePool:
         env = dict(os.environ)
         here = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        process = subprocess.Popen(
-            [sys.executable, "-c", "from zhiku.worker import serve; serve()"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            close_fds=True,
-        )
+        log = self._log()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-c", "from zhiku.worker import serve; serve()"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=env,
+                close_fds=True,
+            )
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()  # the worker has its own copy
         assert process.stdin is not None and process.stdout is not None
         tx = Connection(os.dup(process.stdin.fileno()), readable=False)
         rx = Connection(os.dup(process.stdout.fileno()), writable=False)
@@ -401,6 +406,19 @@ class ParsePool:
         process.stdout.close()
         tx.send(self.config)
         return _Worker(process, tx, rx)
+
+    def _log(self) -> Any:
+        """Where workers' stderr goes: ``<home>/logs/parser-workers.log`` (what a crashing parser
+        library prints), or nowhere when the home cannot be written."""
+        home = getattr(self.config.settings, "home", None)
+        if home is None:
+            return subprocess.DEVNULL
+        try:
+            folder = Path(home) / "logs"
+            folder.mkdir(parents=True, exist_ok=True)
+            return (folder / "parser-workers.log").open("ab")
+        except OSError:
+            return subprocess.DEVNULL
 
     def _death_reason(self, worker: _Worker, task: ParseTask) -> str:
         try:

@@ -31,6 +31,7 @@ from ..types import Chunk, DocumentRecord, Hit, KnowledgeBase, Locator
 from . import migrations
 from .checks import ChecksMixin
 from .jobs import JobsMixin
+from .pending import PendingVectorsMixin, vector_generation_key
 from .records import DocumentWrite, JobDone, TableRecord
 from .schema import SCHEMA, SCHEMA_VERSION, statements
 from .sparse import SparseIndexCache
@@ -46,7 +47,7 @@ class _VectorIndex:
     doc_ids: np.ndarray  # (n,) int64
 
 
-class SQLiteStore(JobsMixin, ChecksMixin):
+class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
     """Knowledge bases, documents, chunks, keyword and vector search over one SQLite file.
 
     Safe to share between threads and processes: each thread gets its own connection; writes are
@@ -179,7 +180,7 @@ class SQLiteStore(JobsMixin, ChecksMixin):
             db.execute("DELETE FROM documents WHERE kb_id = ? AND parent_id IS NOT NULL", (kb_id,))
             db.execute("DELETE FROM documents WHERE kb_id = ?", (kb_id,))
             db.execute("DELETE FROM kbs WHERE id = ?", (kb_id,))
-            db.execute("DELETE FROM meta WHERE key = ?", (_vector_generation_key(kb_id),))
+            db.execute("DELETE FROM meta WHERE key = ?", (vector_generation_key(kb_id),))
         self._vectors.pop(kb_id, None)
         self._sparse.drop(kb_id)
         # Files after the commit: a crash in between leaves unreferenced files, which doctor removes.
@@ -522,7 +523,7 @@ class SQLiteStore(JobsMixin, ChecksMixin):
     def _vector_index(self, kb_id: int) -> _VectorIndex:
         row = self._db.execute(
             "SELECT generation, (SELECT value FROM meta WHERE key = ?) FROM kbs WHERE id = ?",
-            (_vector_generation_key(kb_id), kb_id),
+            (vector_generation_key(kb_id), kb_id),
         ).fetchone()
         generation = (int(row[0]), int(row[1] or 0)) if row else (-1, 0)
         with self._vectors_lock:
@@ -548,56 +549,6 @@ class SQLiteStore(JobsMixin, ChecksMixin):
             np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
         )
 
-    # -- background embedding --------------------------------------------------------------------
-
-    def pending_vectors(self, kb_id: int, limit: int) -> list[tuple[int, str]]:
-        """Chunks still waiting for a vector: ``(chunk_id, index_text)``, oldest first."""
-        rows = self._db.execute(
-            "SELECT id, context, text FROM chunks WHERE kb_id = ? AND has_vector = 0 ORDER BY id LIMIT ?",
-            (kb_id, limit),
-        )
-        return [(int(cid), f"{context}\n{text}" if context else text) for cid, context, text in rows]
-
-    def pending_count(self, kb_id: int) -> int:
-        """How many chunks of the knowledge base have no vector yet (found by keyword search only)."""
-        row = self._db.execute("SELECT count(*) FROM chunks WHERE kb_id = ? AND has_vector = 0", (kb_id,))
-        return int(row.fetchone()[0])
-
-    def kbs_with_pending_vectors(self) -> list[int]:
-        rows = self._db.execute(
-            "SELECT id FROM kbs WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.kb_id = kbs.id AND c.has_vector = 0)"
-        )
-        return [int(r[0]) for r in rows]
-
-    def put_vectors(self, items: Sequence[tuple[int, str, np.ndarray]], model: str) -> int:
-        """Store vectors for chunks ``(chunk_id, index_text, vector)``; returns how many were stored.
-
-        A chunk deleted (or replaced by new text under a reused id) since it was read is skipped:
-        its text must still be the one that was embedded.
-        """
-        stored = 0
-        kbs: set[int] = set()
-        with self._write() as db:
-            for chunk_id, text, vector in items:
-                row = db.execute("SELECT kb_id, context, text FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
-                if row is None or (f"{row[1]}\n{row[2]}" if row[1] else row[2]) != text:
-                    continue
-                db.execute(
-                    "INSERT OR REPLACE INTO vectors (chunk_id, kb_id, model, vec) VALUES (?, ?, ?, ?)",
-                    (chunk_id, row[0], model, np.asarray(vector, dtype=np.float32).tobytes()),
-                )
-                db.execute("UPDATE chunks SET has_vector = 1 WHERE id = ?", (chunk_id,))
-                kbs.add(row[0])
-                stored += 1
-            for kb_id in kbs:
-                # Only the vectors changed: the dense index reloads, the keyword index stays.
-                db.execute(
-                    "INSERT INTO meta (key, value) VALUES (?, '1') "
-                    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
-                    (_vector_generation_key(kb_id),),
-                )
-        return stored
-
     def counts(self, kb_id: int) -> dict[str, int]:
         """Rows per table for one knowledge base: a quick consistency view."""
         q = self._db.execute
@@ -615,12 +566,6 @@ _DOC_SELECT = (
     "SELECT d.id, d.kb_id, d.path, d.title, d.content_hash, d.mime, d.size, "
     "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.id), d.created_at, d.updated_at, d.metadata FROM documents d"
 )
-
-
-def _vector_generation_key(kb_id: int) -> str:
-    """The ``meta`` row counting vector writes of a knowledge base (background embedding changes
-    vectors only; bumping the knowledge base's generation would also rebuild its keyword index)."""
-    return f"vectors_generation:{kb_id}"
 
 
 def _no_kb(name: str) -> NotFound:
