@@ -76,3 +76,45 @@ def test_chinese_without_punctuation_is_hard_split() -> None:
     chunks = Chunker(300, 40).chunk(doc)
     assert len(chunks) >= 5 and all(estimate_tokens(c.text) <= 300 for c in chunks)
     assert "".join(c.text for c in chunks) == "字" * 2000
+
+
+def test_chunk_locators_cover_every_block_they_pack(tmp_path) -> None:
+    """A title cell above a table is cited with the table's range too (real XLSX through the parser);
+    slides are never packed together; a transcript chunk names every speaker in it."""
+    from openpyxl import Workbook
+
+    from zhiku.chunk import union_ranges
+    from zhiku.parse import ParserRegistry
+
+    assert union_ranges(["A1:A1", "A3:E6"]) == "A1:E6"
+    assert union_ranges(["B2", "AA10:AB12"]) == "B2:AB12"
+    assert union_ranges(["rows 1-20"]) is None
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Sales"
+    sheet["A1"] = "Quarterly sales by region"
+    for r, row in enumerate([["Region", "Q1", "Q2", "Q3", "Q4"], ["North", 10, 12, 9, 14], ["South", 7, 8, 11, 9]]):
+        for c, value in enumerate(row):
+            sheet.cell(row=3 + r, column=1 + c, value=value)
+    path = tmp_path / "sales.xlsx"
+    book.save(path)
+    chunks = Chunker().chunk(ParserRegistry().parse(path))
+    with_table = [c for c in chunks if "North" in c.text]
+    assert with_table and with_table[0].locator.sheet == "Sales"
+    assert with_table[0].locator.cell_range is not None
+    assert with_table[0].locator.cell_range.endswith(":E5")
+
+    slides = ParsedDocument.from_blocks(
+        [Block("paragraph", f"Slide {n} says something short.", locator=Locator(slide=n)) for n in (1, 2, 3)]
+    )
+    assert [c.locator.slide for c in Chunker().chunk(slides)] == [1, 2, 3]
+
+    talk = ParsedDocument.from_blocks(
+        [
+            Block("paragraph", "We ship on Friday.", locator=Locator(time_start=0.0, time_end=4.0, speaker="Li Wei")),
+            Block("paragraph", "QA needs two days.", locator=Locator(time_start=4.0, time_end=9.5, speaker="Anna")),
+        ]
+    )
+    (chunk,) = Chunker().chunk(talk)
+    assert (chunk.locator.time_start, chunk.locator.time_end, chunk.locator.speaker) == (0.0, 9.5, "Li Wei, Anna")

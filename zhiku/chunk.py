@@ -95,7 +95,11 @@ class Chunker:
         current: list[_Unit] = []
         for unit in units:
             size = sum(u.tokens for u in current)
-            if current and (size + unit.tokens > self.max_tokens or unit.prefix != current[-1].prefix):
+            if current and (
+                size + unit.tokens > self.max_tokens
+                or unit.prefix != current[-1].prefix
+                or _place(unit.block) != _place(current[-1].block)
+            ):
                 chunks.append(self._make(doc, current))
                 continues = unit.block is current[-1].block and unit.block.kind != "table"
                 current = self._overlap_tail(current) if continues and unit.splittable else []
@@ -122,6 +126,8 @@ class Chunker:
         # includes the section heading itself.
         loc = next((u.block.locator for u in units if u.block.kind != "heading"), first.block.locator)
         heading_path = list(loc.heading_path)
+        blocks = list({id(u.block): u.block for u in units}.values())
+        speakers = list(dict.fromkeys(b.locator.speaker for b in blocks if b.locator.speaker))
         locator = Locator(
             page=loc.page,
             heading_path=heading_path,
@@ -129,15 +135,57 @@ class Chunker:
             char_end=last.end,
             slide=loc.slide,
             sheet=loc.sheet,
-            cell_range=loc.cell_range,
-            time_start=loc.time_start,
+            cell_range=union_ranges([b.locator.cell_range for b in blocks if b.locator.cell_range]) or loc.cell_range,
+            time_start=first.block.locator.time_start,
             time_end=last.block.locator.time_end,
-            speaker=loc.speaker,
+            speaker=", ".join(speakers) or None,
         )
         outline = heading_path[1:] if heading_path and heading_path[0] == doc.title else heading_path
         context = " > ".join(p for p in [doc.title, *outline] if p)
         kind = "table" if first.block.kind == "table" else "text"
         return Chunk(text=text, locator=locator, context=context, kind=kind)
+
+
+def _place(block: Block) -> tuple[int | None, str | None]:
+    """Slide and sheet: a chunk never spans two, so its citation names the one it is on."""
+    return block.locator.slide, block.locator.sheet
+
+
+_CELL_RE = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
+
+
+def _cell(ref: str) -> tuple[int, int] | None:
+    m = _CELL_RE.match(ref.strip().upper())
+    if not m:
+        return None
+    col = 0
+    for ch in m.group(1):
+        col = col * 26 + ord(ch) - 64
+    return col, int(m.group(2))
+
+
+def _column(n: int) -> str:
+    letters = ""
+    while n:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def union_ranges(ranges: list[str]) -> str | None:
+    """The smallest A1-style range covering ``ranges`` (``A1:A1`` + ``A3:E6`` -> ``A1:E6``); None when
+    a range is not in A1 form (row ranges of a CSV, say), so the caller keeps the first one."""
+    cells: list[tuple[int, int]] = []
+    for r in ranges:
+        ends = [_cell(part) for part in r.split(":")]
+        if not ends or any(c is None for c in ends):
+            return None
+        cells.extend(c for c in ends if c is not None)
+    if not cells:
+        return None
+    c0, r0 = min(c for c, _ in cells), min(r for _, r in cells)
+    c1, r1 = max(c for c, _ in cells), max(r for _, r in cells)
+    return f"{_column(c0)}{r0}:{_column(c1)}{r1}"
 
 
 def _sections(blocks: list[Block]) -> list[list[Block]]:
