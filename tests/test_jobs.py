@@ -3,6 +3,7 @@ keyword-searchable before their vectors, resumed after their runner died, retrie
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -216,3 +217,37 @@ def test_the_pool_holds_one_file_per_worker(settings: Settings, tmp_path: Path) 
     finally:
         pool.close()
     assert pool.pids() == []
+
+
+def test_background_runner_does_queued_jobs_and_stops_its_workers(app: App, tmp_path: Path) -> None:
+    app.ensure_kb("k")
+    note = _write(tmp_path, "bg.md", "# Background\n\nDone by the server's thread.\n")
+    before = set(_children())
+    background = app.start_background()
+    _, ids = app.enqueue("k", [JobSpec("add", str(note), str(note))])
+    jobs = app.wait_for_jobs(ids, timeout=60)
+    assert jobs[0].status == "done" and jobs[0].result == "added"
+    deadline = time.monotonic() + 60
+    while app.store.pending_count(app.store.kb_id("k")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert app.store.pending_count(app.store.kb_id("k")) == 0  # embedded in the background too
+    workers = [pid for pid in _children() if pid not in before]
+    assert workers  # the background runner's parser process
+    app.stop_background()
+    assert not background.alive
+    for pid in workers:
+        assert _gone(pid), f"parser worker {pid} outlived the background runner"
+
+
+def _children() -> list[int]:
+    return [int(c) for task in Path(f"/proc/{os.getpid()}/task").glob("*/children") for c in task.read_text().split()]
+
+
+def _gone(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stat = Path(f"/proc/{pid}/stat")
+        if not stat.exists() or ") Z " in stat.read_text():
+            return True
+        time.sleep(0.05)
+    return False

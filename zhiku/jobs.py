@@ -362,12 +362,16 @@ class BackgroundRunner:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            runner: JobRunner | None = None
             try:
                 runner = self._make_runner()
                 runner.run(follow=True, stop=self._stop, wake=self._wake)
             except Exception as exc:  # keep serving; retry after a pause
                 self.error = f"{type(exc).__name__}: {exc}"
                 self._stop.wait(5.0)
+            finally:
+                if runner is not None:
+                    runner.pool.close()  # no parser process outlives the runner
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
