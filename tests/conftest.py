@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from zhiku import App, Settings
+from zhiku.parse import ParserRegistry
+from zhiku.types import ParsedDocument
 
 SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -54,3 +56,15 @@ def real_demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     assert a.add("default", [DEMO_DIR]).ok
     yield a
     a.close()
+
+
+@pytest.fixture(scope="module")
+def registry() -> ParserRegistry:
+    """The built-in parsers, default settings."""
+    return ParserRegistry()
+
+
+def check_spans(doc: ParsedDocument) -> None:
+    """Every block's locator span is exactly its text in the document's text."""
+    for block in doc.blocks:
+        assert doc.text[block.locator.char_start : block.locator.char_end] == block.text

@@ -25,11 +25,6 @@ TRADITIONAL = (
 GB18030_ONLY = "㐀㐁为扩展A区汉字，𠀀为扩展B区汉字，另有欧元符号€。"
 
 
-@pytest.fixture(scope="module")
-def registry() -> ParserRegistry:
-    return ParserRegistry()
-
-
 @pytest.mark.parametrize(
     ("text", "encoding", "bom"),
     [

@@ -14,11 +14,6 @@ from zhiku.types import Block, ParsedDocument
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-@pytest.fixture(scope="module")
-def registry() -> ParserRegistry:
-    return ParserRegistry()
-
-
 def kinds(doc: ParsedDocument) -> list[str]:
     return [b.kind for b in doc.blocks]
 

@@ -10,20 +10,11 @@ from conftest import shared_dataset
 from pptx import Presentation
 from pptx.util import Inches, Pt
 
+from tests.conftest import check_spans
 from zhiku.chunk import Chunker
 from zhiku.errors import ParseError
 from zhiku.parse import ParserRegistry
 from zhiku.types import Block, ParsedDocument
-
-
-@pytest.fixture(scope="module")
-def registry() -> ParserRegistry:
-    return ParserRegistry()
-
-
-def check_spans(doc: ParsedDocument) -> None:
-    for block in doc.blocks:
-        assert doc.text[block.locator.char_start : block.locator.char_end] == block.text
 
 
 def blocks_of(doc: ParsedDocument, kind: str) -> list[Block]:

@@ -7,22 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import check_spans
 from zhiku.chunk import Chunker
 from zhiku.errors import ParseError
 from zhiku.parse import ParserRegistry
 from zhiku.parse.transcript import MAX_TURN_CHARS, parse_timestamp
-from zhiku.types import ParsedDocument
-
-
-@pytest.fixture(scope="module")
-def registry() -> ParserRegistry:
-    return ParserRegistry()
-
-
-def check_spans(doc: ParsedDocument) -> None:
-    for block in doc.blocks:
-        assert doc.text[block.locator.char_start : block.locator.char_end] == block.text
-
 
 VTT = """WEBVTT - Weekly sync
 
