@@ -59,6 +59,8 @@ _FEW_CHARS = 40
 _IMAGE_COVER = 0.5
 #: A word for box purposes: a run without spaces or pdfium's soft-hyphen marks.
 _WORD = re.compile("[^ \ufffe\x02]+")
+#: Where a word starts: a non-space character after a space or a soft-hyphen mark.
+_WORD_START = re.compile("(?<=[ \ufffe\x02])\\S")
 #: Largest bitmap (pixels) a page is rendered to for OCR: A4 at 300 dpi is 8.7 million.
 _MAX_OCR_PIXELS = 40_000_000
 _BOLD_NAMES = ("bold", "black", "heavy", "semibold", "demi", "bx", "-b")
@@ -133,25 +135,28 @@ class _Reader:
         self.text = text
         self._fix = may_be_doubled(text)
         raw = fast.handle(raw)
-        # Boxes of every pdfium line in one flat list, so numpy does the geometry for the whole page.
-        # A line's boxes are its text-object rectangles, or (when it has many more objects than
-        # words: one object per CJK character) its words' boxes from their first and last characters.
+        # Boxes of every pdfium line in one flat list of floats (x0, y0, x1, y1, x0, ...), so numpy
+        # does the geometry for the whole page. A line's boxes are its text-object rectangles, or
+        # (when it has many more objects than words: one object per CJK character) its words' boxes
+        # from their first and last characters.
         left, right, bottom, top, rect = self._l, self._r, self._b, self._t, self._rect
         left_ref, top_ref, right_ref, bottom_ref = self._refs
         rect_ref = self._rect_ref
-        get_rect, char_box = fast.get_rect, fast.loose_char_box
-        pieces: list[tuple[int, str, int, int, list[int] | None]] = []
-        flat: list[tuple[float, float, float, float]] = []
+        get_rect, char_box, count_rects = fast.get_rect, fast.loose_char_box, fast.count_rects
+        pieces: list[tuple[int, str, int, list[int] | None]] = []
+        firsts: list[int] = []  # each piece's first box
+        flat: list[float] = []
+        extend = flat.extend
         pos = 0
-        count_rects = fast.count_rects
         for piece in text.split("\r\n"):
             if piece and not piece.isspace():
                 count = count_rects(raw, pos, len(piece))
                 if 0 < count <= 4 or 0 < count <= 2 * piece.count(" ") + 2:
-                    pieces.append((pos, piece, len(flat), count, None))
+                    pieces.append((pos, piece, count, None))
+                    firsts.append(len(flat) >> 2)
                     for k in range(count):
                         get_rect(raw, k, left_ref, top_ref, right_ref, bottom_ref)
-                        flat.append((left.value, bottom.value, right.value, top.value))
+                        extend((left.value, bottom.value, right.value, top.value))
                 elif count > 0:
                     first = len(flat)
                     starts: list[int] = []
@@ -164,30 +169,39 @@ class _Reader:
                             x0, y0 = min(x0, rect.left), min(y0, rect.bottom)
                             x1, y1 = max(x1, rect.right), max(y1, rect.top)
                         starts.append(a)
-                        flat.append((x0, y0, x1, y1))
+                        extend((x0, y0, x1, y1))
                     if starts:
                         starts[0] = 0
-                        pieces.append((pos, piece, first, len(starts), starts))
+                        pieces.append((pos, piece, len(starts), starts))
+                        firsts.append(first >> 2)
             pos += len(piece) + 2
         if not flat:
             return []
-        boxes = np.asarray(flat)
-        same = _same_line_flags(boxes)
-        breaks = np.zeros(len(flat), dtype=np.int64)
-        breaks[1:] = np.cumsum(~same)
-        firsts = np.fromiter((p[2] for p in pieces), dtype=np.int64, count=len(pieces))
-        x0s = np.minimum.reduceat(boxes[:, 0], firsts).tolist()
-        y0s = np.minimum.reduceat(boxes[:, 1], firsts).tolist()
-        x1s = np.maximum.reduceat(boxes[:, 2], firsts).tolist()
-        y1s = np.maximum.reduceat(boxes[:, 3], firsts).tolist()
-        n_breaks = (breaks[firsts + np.fromiter((p[3] for p in pieces), dtype=np.int64) - 1] - breaks[firsts]).tolist()
+        # Groups: runs of consecutive boxes on one visual line, never across two pdfium lines. A
+        # pdfium line with one group is one line; one with several (columns or table cells on one
+        # baseline) is cut into fragments, one per group.
+        boxes = np.fromiter(flat, dtype=np.float64, count=len(flat)).reshape(-1, 4)
+        new = np.ones(len(boxes), dtype=bool)
+        new[1:] = ~_same_line_flags(boxes)
+        box_firsts = np.asarray(firsts, dtype=np.int64)
+        new[box_firsts] = True
+        group_starts = np.flatnonzero(new)
+        x0s = np.minimum.reduceat(boxes[:, 0], group_starts).tolist()
+        y0s = np.minimum.reduceat(boxes[:, 1], group_starts).tolist()
+        x1s = np.maximum.reduceat(boxes[:, 2], group_starts).tolist()
+        y1s = np.maximum.reduceat(boxes[:, 3], group_starts).tolist()
+        piece_groups = np.searchsorted(group_starts, box_firsts).tolist()
+        group_firsts = group_starts.tolist()
+        piece_groups.append(len(group_starts))
+        self.broken = sum(1 for i in range(len(pieces)) if piece_groups[i + 1] - piece_groups[i] >= 3)
         fragments: list[Line] = []
-        self.broken = sum(1 for b in n_breaks if b >= 2)
         # The common case inlined (one text object, one font): a line costs three pdfium calls.
         font_size, get_matrix, fix = fast.font_size, fast.get_matrix, self._fix
         matrix, matrix_ref = self._matrix, self._matrix_ref
-        for i, (pos, piece, first, count, word_starts) in enumerate(pieces):
-            if n_breaks[i] == 0:
+        append = fragments.append
+        for i, (pos, piece, count, word_starts) in enumerate(pieces):
+            g = piece_groups[i]
+            if piece_groups[i + 1] == g + 1:
                 if count == 1:
                     start = pos + len(piece) - len(piece.lstrip())
                     size = font_size(raw, start)
@@ -199,10 +213,20 @@ class _Reader:
                 else:
                     size, bold = self._style(raw, pos, piece)
                 text = undouble(piece.strip()) if fix else piece.strip()
-                fragments.append(Line(x0s[i], y0s[i], x1s[i], y1s[i], text, size, bold))
+                append(Line(x0s[g], y0s[g], x1s[g], y1s[g], text, size, bold))
             else:
+                groups = range(g, piece_groups[i + 1])
                 fragments.extend(
-                    self._fragments(raw, pos, piece, flat[first : first + count], same[first:], word_starts)
+                    self._fragments(
+                        raw,
+                        pos,
+                        piece,
+                        [group_firsts[k] for k in groups],
+                        [(x0s[k], y0s[k], x1s[k], y1s[k]) for k in groups],
+                        flat,
+                        word_starts,
+                        firsts[i],
+                    )
                 )
         return merge_fragments(fragments)
 
@@ -211,43 +235,50 @@ class _Reader:
         raw: Any,
         pos: int,
         piece: str,
-        boxes: list[tuple[float, float, float, float]],
-        same: Any,
+        group_firsts: list[int],
+        group_boxes: list[tuple[float, float, float, float]],
+        flat: list[float],
         word_starts: list[int] | None,
+        base: int,
     ) -> list[Line]:
-        """A pdfium line whose boxes jump: one fragment per run of boxes on one visual line."""
-        groups = _group_boxes(boxes, same)
+        """A pdfium line whose boxes jump: one fragment per group of boxes on one visual line
+        (``group_firsts``: each group's first box, indexes of the page's boxes in ``flat``, four
+        floats each; ``group_boxes``: the groups' union boxes; ``base``: the line's first box)."""
         if word_starts is not None:
-            cuts = [word_starts[first] for first, _ in groups] + [len(piece)]
-            return [
-                self._line(raw, pos, piece, cuts[i], cuts[i + 1], list(box))
-                for i, (_, box) in enumerate(groups)
-                if piece[cuts[i] : cuts[i + 1]].strip()
-            ]
-        # Where does each group's text start? Pieces on one pdfium line are separated by a space (or
-        # pdfium's soft-hyphen mark), so only characters after one are candidates: the first whose
-        # box lies in the group's first box starts the group. Anything else: per-character boxes.
-        rect = self._rect
-        starts = [0]
-        k = 0
-        for first, _ in groups[1:]:
-            x0, y0, x1, y1 = boxes[first]
-            while True:
-                k = _next_word(piece, k)
-                if k < 0:
-                    return self._split(raw, pos, piece)
-                if not fast.loose_char_box(raw, pos + k, self._rect_ref):
-                    continue
-                cx, cy = (rect.left + rect.right) / 2, (rect.bottom + rect.top) / 2
-                if x0 - 1 <= cx <= x1 + 1 and y0 - 1 <= cy <= y1 + 1:
-                    break
-            starts.append(k)
+            starts = [word_starts[first - base] for first in group_firsts]
+        else:
+            # Where does each group's text start? Pieces on one pdfium line are separated by a space
+            # (or pdfium's soft-hyphen mark), so only characters after one are candidates: the first
+            # whose box lies in the group's first box starts the group. Anything else: per-character
+            # boxes.
+            rect, rect_ref, char_box = self._rect, self._rect_ref, fast.loose_char_box
+            candidates = [m.start() for m in _WORD_START.finditer(piece)]
+            starts = [0]
+            j = 0
+            for first in group_firsts[1:]:
+                x0, y0, x1, y1 = flat[4 * first : 4 * first + 4]
+                while True:
+                    if j >= len(candidates):
+                        return self._split(raw, pos, piece)
+                    k = candidates[j]
+                    j += 1
+                    if not char_box(raw, pos + k, rect_ref):
+                        continue
+                    cx, cy = (rect.left + rect.right) / 2, (rect.bottom + rect.top) / 2
+                    if x0 - 1 <= cx <= x1 + 1 and y0 - 1 <= cy <= y1 + 1:
+                        break
+                starts.append(k)
         starts.append(len(piece))
-        return [
-            self._line(raw, pos, piece, starts[i], starts[i + 1], list(box))
-            for i, (_, box) in enumerate(groups)
-            if piece[starts[i] : starts[i + 1]].strip()
-        ]
+        out: list[Line] = []
+        style, fix = self._style, self._fix
+        for i, box in enumerate(group_boxes):
+            start = starts[i]
+            text = piece[start : starts[i + 1]]
+            stripped = text.strip()
+            if stripped:
+                size, bold = style(raw, pos + start, text)
+                out.append(Line(box[0], box[1], box[2], box[3], undouble(stripped) if fix else stripped, size, bold))
+        return out
 
     def _split(self, raw: Any, pos: int, piece: str) -> list[Line]:
         """Character boxes decide where a line breaks into pieces (columns, cells, two rows)."""
@@ -275,26 +306,27 @@ class _Reader:
             out.append(self._line(raw, pos, piece, start, len(piece), box))
         return [line for line in out if line.text]
 
-    def _line(self, raw: Any, pos: int, piece: str, start: int, end: int, box: list[float]) -> Line:
+    def _line(self, raw: Any, pos: int, piece: str, start: int, end: int, box: Sequence[float]) -> Line:
         text = piece[start:end]
         return Line(box[0], box[1], box[2], box[3], self._clean(text), *self._style(raw, pos + start, text))
 
     def _clean(self, text: str) -> str:
         return undouble(text.strip()) if self._fix else text.strip()
 
-    def _style(self, raw: Any, pos: int, text: str, *, single: bool = False) -> tuple[float, bool]:
+    def _style(self, raw: Any, pos: int, text: str) -> tuple[float, bool]:
         """Font size at the middle of the line (a superscript or a run-in label at its start does
-        not count) and boldness (the first and the last character both bold or italic). A line
-        drawn by one text object has one font: its first character tells."""
+        not count) and boldness (the first and the last character both bold or italic)."""
         first = len(text) - len(text.lstrip())
-        if single:
-            return self._size(raw, pos + first), self._bold(raw, pos + first)
         last = len(text.rstrip()) - 1
         middle = (first + last) // 2
         while middle < last and text[middle].isspace():  # pdfium's generated spaces have no font
             middle += 1
         # Two samples: one may land on a superscript (a footnote mark) or a run-in label.
-        size = max(self._size(raw, pos + middle), self._size(raw, pos + last))
+        size = self._size(raw, pos + middle)
+        if last != middle:
+            other = self._size(raw, pos + last)
+            if other > size:
+                size = other
         bold = self._bold(raw, pos + first) and (last == first or self._bold(raw, pos + last))
         return size, bold
 
@@ -346,34 +378,6 @@ def _same_line_flags(boxes: Any) -> Any:
     limit = np.where(ha >= 0.6 * tall, limit, np.maximum(limit, 1.2 * tall))
     gap = b[:, 0] - a[:, 2]
     return (overlap > 0.5 * h) & (gap >= -0.5 * h) & (gap < limit)
-
-
-def _group_boxes(
-    boxes: list[tuple[float, float, float, float]], same: Any
-) -> list[tuple[int, tuple[float, float, float, float]]]:
-    """Consecutive boxes grouped into visual-line pieces (``same[i]``: box i+1 continues box i):
-    ``(index of the group's first box, union box)``."""
-    groups: list[tuple[int, tuple[float, float, float, float]]] = []
-    first = 0
-    x0, y0, x1, y1 = boxes[0]
-    for i in range(1, len(boxes)):
-        box = boxes[i]
-        if same[i - 1]:
-            x0, y0, x1, y1 = min(x0, box[0]), min(y0, box[1]), max(x1, box[2]), max(y1, box[3])
-            continue
-        groups.append((first, (x0, y0, x1, y1)))
-        first = i
-        x0, y0, x1, y1 = box
-    groups.append((first, (x0, y0, x1, y1)))
-    return groups
-
-
-def _next_word(piece: str, k: int) -> int:
-    """Index of the first character after ``k`` that follows a space or a soft-hyphen mark; -1."""
-    for i in range(k + 1, len(piece)):
-        if piece[i - 1] in " \ufffe\x02" and not piece[i].isspace():
-            return i
-    return -1
 
 
 def _char(raw: Any, index: int) -> str:
@@ -532,12 +536,12 @@ def _path_boxes(page: pdfium.PdfPage) -> list[tuple[float, float, float, float]]
     """Bounds of the page's path objects (top level; at most 5,000 objects looked at)."""
     x0, y0, x1, y1 = (ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float())
     refs = (ctypes.byref(x0), ctypes.byref(y0), ctypes.byref(x1), ctypes.byref(y1))
-    get_object, get_type, bounds, pointer = fast.page_object, fast.object_type, fast.object_bounds, ctypes.c_void_p
+    get_object, get_type, bounds = fast.page_object, fast.object_type, fast.object_bounds
     path = pdfium_c.FPDF_PAGEOBJ_PATH
     raw = fast.handle(page.raw)
     out: list[tuple[float, float, float, float]] = []
     for i in range(min(pdfium_c.FPDFPage_CountObjects(page.raw), 5000)):
-        obj = pointer(get_object(raw, i))
+        obj = get_object(raw, i)
         if get_type(obj) == path and bounds(obj, *refs):
             out.append((x0.value, y0.value, x1.value, y1.value))
     return out

@@ -29,7 +29,14 @@ def handle(raw: Any) -> ctypes.c_void_p:
     return ctypes.c_void_p(ctypes.cast(raw, ctypes.c_void_p).value)
 
 
-_int, _double, _ulong, _void_p = ctypes.c_int, ctypes.c_double, ctypes.c_ulong, ctypes.c_void_p
+_int, _double, _ulong = ctypes.c_int, ctypes.c_double, ctypes.c_ulong
+
+
+class Handle(ctypes.c_void_p):
+    """A pointer result kept as a ctypes object: ctypes turns a plain ``c_void_p`` result into a
+    Python int, which would have to be wrapped again before being passed on; a subclass is returned
+    as it is, ready to pass to the next ``bare`` function."""
+
 
 #: (text page, int start, int count) -> int
 count_rects = bare(pdfium_c.FPDFText_CountRects, _int)
@@ -45,8 +52,8 @@ get_matrix = bare(pdfium_c.FPDFText_GetMatrix, _int)
 font_info = bare(pdfium_c.FPDFText_GetFontInfo, _ulong)
 #: (text page, int index) -> int
 font_weight = bare(pdfium_c.FPDFText_GetFontWeight, _int)
-#: (page, int index) -> object handle (an int, None for NULL)
-page_object = bare(pdfium_c.FPDFPage_GetObject, _void_p)
+#: (page, int index) -> object handle (a ``Handle``; its value is None for NULL)
+page_object = bare(pdfium_c.FPDFPage_GetObject, Handle)
 #: (object) -> int
 object_type = bare(pdfium_c.FPDFPageObj_GetType, _int)
 #: (object, float* left, float* bottom, float* right, float* top) -> bool
