@@ -186,11 +186,22 @@ def _add_phase(crasher: Crasher, corpus: Path, n: int, kills: int) -> None:
     made = 0
     while made < kills:
         now = snapshot(crasher.db)
-        if made < 3 or now.documents < 0:
-            delay = rng.uniform(0.2, 4.0)  # start-up, store creation, queuing the jobs
+        if made == 0:
+            delay = rng.uniform(0.1, 0.5)  # while the interpreter starts: nothing written yet
 
             def condition(s: Snapshot, t: float, delay: float = delay) -> bool:
                 return t >= delay
+
+        elif made < 3 or now.documents < 0:
+            # Store creation and queuing the jobs. A fast machine ingests the whole corpus in a
+            # few seconds and a loaded one takes seconds to start, so the kill waits for the store
+            # to exist and falls after a short delay or once a few documents are stored, whichever
+            # comes first: the moment must come before the command can finish.
+            delay = rng.uniform(0.0, 1.0)
+            early = max(now.documents, 0) + rng.randint(1, 4)
+
+            def condition(s: Snapshot, t: float, delay: float = delay, early: int = early) -> bool:
+                return s.documents >= early or (s.documents >= 0 and t >= delay)
 
         elif now.documents < n:
             target = now.documents + rng.randint(3, 25)
