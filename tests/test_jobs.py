@@ -251,3 +251,67 @@ def _gone(pid: int, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def _age_jobs(app: App, days: float) -> None:
+    """Make every job look ``days`` old (as if written then)."""
+    with app.store._write() as db:
+        db.execute("UPDATE jobs SET updated_at = updated_at - ?", (days * 86400,))
+
+
+def test_old_finished_jobs_are_pruned_but_the_latest_failure_stays(app: App, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from zhiku.cli import main
+
+    app.ensure_kb("k")
+    good = _write(tmp_path, "good.md", "# Good\n\nFine from the start.\n")
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"")
+    fixed = tmp_path / "fixed.md"
+    fixed.write_bytes(b"")
+    app.add("k", [good, bad, fixed])
+    fixed.write_text("# Fixed\n\nNow it has text.\n", encoding="utf-8")
+    app.add("k", [fixed])  # a new job for the same file, which succeeds
+    _, (waiting,) = app.enqueue("k", [JobSpec("add", str(good), str(good))])  # queued, not run
+    by_status = {(Path(j.key).name, j.status) for j in app.list_jobs("k")}
+    assert by_status == {
+        ("good.md", "done"),
+        ("bad.txt", "failed"),
+        ("fixed.md", "failed"),
+        ("fixed.md", "done"),
+        ("good.md", "queued"),
+    }
+
+    assert app.prune_jobs(1.0) == 0  # nothing is a day old yet
+    _age_jobs(app, 2.0)
+    assert app.prune_jobs(1.0) == 3  # good.md done, fixed.md's old failure, fixed.md done
+    left = {(Path(j.key).name, j.status) for j in app.list_jobs("k")}
+    assert left == {("bad.txt", "failed"), ("good.md", "queued")}
+    assert app.store.failed_keys(app.store.kb_id("k")) == {
+        str(bad.resolve()): app.store.get_job(
+            next(j.id for j in app.list_jobs("k") if j.status == "failed")
+        ).content_hash
+    }
+    assert app.store.get_job(waiting).status == "queued"
+
+    # A runner prunes by itself with job_retention_days; 0 keeps everything.
+    app.run_jobs(kb="k")
+    _age_jobs(app, 40.0)
+    keep = App(app.settings.with_overrides(job_retention_days=0))
+    try:
+        keep.run_jobs(kb="k")
+        assert len(keep.list_jobs("k")) == 2
+    finally:
+        keep.close()
+    app.run_jobs(kb="k")  # default retention: 30 days
+    assert {(Path(j.key).name, j.status) for j in app.list_jobs("k")} == {("bad.txt", "failed")}
+
+    # And by hand, from the CLI.
+    bad.write_text("now readable\n", encoding="utf-8")
+    app.add("k", [bad])
+    _age_jobs(app, 3.0)
+    result = CliRunner().invoke(main, ["--home", str(app.settings.home), "jobs", "prune", "--older-than", "1"])
+    assert result.exit_code == 0, result.output
+    assert "forgot 1 finished job(s) older than 1 day(s)" in result.output  # the failed job, re-run and done
+    assert app.list_jobs("k") == []

@@ -218,6 +218,12 @@ class App:
             self.background.notify()
         return ids
 
+    def prune_jobs(self, older_than_days: float, *, kb: str | None = None) -> int:
+        """Forget finished jobs older than ``older_than_days`` (the latest failure of each file is
+        kept while it is the latest). Returns how many were removed."""
+        kb_id = self.store.kb_id(kb) if kb is not None else None
+        return self.store.prune_jobs(time.time() - older_than_days * 86400, kb_id=kb_id)
+
     # -- knowledge bases -------------------------------------------------------------------------
 
     def create_kb(self, name: str, description: str = "") -> KnowledgeBase:

@@ -155,9 +155,13 @@ class JobRunner:
         return stats
 
     def recover(self) -> list[int]:
-        """Put back to ``queued`` the running jobs whose runner process is gone (or silent)."""
+        """Put back to ``queued`` the running jobs whose runner process is gone (or silent), and
+        forget finished jobs older than ``job_retention_days`` (the table would grow forever)."""
         self._last_recover = time.monotonic()
-        return self.store.recover_jobs(pid_alive, self.settings.job_stale_s)
+        lost = self.store.recover_jobs(pid_alive, self.settings.job_stale_s)
+        if self.settings.job_retention_days:
+            self.store.prune_jobs(time.time() - self.settings.job_retention_days * 86400)
+        return lost
 
     def _queued(self, kb_id: int | None) -> bool:
         return bool(self.store.job_counts(kb_id=kb_id)["queued"])

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     parse_in_process: bool = Field(default=False, description="Parse in the calling process (no time limit).")
     vector_batch: int = Field(default=64, ge=1, description="Chunks embedded and stored per background step.")
     job_stale_s: float = Field(default=600.0, gt=0, description="A running job silent this long is resumed.")
+    job_retention_days: float = Field(
+        default=30.0, ge=0, description="Finished jobs older than this are forgotten (0: keep them all)."
+    )
     worker_idle_s: float = Field(default=60.0, ge=0, description="The server stops idle parser processes after.")
     sync_interval_s: float = Field(default=5.0, gt=0, description="How often `zhiku sync --watch` looks again.")
     parser_plugins: list[str] = Field(

@@ -104,6 +104,30 @@ def retry(ctx: click.Context, job_ids: tuple[int, ...], all_failed: bool, kb_nam
         sys.exit(1 if failed else 0)
 
 
+@jobs.command("prune")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="DAYS",
+    help="Age in days (default: the job_retention_days setting, 30).",
+)
+@kb_option
+@click.pass_context
+def prune(ctx: click.Context, days: float | None, kb_name: str | None) -> None:
+    """Forget finished jobs older than DAYS.
+
+    Done jobs go; a file's latest failure stays until a newer job for that file exists (sync uses it
+    to skip a file that still fails). Queued and running jobs are never touched. Runners also do this
+    on their own with the job_retention_days setting.
+    """
+    with open_app(ctx) as app:
+        age = app.settings.job_retention_days if days is None else days
+        removed = app.prune_jobs(age, kb=kb_name)
+        click.echo(f"forgot {removed} finished job(s) older than {age:g} day(s)")
+
+
 @jobs.command("run")
 @kb_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

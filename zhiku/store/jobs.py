@@ -253,6 +253,29 @@ class JobsMixin:
                     (now, job_id, worker_pid),
                 )
 
+    def prune_jobs(self, before: float, *, kb_id: int | None = None) -> int:
+        """Forget finished jobs last updated before ``before`` (a Unix time); returns how many.
+
+        Done jobs go. A failed job goes only once a newer job for the same document exists: the
+        latest failure of a file is what ``zhiku jobs`` shows and what sync uses to skip a file whose
+        bytes have not changed (``failed_keys``). Queued and running jobs are never touched.
+        """
+        where, params = _filters(kb_id, None, None)
+        where.append("updated_at < ?")
+        params.append(before)
+        select = (
+            "SELECT id FROM jobs AS j WHERE "
+            + " AND ".join(where)
+            + " AND (status = 'done' OR (status = 'failed' AND EXISTS (SELECT 1 FROM jobs AS newer"
+            " WHERE newer.kb_id = j.kb_id AND newer.key = j.key AND newer.kind = j.kind AND newer.id > j.id)))"
+        )
+        if not self._db.execute(select + " LIMIT 1", params).fetchone():
+            return 0  # the common case takes no write lock
+        with self._write() as db:
+            ids = [int(r[0]) for r in db.execute(select, params)]
+            db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in ids])
+        return len(ids)
+
     def failed_keys(self, kb_id: int) -> dict[str, str]:
         """``key -> content_hash`` of the add jobs whose latest attempt failed (sync skips a file that
         still has the same bytes, instead of failing it again on every run)."""
