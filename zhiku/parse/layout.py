@@ -18,6 +18,7 @@ import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from .base import is_cjk, join_lines
 
@@ -29,6 +30,10 @@ _NUMERIC = re.compile(r"^[\s\d,.\-–—%()$¥€£+/:*#]*\d[\s\d,.\-–—%()$�
 #: Text with a page number at its start or end, set apart by a space.
 _NUMBERED = re.compile(r"^(?:\d{1,4}\s+\S.*|.*\S\s+\d{1,4})$")
 _BULLETS = tuple("•◦▪▫‣⁃●○■□➢►–")
+#: Below this code point nothing is CJK for ``is_cjk`` (its ranges start at U+3000).
+_FIRST_CJK = "\u3000"
+_Y1 = attrgetter("y1")
+_Y0 = attrgetter("y0")
 _NOT_HEADING_END = (".", "!", "?", "。", "，", ",", ";", "；", ":", "：")
 #: What does not identify a running header/footer line: page numbers vary, spacing varies.
 _VOLATILE = re.compile(r"[\d\s]+")
@@ -86,28 +91,25 @@ def merge_fragments(fragments: list[Line]) -> list[Line]:
     are joined, and only across a gap narrower than a column gutter.
     """
     lines: list[Line] = []
+    prev: Line | None = None
     for frag in fragments:
-        prev = lines[-1] if lines else None
-        if prev is not None and _continues(prev, frag):
-            prev.text = (
-                join_lines(prev.text, frag.text) if frag.x0 - prev.x1 > 0.15 * frag.height else (prev.text + frag.text)
-            )
-            prev.x1 = max(prev.x1, frag.x1)
-            prev.y0, prev.y1 = min(prev.y0, frag.y0), max(prev.y1, frag.y1)
-            prev.height = max(prev.y1 - prev.y0, 1.0)
-            if frag.size > prev.size and len(frag.text) > len(prev.text):
-                prev.size = frag.size
-            continue
+        if prev is not None:
+            # ``_continues`` inlined, with comparisons rather than min()/max() calls: this runs for
+            # every fragment of a document.
+            h, tall = (prev.height, frag.height) if prev.height < frag.height else (frag.height, prev.height)
+            overlap = (prev.y1 if prev.y1 < frag.y1 else frag.y1) - (prev.y0 if prev.y0 > frag.y0 else frag.y0)
+            gap = frag.x0 - prev.x1
+            if overlap > 0.5 * h and -0.5 * h <= gap < (0.8 * tall if tall > 3.75 else 3.0):  # gap_limit(tall)
+                prev.text = join_lines(prev.text, frag.text) if gap > 0.15 * frag.height else (prev.text + frag.text)
+                prev.x1 = max(prev.x1, frag.x1)
+                prev.y0, prev.y1 = min(prev.y0, frag.y0), max(prev.y1, frag.y1)
+                prev.height = max(prev.y1 - prev.y0, 1.0)
+                if frag.size > prev.size and len(frag.text) > len(prev.text):
+                    prev.size = frag.size
+                continue
         lines.append(frag)
+        prev = frag
     return lines
-
-
-def _continues(prev: Line, frag: Line) -> bool:
-    # Comparisons rather than min()/max() calls: this runs for every fragment of a document.
-    h, tall = (prev.height, frag.height) if prev.height < frag.height else (frag.height, prev.height)
-    overlap = (prev.y1 if prev.y1 < frag.y1 else frag.y1) - (prev.y0 if prev.y0 > frag.y0 else frag.y0)
-    limit = 0.8 * tall if tall > 3.75 else 3.0  # gap_limit(tall)
-    return overlap > 0.5 * h and -0.5 * h <= frag.x0 - prev.x1 < limit
 
 
 def gap_limit(height: float) -> float:
@@ -148,7 +150,9 @@ def remove_running_lines(
     counts: Counter[str] = Counter()
     keys: list[dict[int, tuple[str, str]]] = []
     for lines, (width, height) in zip(pages, sizes, strict=True):
-        edge = [ln for ln in lines if _in_edge_band(ln, width, height, band)]
+        # ``_in_edge_band`` inlined: this looks at every line of the document.
+        top, bottom, left, right = height * (1 - band), height * band, width * band, width * (1 - band)
+        edge = [ln for ln in lines if ln.y0 >= top or ln.y1 <= bottom or ln.x1 <= left or ln.x0 >= right]
         rows = _row_keys(edge)
         page_keys = {id(ln): (_edge_key(ln.text), rows.get(id(ln), "")) for ln in edge}
         keys.append(page_keys)
@@ -161,7 +165,7 @@ def remove_running_lines(
         ]
         if kept:
             # Page numbers and running titles sit in page margins up to 15% deep (A4 with wide margins).
-            extremes = {id(max(kept, key=lambda ln: ln.y1)), id(min(kept, key=lambda ln: ln.y0))}
+            extremes = {id(max(kept, key=_Y1)), id(min(kept, key=_Y0))}
             kept = [
                 ln
                 for ln in kept
@@ -266,13 +270,14 @@ def _top_down(lines: list[Line]) -> list[Line]:
 
 def _gutters(lines: list[Line], min_gutter: float) -> list[tuple[float, float]]:
     """x-ranges of at least ``min_gutter`` that no line crosses, between lines."""
-    spans = sorted((ln.x0, ln.x1) for ln in lines)
+    spans = sorted([(ln.x0, ln.x1) for ln in lines])
     gaps: list[tuple[float, float]] = []
     end = spans[0][1]
     for x0, x1 in spans[1:]:
         if x0 - end >= min_gutter:
             gaps.append((end, x0))
-        end = max(end, x1)
+        if x1 > end:
+            end = x1
     return gaps
 
 
@@ -290,17 +295,21 @@ def _split_at_gutters(lines: list[Line], min_gutter: float) -> list[list[Line]]:
 def row_bands(lines: list[Line]) -> list[list[Line]]:
     """Horizontal bands separated by vertical gaps; a line's core (its middle) decides overlap, so
     tight leading does not glue all lines into one band."""
-    ordered = sorted(lines, key=lambda ln: -ln.y1)
+    # Top to bottom; a stable sort, so lines at one height keep their order (as with key -y1).
+    ordered = sorted(lines, key=_Y1, reverse=True)
     bands: list[list[Line]] = []
+    band: list[Line] = []
     low = float("inf")
     for line in ordered:
-        core_top = line.y1 - 0.25 * line.height
-        if not bands or core_top < low:
-            bands.append([line])
-            low = line.y0 + 0.25 * line.height
+        quarter = 0.25 * line.height
+        if not band or line.y1 - quarter < low:
+            band = [line]
+            bands.append(band)
+            low = line.y0 + quarter
         else:
-            bands[-1].append(line)
-            low = min(low, line.y0 + 0.25 * line.height)
+            band.append(line)
+            if line.y0 + quarter < low:
+                low = line.y0 + quarter
     return bands
 
 
@@ -321,8 +330,15 @@ def _regroup(bands: list[list[Line]], min_gutter: float) -> list[list[Line]]:
     cover: list[tuple[float, float]] = []
     bottom = 0.0
     for band, own in zip(bands, covers, strict=True):
-        top = max(ln.y1 for ln in band)
-        near = bottom - top < 2.0 * max(ln.height for ln in band)
+        top, tallest, low = band[0].y1, band[0].height, band[0].y0
+        for ln in band:
+            if ln.y1 > top:
+                top = ln.y1
+            if ln.height > tallest:
+                tallest = ln.height
+            if ln.y0 < low:
+                low = ln.y0
+        near = bottom - top < 2.0 * tallest
         merged = _union(cover, own, min_gutter) if current else own
         columns = len(cover) > 1
         if current and ((columns and len(merged) > 1 and near) or (not columns and len(own) == 1 and len(merged) == 1)):
@@ -332,7 +348,7 @@ def _regroup(bands: list[list[Line]], min_gutter: float) -> list[list[Line]]:
             if current:
                 groups.append(current)
             current, cover = list(band), own
-        bottom = min(ln.y0 for ln in band)
+        bottom = low
     if current:
         groups.append(current)
     return groups
@@ -468,7 +484,10 @@ def join_wrapped(paragraph: str, line: str) -> str:
     """Append a wrapped line, rejoining ``hyphen-\\nated`` words and CJK without spaces."""
     if len(paragraph) > 1 and paragraph[-1] in _HYPHENS and paragraph[-2].isalpha() and line[:1].islower():
         return paragraph[:-1] + line
-    return join_lines(paragraph.rstrip("\x02\ufffe"), line)
+    paragraph = paragraph.rstrip("\x02\ufffe")
+    if paragraph and line and paragraph[-1] < _FIRST_CJK:  # the common case: no CJK to glue
+        return f"{paragraph} {line}"
+    return join_lines(paragraph, line)
 
 
 def _usual_gap(lines: list[Line]) -> float:

@@ -135,14 +135,22 @@ class _Reader:
         self.text = text
         self._fix = may_be_doubled(text)
         raw = fast.handle(raw)
-        # Boxes of every pdfium line in one flat list of floats (x0, y0, x1, y1, x0, ...), so numpy
-        # does the geometry for the whole page. A line's boxes are its text-object rectangles, or
-        # (when it has many more objects than words: one object per CJK character) its words' boxes
-        # from their first and last characters.
+        # A pdfium line drawn by one text object (the common case) becomes a line at once: its
+        # rectangle, and its font from its first character (one object, one font). Other lines'
+        # boxes go into one flat list of floats (x0, y0, x1, y1, x0, ...), so numpy does their
+        # geometry for the whole page: their text-object rectangles, or (when a line has many more
+        # objects than words: one object per CJK character) its words' boxes from their first and
+        # last characters.
         left, right, bottom, top, rect = self._l, self._r, self._b, self._t, self._rect
         left_ref, top_ref, right_ref, bottom_ref = self._refs
         rect_ref = self._rect_ref
         get_rect, char_box, count_rects = fast.get_rect, fast.loose_char_box, fast.count_rects
+        font_size, get_matrix, font_info, fix = fast.font_size, fast.get_matrix, fast.font_info, self._fix
+        matrix, matrix_ref = self._matrix, self._matrix_ref
+        font, font_len, flags, flags_ref, fonts = self._font, self._font_len, self._flags, self._flags_ref, self._fonts
+        room = len(font)
+        #: Lines in content order; a line of several boxes is first the index of its piece.
+        out: list[Line | int] = []
         pieces: list[tuple[int, str, int, list[int] | None]] = []
         firsts: list[int] = []  # each piece's first box
         flat: list[float] = []
@@ -151,7 +159,33 @@ class _Reader:
         for piece in text.split("\r\n"):
             if piece and not piece.isspace():
                 count = count_rects(raw, pos, len(piece))
-                if 0 < count <= 4 or 0 < count <= 2 * piece.count(" ") + 2:
+                if count == 1:
+                    get_rect(raw, 0, left_ref, top_ref, right_ref, bottom_ref)
+                    start = pos + len(piece) - len(piece.lstrip())
+                    size = font_size(raw, start)
+                    if get_matrix(raw, start, matrix_ref):
+                        scale = (matrix.c * matrix.c + matrix.d * matrix.d) ** 0.5
+                        if scale > 0:
+                            size *= scale
+                    length = font_info(raw, start, font, font_len, flags_ref)  # ``_bold`` inlined
+                    name = font.value if 0 < length <= room else b""
+                    bold = fonts.get(name)
+                    if bold is None:
+                        bold = self._bold_font(raw, start, name)
+                    stripped = piece.strip()
+                    out.append(
+                        Line(
+                            left.value,
+                            bottom.value,
+                            right.value,
+                            top.value,
+                            undouble(stripped) if fix else stripped,
+                            round(size, 1),
+                            bold or bool(flags.value & 64),
+                        )
+                    )
+                elif 0 < count <= 4 or 0 < count <= 2 * piece.count(" ") + 2:
+                    out.append(len(pieces))
                     pieces.append((pos, piece, count, None))
                     firsts.append(len(flat) >> 2)
                     for k in range(count):
@@ -172,18 +206,19 @@ class _Reader:
                         extend((x0, y0, x1, y1))
                     if starts:
                         starts[0] = 0
+                        out.append(len(pieces))
                         pieces.append((pos, piece, len(starts), starts))
                         firsts.append(first >> 2)
             pos += len(piece) + 2
-        if not flat:
-            return []
+        if not pieces:
+            return merge_fragments(out)  # type: ignore[arg-type]
         # Groups: runs of consecutive boxes on one visual line, never across two pdfium lines. A
         # pdfium line with one group is one line; one with several (columns or table cells on one
         # baseline) is cut into fragments, one per group.
         boxes = np.fromiter(flat, dtype=np.float64, count=len(flat)).reshape(-1, 4)
         new = np.ones(len(boxes), dtype=bool)
         new[1:] = ~_same_line_flags(boxes)
-        box_firsts = np.asarray(firsts, dtype=np.int64)
+        box_firsts = np.fromiter(firsts, dtype=np.int64, count=len(firsts))
         new[box_firsts] = True
         group_starts = np.flatnonzero(new)
         x0s = np.minimum.reduceat(boxes[:, 0], group_starts).tolist()
@@ -195,25 +230,18 @@ class _Reader:
         piece_groups.append(len(group_starts))
         self.broken = sum(1 for i in range(len(pieces)) if piece_groups[i + 1] - piece_groups[i] >= 3)
         fragments: list[Line] = []
-        # The common case inlined (one text object, one font): a line costs three pdfium calls.
-        font_size, get_matrix, fix = fast.font_size, fast.get_matrix, self._fix
-        matrix, matrix_ref = self._matrix, self._matrix_ref
         append = fragments.append
-        for i, (pos, piece, count, word_starts) in enumerate(pieces):
+        for item in out:
+            if type(item) is not int:
+                append(item)  # type: ignore[arg-type]
+                continue
+            i = item
+            pos, piece, count, word_starts = pieces[i]
             g = piece_groups[i]
             if piece_groups[i + 1] == g + 1:
-                if count == 1:
-                    start = pos + len(piece) - len(piece.lstrip())
-                    size = font_size(raw, start)
-                    if get_matrix(raw, start, matrix_ref):
-                        scale = (matrix.c * matrix.c + matrix.d * matrix.d) ** 0.5
-                        if scale > 0:
-                            size *= scale
-                    size, bold = round(size, 1), self._bold(raw, start)
-                else:
-                    size, bold = self._style(raw, pos, piece)
-                text = undouble(piece.strip()) if fix else piece.strip()
-                append(Line(x0s[g], y0s[g], x1s[g], y1s[g], text, size, bold))
+                size, bold = self._style(raw, pos, piece)
+                stripped = piece.strip()
+                append(Line(x0s[g], y0s[g], x1s[g], y1s[g], undouble(stripped) if fix else stripped, size, bold))
             else:
                 groups = range(g, piece_groups[i + 1])
                 fragments.extend(
@@ -346,10 +374,15 @@ class _Reader:
         name = self._font.value if 0 < length <= len(self._font) else b""
         bold = self._fonts.get(name)
         if bold is None:
-            lowered = name.decode("latin-1").lower().split("+")[-1]
-            bold = any(mark in lowered for mark in _BOLD_NAMES) or fast.font_weight(raw, index) >= 600
-            self._fonts[name] = bold
+            bold = self._bold_font(raw, index, name)
         return bold or bool(self._flags.value & 64)
+
+    def _bold_font(self, raw: Any, index: int, name: bytes) -> bool:
+        """Is the font ``name`` (first seen at character ``index``) bold? Remembered per name."""
+        lowered = name.decode("latin-1").lower().split("+")[-1]
+        bold = any(mark in lowered for mark in _BOLD_NAMES) or fast.font_weight(raw, index) >= 600
+        self._fonts[name] = bold
+        return bold
 
 
 def _same_line(a: Sequence[float], b: Sequence[float]) -> bool:

@@ -11,9 +11,10 @@ Pure geometry like ``layout``: the PDF parser hands in the page's path boxes and
 
 from __future__ import annotations
 
-import bisect
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -77,40 +78,45 @@ def _slabs(edges: _Edges) -> list[tuple[float, float]]:
     return out
 
 
-def _merged(segments: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
-    """Segments on one grid line merged: (starts, ends), sorted, disjoint."""
-    if len(segments) > 1:
-        segments = sorted(segments)
+def _array(values: Sequence[float]) -> Any:
+    """A float array from a list of floats (``np.fromiter``: several times faster than ``np.array``
+    for the short lists here)."""
+    return np.fromiter(values, dtype=np.float64, count=len(values))
+
+
+def _missing(
+    grid: Any, positions: Sequence[float], starts_in: Sequence[float], stops_in: Sequence[float], across: Any
+) -> list[list[int]]:
+    """Missing borders: ``[k, i]`` for each inner grid line ``k`` and each interval ``i`` of the
+    ``across`` grid that the rules on line ``k`` cover less than half of. The rules (at
+    ``positions``, from ``starts_in`` to ``stops_in``) go to their nearest grid line; touching ones
+    are merged."""
+    lines = _nearest_all(grid, _array(positions))
+    order = np.lexsort((_array(stops_in), _array(starts_in), lines)).tolist()
+    ks = lines.tolist()
+    owner: list[int] = []
     starts: list[float] = []
     ends: list[float] = []
-    end = -1e300
-    for a, b in segments:
+    current, end = -1, -1e300
+    for j in order:  # by grid line, then by start: merged as in ``_merged``
+        k, a, b = ks[j], starts_in[j], stops_in[j]
+        if k != current:
+            current, end = k, -1e300
         if a <= end + _SNAP:
             if b > end:
                 end = ends[-1] = b
         else:
+            owner.append(k)
             starts.append(a)
             ends.append(b)
             end = b
-    return starts, ends
-
-
-def _covered(line: tuple[list[float], list[float]] | None, lo: float, hi: float) -> bool:
-    """Does a grid line's merged coverage cover at least half of [lo, hi]?"""
-    if line is None:
-        return False
-    starts, ends = line
-    need = 0.5 * (hi - lo)
-    if len(starts) == 1:  # one rule along the whole grid line: the usual case
-        a, b = starts[0], ends[0]
-        return (b if b < hi else hi) - (a if a > lo else lo) >= need
-    total = 0.0
-    for i in range(max(bisect.bisect_right(starts, lo) - 1, 0), bisect.bisect_left(starts, hi)):
-        a, b = starts[i], ends[i]
-        piece = (b if b < hi else hi) - (a if a > lo else lo)
-        if piece > 0:
-            total += piece
-    return total >= need
+    lo, hi = across[:-1], across[1:]
+    pieces = np.minimum(_array(ends)[:, None], hi) - np.maximum(_array(starts)[:, None], lo)
+    cover = np.zeros((len(grid), len(lo)))
+    np.add.at(cover, np.fromiter(owner, dtype=np.intp, count=len(owner)), np.maximum(pieces, 0.0))
+    missing = np.argwhere(cover[1:-1] < 0.5 * (hi - lo))
+    missing[:, 0] += 1
+    return missing.tolist()
 
 
 def ruled_tables(lines: list[Line], boxes: list[Box]) -> list[Line]:
@@ -143,14 +149,6 @@ def _table(
     ys = _snap([y for y, _, _ in horizontal])
     if len(xs) < 3 or len(ys) < 3:
         return None
-    segments_x: dict[int, list[tuple[float, float]]] = {}
-    for k, (_, y0, y1) in zip(_nearest_all(xs, [x for x, _, _ in vertical]), vertical, strict=True):
-        segments_x.setdefault(k, []).append((y0, y1))
-    segments_y: dict[int, list[tuple[float, float]]] = {}
-    for k, (_, x0, x1) in zip(_nearest_all(ys, [y for y, _, _ in horizontal]), horizontal, strict=True):
-        segments_y.setdefault(k, []).append((x0, x1))
-    by_x = {k: _merged(v) for k, v in segments_x.items()}
-    by_y = {k: _merged(v) for k, v in segments_y.items()}
     n_cols, n_rows = len(xs) - 1, len(ys) - 1  # rows counted from the bottom (ys ascending)
     parent = list(range(n_cols * n_rows))
 
@@ -160,23 +158,37 @@ def _table(
             i = parent[i]
         return i
 
-    for r in range(n_rows):
-        for c in range(n_cols):
-            cell = r * n_cols + c
-            if c + 1 < n_cols and not _covered(by_x.get(c + 1), ys[r], ys[r + 1]):
-                parent[find(cell + 1)] = find(cell)  # no border on the right: merged
-            if r + 1 < n_rows and not _covered(by_y.get(r + 1), xs[c], xs[c + 1]):
-                parent[find(cell + n_cols)] = find(cell)  # no border above
+    # Neighbouring cells without a border between them are merged (borders found for the whole
+    # grid at once; only the missing ones, usually few, cost a union).
+    grid_x, grid_y = _array(xs), _array(ys)
+    vx, vy0, vy1 = zip(*vertical, strict=True)
+    hy, hx0, hx1 = zip(*horizontal, strict=True)
+    missing_right = _missing(grid_x, vx, vy0, vy1, grid_y)
+    missing_above = _missing(grid_y, hy, hx0, hx1, grid_x)
+    for c, r in missing_right:  # no border between columns c - 1 and c in row r
+        cell = r * n_cols + c - 1
+        parent[find(cell + 1)] = find(cell)
+    for r, c in missing_above:  # no border between rows r - 1 and r in column c
+        cell = (r - 1) * n_cols + c
+        parent[find(cell + n_cols)] = find(cell)
+    merged = bool(missing_right or missing_above)
+    # Text lines go to the cell holding their centre.
     texts: dict[int, list[Line]] = {}
     inside: set[int] = set()
-    for ln in lines:
-        cx, cy = (ln.x0 + ln.x1) / 2, (ln.y0 + ln.y1) / 2
-        if not (xs[0] <= cx <= xs[-1] and ys[0] <= cy <= ys[-1]) or ln.rows is not None:
-            continue
-        c = min(bisect.bisect_right(xs, cx) - 1, n_cols - 1)
-        r = min(bisect.bisect_right(ys, cy) - 1, n_rows - 1)
-        texts.setdefault(find(r * n_cols + c), []).append(ln)
-        inside.add(id(ln))
+    size: float | None = None
+    if lines:
+        cx, cy = _array([(ln.x0 + ln.x1) / 2 for ln in lines]), _array([(ln.y0 + ln.y1) / 2 for ln in lines])
+        index = np.flatnonzero((xs[0] <= cx) & (cx <= xs[-1]) & (ys[0] <= cy) & (cy <= ys[-1]))
+        columns = np.minimum(np.searchsorted(grid_x, cx[index], side="right") - 1, n_cols - 1)
+        grid_rows = np.minimum(np.searchsorted(grid_y, cy[index], side="right") - 1, n_rows - 1)
+        for i, cell in zip(index.tolist(), (grid_rows * n_cols + columns).tolist(), strict=True):
+            ln = lines[i]
+            if ln.rows is not None:
+                continue
+            texts.setdefault(find(cell), []).append(ln)
+            inside.add(id(ln))
+            if size is None or ln.size > size:
+                size = ln.size
     # Two pieces of text side by side in one cell mean a column rule is missing (a partly ruled
     # table): the grid would glue columns together, so the text-based table detection is better.
     for cell_lines in texts.values():
@@ -184,12 +196,13 @@ def _table(
             return None
     # The top-left grid position of each merged cell holds its text.
     anchor: dict[int, int] = {}
-    for r in reversed(range(n_rows)):
-        for c in range(n_cols):
-            anchor.setdefault(find(r * n_cols + c), r * n_cols + c)
+    if merged:
+        for r in reversed(range(n_rows)):
+            for c in range(n_cols):
+                anchor.setdefault(find(r * n_cols + c), r * n_cols + c)
     by_row: dict[int, dict[int, list[Line]]] = {}
     for root, cell_lines in texts.items():
-        pos = anchor[root]
+        pos = anchor[root] if merged else root
         by_row.setdefault(pos // n_cols, {})[pos % n_cols] = cell_lines
     rows: list[list[str]] = []
     for r in reversed(range(n_rows)):
@@ -199,8 +212,7 @@ def _table(
     rows = [[row[c] for c in used] for row in rows]
     if len(rows) < 2 or len(used) < 2:
         return None
-    size = max((ln.size for ln in lines if id(ln) in inside), default=0.0)
-    return Line(xs[0], ys[0], xs[-1], ys[-1], "", size, False, rows), inside
+    return Line(xs[0], ys[0], xs[-1], ys[-1], "", size or 0.0, False, rows), inside
 
 
 def _grid_row(cells: dict[int, list[Line]], n_cols: int) -> list[list[str]]:
@@ -208,6 +220,12 @@ def _grid_row(cells: dict[int, list[Line]], n_cols: int) -> list[list[str]]:
     body rows) puts several text rows in one grid row. A text line is a row of its own when it has
     the row's first column and most of its others; when two or more lines do, each starts a row
     and the lines between continue the row above (a wrapped cell, a label set between sub-rows)."""
+    if all(len(cell_lines) == 1 for cell_lines in cells.values()):
+        # One line per cell (the usual row): one text row, whatever the lines' heights.
+        row = [""] * n_cols
+        for c, cell_lines in cells.items():
+            row[c] = cell_lines[0].text
+        return [row]
     column_of = {id(ln): c for c, cell_lines in cells.items() for ln in cell_lines}
     first = min(cells)
     bands = row_bands([ln for cell_lines in cells.values() for ln in cell_lines])
@@ -242,12 +260,10 @@ def _side_by_side(lines: list[Line]) -> bool:
     return False
 
 
-def _nearest_all(values: list[float], vs: list[float]) -> list[int]:
-    """``_nearest`` for many values at once (numpy: tables have hundreds of edges)."""
-    grid = np.asarray(values)
-    v = np.asarray(vs)
+def _nearest_all(grid: Any, v: Any) -> Any:
+    """Index of the nearest ``grid`` position (ascending array) for each value of the array ``v``."""
     i = np.searchsorted(grid, v, side="left")
     below = np.clip(i - 1, 0, len(grid) - 1)
     above = np.clip(i, 0, len(grid) - 1)
     take_below = (i > 0) & ((i == len(grid)) | (v - grid[below] <= grid[above] - v))
-    return np.where(take_below, i - 1, i).tolist()
+    return np.where(take_below, i - 1, i)
