@@ -22,11 +22,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from math import log
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,20 @@ def _bucket(word: str) -> int:
 
 
 def build(path: Path) -> tuple[CompactFreq, int]:
-    """The compact mapping and total count of jieba dictionary file ``path``.
+    """The compact mapping and total count of jieba dictionary file ``path``, in memory."""
+    keys, freqs = array("Q"), array("i")
+
+    def collect(run_keys: array[int], run_freqs: array[int]) -> None:
+        keys.extend(run_keys)
+        freqs.extend(run_freqs)
+
+    starts, long, total = _build(path, collect)
+    return CompactFreq(keys, freqs, starts, long), total
+
+
+def _build(path: Path, emit: Callable[[array[int], array[int]], None]) -> tuple[array[int], dict[str, int], int]:
+    """Walk dictionary file ``path`` and ``emit`` its packed keys and counts in sorted runs (one per
+    first character); return the run starts, the long keys and the total count.
 
     Same result as ``gen_pfdict`` (a later line's count wins for a repeated word; a prefix is 0
     unless it is itself a word), computed one first character at a time: a word and all its
@@ -162,10 +176,11 @@ def build(path: Path) -> tuple[CompactFreq, int]:
         order[cursor[b]] = i
         cursor[b] += 1
     del cursor
-    keys, freqs, starts = array("Q"), array("i"), array("I", bytes(4 * (_BUCKETS + 1)))
+    starts = array("I", bytes(4 * (_BUCKETS + 1)))
     long: dict[str, int] = {}
+    emitted = 0
     for b in range(_BUCKETS):
-        starts[b] = len(keys)
+        starts[b] = emitted
         bucket: dict[int, int] = {}
         for j in range(starts_in[b], starts_in[b + 1]):
             i = order[j]
@@ -180,11 +195,12 @@ def build(path: Path) -> tuple[CompactFreq, int]:
             _add(word, freq, bucket, long, overwrite=True)
             for m in range(1, len(word)):
                 _add(word[:m], 0, bucket, long, overwrite=False)
-        for key in sorted(bucket):
-            keys.append(key)
-            freqs.append(bucket[key])
-    starts[_BUCKETS] = len(keys)
-    return CompactFreq(keys, freqs, starts, long), total
+        if bucket:
+            run = sorted(bucket)
+            emit(array("Q", run), array("i", [bucket[key] for key in run]))
+            emitted += len(run)
+    starts[_BUCKETS] = emitted
+    return starts, long, total
 
 
 def _add(word: str, freq: int, bucket: dict[int, int], long: dict[str, int], *, overwrite: bool) -> None:
@@ -206,15 +222,42 @@ def _source_id(path: Path) -> dict[str, Any]:
 
 
 def save(freq: CompactFreq, total: int, path: Path, source: Path) -> None:
-    """Write the cache file atomically (a concurrent reader sees the old file or the new one)."""
-    header = {**_source_id(source), "total": total, "keys": len(freq._keys), "long": freq._long}
+    """Write the cache file of an in-memory mapping atomically."""
+    _write(path, source, [(freq._keys, freq._freqs)], freq._starts, freq._long, total)
+
+
+def build_file(source: Path, path: Path) -> None:
+    """Build the cache file of dictionary ``source`` without holding the result in memory: the
+    sorted runs go to temporary files as they come, then into ``path`` (atomically)."""
+    with tempfile.TemporaryFile(dir=path.parent) as keys_file, tempfile.TemporaryFile(dir=path.parent) as freqs_file:
+
+        def spill(run_keys: array[int], run_freqs: array[int]) -> None:
+            keys_file.write(_little(run_keys).tobytes())
+            freqs_file.write(_little(run_freqs).tobytes())
+
+        starts, long, total = _build(source, spill)
+        keys_file.seek(0)
+        freqs_file.seek(0)
+        _write(path, source, [keys_file, freqs_file], starts, long, total)
+
+
+def _write(path: Path, source: Path, parts: list[Any], starts: array[int], long: dict[str, int], total: int) -> None:
+    """Header line (JSON: source identity, total, key count, long keys), then the keys, the counts and
+    the run starts as little-endian arrays. ``parts``: (keys, counts) array pairs, or the two files."""
+    header = {**_source_id(source), "total": total, "keys": int(starts[_BUCKETS]), "long": long}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(json.dumps(header, ensure_ascii=False).encode("utf-8") + b"\n")
-            for arr in (freq._keys, freq._freqs, freq._starts):
-                f.write(_little(arr).tobytes())
+            if parts and isinstance(parts[0], tuple):
+                for column in (0, 1):
+                    for pair in parts:
+                        f.write(_little(pair[column]).tobytes())
+            else:
+                for part in parts:
+                    shutil.copyfileobj(part, f, 1 << 20)
+            f.write(_little(starts).tobytes())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -292,10 +335,11 @@ def tokenizer_class() -> type:
                 cache = folder / f"jieba-compact-{_digest(str(source.resolve()))}.bin"
                 loaded = load(cache, source)
                 if loaded is None:
-                    loaded = build(source)
-                    # A read-only cache folder: rebuilt next time, still correct.
+                    # Built straight into the file, then read back: the build's own memory is
+                    # freed before the arrays are allocated (a lower peak in a parse worker).
                     with contextlib.suppress(OSError):
-                        save(*loaded, cache, source)
+                        build_file(source, cache)
+                    loaded = load(cache, source) or build(source)  # a read-only folder: in memory
                 self.FREQ, self.total = loaded
                 self.initialized = True
 

@@ -9,8 +9,9 @@ Workers are fresh interpreters (``python -c "from zhiku.worker import serve; ser
 start, once per pool): no fork of a threaded parent, nothing of the caller's ``__main__`` re-run.
 They take one file at a time (the pool never holds more than one file per worker in memory), end
 when their parent dies (even by SIGKILL), and are recycled after ``MAX_TASKS`` files so a leaking
-parser cannot grow them without bound. Keyword terms and vectors are computed by the process that owns the store, which
-already has the analyser and the model loaded.
+parser cannot grow them without bound. Keyword terms are computed in the worker too (jieba loads on
+the first Chinese text, see ``zhiku.segment``); vectors by the process that owns the store, which has
+the model loaded.
 """
 
 from __future__ import annotations
@@ -27,18 +28,21 @@ import tempfile
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Literal
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Literal
 
 from .chunk import Chunker
 from .errors import ConfigError, ParseError, ZhikuError
 from .ingest import extract_tables, file_hash, safe_name
 from .parse import ParserRegistry, too_large
-from .store.records import TableRecord
 from .text import Analyzer
 from .types import Chunk, ParsedDocument
+
+if TYPE_CHECKING:  # only named in annotations: importing zhiku.store would load SQLite and numpy
+    from .store.records import TableRecord
 
 MAX_TASKS = 500  # files per worker before it is replaced (bounds the growth of leaky parsers)
 MAX_ATTACHMENT_DEPTH = 3  # an e-mail attached to an e-mail attached to an e-mail, and no deeper
@@ -73,6 +77,20 @@ class WorkerConfig:
     max_bytes: int
     chunk_tokens: int
     chunk_overlap: int
+
+
+def plain_settings(settings: Any) -> Any:
+    """``settings`` as a plain namespace for a worker: its values and its own properties (``cache_dir``,
+    ...), so that unpickling them does not import pydantic (~24 MB in every worker). An object that is
+    not a pydantic model is returned as is."""
+    dump = getattr(settings, "model_dump", None)
+    if dump is None:
+        return settings
+    values = dump()
+    for name, attr in vars(type(settings)).items():
+        if isinstance(attr, property):
+            values[name] = getattr(settings, name)
+    return SimpleNamespace(**values)
 
 
 @dataclass
@@ -223,9 +241,11 @@ def serve() -> None:
     parsers = build_parsers(config.settings)
     chunker = Chunker(config.chunk_tokens, config.chunk_overlap)
     # Keyword terms are computed here too (jieba is the costliest CPU step after embedding): the
-    # process that owns the store is left with the writes and the embedding.
+    # process that owns the store is left with the writes and the embedding. jieba loads on the
+    # first Chinese text only (an English corpus never pays its ~10 MB); from its compact cache that
+    # takes ~20 ms, and the first build of that cache (~5 s, once per cache folder) runs within a
+    # file's time limit.
     analyzer = Analyzer(config.settings.cache_dir)
-    analyzer.terms("预热 warm up")  # jieba's dictionary loads before the first file's clock starts
     tx.send(READY)  # the per-file time limit starts now, not while the interpreter was starting
     for _ in range(MAX_TASKS):
         try:
@@ -404,7 +424,7 @@ class ParsePool:
         rx = Connection(os.dup(process.stdout.fileno()), writable=False)
         process.stdin.close()
         process.stdout.close()
-        tx.send(self.config)
+        tx.send(replace(self.config, settings=plain_settings(self.config.settings)))
         return _Worker(process, tx, rx)
 
     def _log(self) -> Any:
