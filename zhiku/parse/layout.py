@@ -63,8 +63,30 @@ class Line:
     #: ``y1 - y0`` (at least 1): kept as a field because layout code reads it constantly.
     height: float = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.height = max(self.y1 - self.y0, 1.0)
+    # Written out (the dataclass keeps it) so that ``height`` costs no extra call: a page makes
+    # hundreds of lines.
+    def __init__(
+        self,
+        x0: float,
+        y0: float,
+        x1: float,
+        y1: float,
+        text: str,
+        size: float = 0.0,
+        bold: bool = False,
+        rows: list[list[str]] | None = None,
+    ) -> None:
+        self.x0, self.y0, self.x1, self.y1, self.text, self.size, self.bold, self.rows = (
+            x0,
+            y0,
+            x1,
+            y1,
+            text,
+            size,
+            bold,
+            rows,
+        )
+        self.height = y1 - y0 if y1 - y0 > 1.0 else 1.0
 
 
 @dataclass
@@ -406,18 +428,20 @@ def _is_grid(columns: list[list[Line]]) -> bool:
     lines = [ln for col in columns for ln in col]
     if len(lines) < 6:
         return False
+    # The cheap tests first (the answer does not depend on the order): text columns fail here
+    # without their rows being banded.
+    numeric = sum(1 for ln in lines if _NUMERIC.match(ln.text)) >= 0.3 * len(lines)
+    # Without numbers, only many short cells that leave their columns mostly empty: reading text
+    # columns row by row would interleave their sentences, a worse mistake than the reverse.
+    if not numeric and (len(columns) < 3 or sorted([len(ln.text) for ln in lines])[len(lines) // 2] > 25):
+        return False
     column_of = {id(ln): i for i, col in enumerate(columns) for ln in col}
     # Rows: lines whose band also holds a line of another column.
     aligned = sum(len(row) for row in row_bands(lines) if len({column_of[id(ln)] for ln in row}) > 1)
     if aligned < 0.6 * len(lines):
         return False
-    numeric = sum(1 for ln in lines if _NUMERIC.match(ln.text))
-    if numeric >= 0.3 * len(lines):
+    if numeric:
         return True
-    # Without numbers, only many short cells that leave their columns mostly empty: reading text
-    # columns row by row would interleave their sentences, a worse mistake than the reverse.
-    if len(columns) < 3 or sorted(len(ln.text) for ln in lines)[len(lines) // 2] > 25:
-        return False
     fill: list[float] = []
     for col in columns:
         width = max(ln.x1 for ln in col) - min(ln.x0 for ln in col)

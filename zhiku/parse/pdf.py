@@ -679,12 +679,12 @@ def _bbox(lines: list[Line]) -> tuple[float, float, float, float]:
 
 
 def _block(para: Paragraph, page: int, headings: HeadingTracker, body: float, levels: dict[float, int]) -> Block:
-    bbox = tuple(round(v, 1) for v in para.bbox)
+    bbox = _round(para.bbox)
     level = heading_level(para, body, levels)
     if level:
         path = headings.push(level, para.text)
-        return Block("heading", para.text, level=level, locator=Locator(page=page, heading_path=path, bbox=bbox))  # type: ignore[arg-type]
-    return Block("paragraph", para.text, locator=Locator(page=page, heading_path=headings.path, bbox=bbox))  # type: ignore[arg-type]
+        return Block("heading", para.text, level=level, locator=Locator(page=page, heading_path=path, bbox=bbox))
+    return Block("paragraph", para.text, locator=Locator(page=page, heading_path=headings.path, bbox=bbox))
 
 
 def _ocr_blocks(page: _Page, headings: HeadingTracker) -> list[Block]:
