@@ -119,6 +119,14 @@ def test_build_matches_gen_pfdict_on_an_odd_dictionary(tmp_path: Path) -> None:
     streamed = tmp_path / "streamed.bin"
     build_file(source, streamed)
     assert streamed.read_bytes() == cache.read_bytes()  # the streaming build writes the same file
+    # A tokenizer over that dictionary (jieba's own dictionary argument) caches and segments it.
+    custom = tokenizer_class()(str(source))
+    custom.tmp_dir = str(tmp_path / "custom-cache")  # not there yet: created
+    custom.initialize()
+    stock_custom = jieba.Tokenizer(str(source))
+    stock_custom.tmp_dir = str(tmp_path)
+    assert custom.lcut("中华人民共和国人民大会堂A股𠀀字") == stock_custom.lcut("中华人民共和国人民大会堂A股𠀀字")
+    assert len(list((tmp_path / "custom-cache").iterdir())) == 1
     # A changed dictionary makes the cache stale; a damaged cache is ignored, never trusted.
     source.write_text("\n".join([*lines, "新词 9"]) + "\n", encoding="utf-8")
     assert load(cache, source) is None

@@ -229,6 +229,7 @@ def save(freq: CompactFreq, total: int, path: Path, source: Path) -> None:
 def build_file(source: Path, path: Path) -> None:
     """Build the cache file of dictionary ``source`` without holding the result in memory: the
     sorted runs go to temporary files as they come, then into ``path`` (atomically)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryFile(dir=path.parent) as keys_file, tempfile.TemporaryFile(dir=path.parent) as freqs_file:
 
         def spill(run_keys: array[int], run_freqs: array[int]) -> None:
@@ -242,14 +243,15 @@ def build_file(source: Path, path: Path) -> None:
 
 
 def _write(path: Path, source: Path, parts: list[Any], starts: array[int], long: dict[str, int], total: int) -> None:
-    """Header line (JSON: source identity, total, key count, long keys), then the keys, the counts and
-    the run starts as little-endian arrays. ``parts``: (keys, counts) array pairs, or the two files."""
+    """Header line (ASCII JSON, so any string survives: source identity, total, key count, long keys),
+    then the keys, the counts and the run starts as little-endian arrays. ``parts``: (keys, counts)
+    array pairs, or the keys file and the counts file."""
     header = {**_source_id(source), "total": total, "keys": int(starts[_BUCKETS]), "long": long}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(json.dumps(header, ensure_ascii=False).encode("utf-8") + b"\n")
+            f.write(json.dumps(header).encode("ascii") + b"\n")
             if parts and isinstance(parts[0], tuple):
                 for column in (0, 1):
                     for pair in parts:
