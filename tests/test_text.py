@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from zhiku.text import Analyzer, detect_language, estimate_tokens, sentence_spans, split_sentences
 
 
@@ -55,3 +57,11 @@ def test_digits_and_latin_glued_to_chinese_are_segmented() -> None:
     terms = Analyzer().terms("2022年春节档首日票房冠军是iPhone15吗")
     assert "2022" in terms and "春节" in terms and "票房" in terms and "冠军" in terms
     assert "iphone15" in terms
+
+
+def test_jieba_loads_on_chinese_text_only(tmp_path: Path) -> None:
+    analyzer = Analyzer(tmp_path)
+    assert analyzer.terms("Annual leave requests") == ["annual", "leav", "request"]
+    assert not analyzer.jieba_loaded and not list(tmp_path.iterdir())
+    assert not analyzer.needs_jieba("Annual leave") and analyzer.needs_jieba("年假") and analyzer.needs_jieba("⼀")
+    assert analyzer.terms("年假申请") and analyzer.jieba_loaded

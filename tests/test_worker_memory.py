@@ -65,3 +65,18 @@ def test_jieba_loads_on_the_first_chinese_file_only(tmp_path: Path) -> None:
         assert _peak_mb(pid) - english_peak < 40
     finally:
         pool.close()
+
+
+def test_loading_jieba_is_not_counted_in_the_file_time_limit(tmp_path: Path) -> None:
+    """The first Chinese file in a fresh cache folder builds the dictionary cache (seconds); the
+    worker announces it, so a short per-file limit does not fail that file."""
+    settings = Settings(home=tmp_path / "home")
+    chinese = tmp_path / "zh.md"
+    chinese.write_text(CHINESE, encoding="utf-8")
+    pool = ParsePool(WorkerConfig(settings, 10**7, 300, 40), workers=1, timeout_s=1.0)
+    try:
+        outcome = _parse(pool, 1, chinese)
+        assert outcome.status == "parsed", outcome.reason
+        assert "员工" in outcome.docs[0].terms[0]
+    finally:
+        pool.close()

@@ -140,6 +140,21 @@ class Analyzer:
         tokenizer.initialize()
         return tokenizer
 
+    @property
+    def jieba_loaded(self) -> bool:
+        """Whether jieba's dictionary is loaded in this analyzer already."""
+        return "_jieba" in self.__dict__
+
+    def load_jieba(self) -> None:
+        """Load jieba now (it otherwise loads on the first Chinese text)."""
+        _ = self._jieba
+
+    @staticmethod
+    def needs_jieba(text: str) -> bool:
+        """Whether ``terms(text)`` segments Chinese (and so needs jieba); NFKC first, as ``terms``
+        does (a Kangxi radical such as "⼀" becomes the ideograph "一")."""
+        return CJK_RE.search(text) is not None or CJK_RE.search(unicodedata.normalize("NFKC", text)) is not None
+
     @cached_property
     def _stemmer(self) -> Any:
         import Stemmer
