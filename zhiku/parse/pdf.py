@@ -343,30 +343,27 @@ class _Reader:
 
     def _style(self, raw: Any, pos: int, text: str) -> tuple[float, bool]:
         """Font size at the middle of the line (a superscript or a run-in label at its start does
-        not count) and boldness (the first and the last character both bold or italic)."""
+        not count) and boldness (the first and the last character both bold or italic). ``_size``
+        and ``_bold`` written out: this runs for every table cell of a page."""
         first = len(text) - len(text.lstrip())
         last = len(text.rstrip()) - 1
         middle = (first + last) // 2
         while middle < last and text[middle].isspace():  # pdfium's generated spaces have no font
             middle += 1
+        font_size, get_matrix, matrix, matrix_ref = fast.font_size, fast.get_matrix, self._matrix, self._matrix_ref
         # Two samples: one may land on a superscript (a footnote mark) or a run-in label.
-        size = self._size(raw, pos + middle)
-        if last != middle:
-            other = self._size(raw, pos + last)
-            if other > size:
-                size = other
+        size = 0.0
+        for index in (pos + middle, pos + last) if last != middle else (pos + middle,):
+            sample = font_size(raw, index)
+            if get_matrix(raw, index, matrix_ref):
+                scale = (matrix.c * matrix.c + matrix.d * matrix.d) ** 0.5
+                if scale > 0:
+                    sample *= scale
+            sample = round(sample, 1)
+            if index == pos + middle or sample > size:
+                size = sample
         bold = self._bold(raw, pos + first) and (last == first or self._bold(raw, pos + last))
         return size, bold
-
-    def _size(self, raw: Any, index: int) -> float:
-        """Font size in points: the font size times the text matrix's vertical scale."""
-        size = fast.font_size(raw, index)
-        m = self._matrix
-        if fast.get_matrix(raw, index, self._matrix_ref):
-            scale = (m.c * m.c + m.d * m.d) ** 0.5
-            if scale > 0:
-                size *= scale
-        return round(size, 1)
 
     def _bold(self, raw: Any, index: int) -> bool:
         """Bold (by font name or weight) or italic: emphasis that marks a heading of body size."""
@@ -568,15 +565,16 @@ def _open(path: Path, password: str | None) -> pdfium.PdfDocument:
 def _path_boxes(page: pdfium.PdfPage) -> list[tuple[float, float, float, float]]:
     """Bounds of the page's path objects (top level; at most 5,000 objects looked at)."""
     x0, y0, x1, y1 = (ctypes.c_float(), ctypes.c_float(), ctypes.c_float(), ctypes.c_float())
-    refs = (ctypes.byref(x0), ctypes.byref(y0), ctypes.byref(x1), ctypes.byref(y1))
+    r0, r1, r2, r3 = (ctypes.byref(x0), ctypes.byref(y0), ctypes.byref(x1), ctypes.byref(y1))
     get_object, get_type, bounds = fast.page_object, fast.object_type, fast.object_bounds
     path = pdfium_c.FPDF_PAGEOBJ_PATH
     raw = fast.handle(page.raw)
     out: list[tuple[float, float, float, float]] = []
+    append = out.append
     for i in range(min(pdfium_c.FPDFPage_CountObjects(page.raw), 5000)):
         obj = get_object(raw, i)
-        if get_type(obj) == path and bounds(obj, *refs):
-            out.append((x0.value, y0.value, x1.value, y1.value))
+        if get_type(obj) == path and bounds(obj, r0, r1, r2, r3):
+            append((x0.value, y0.value, x1.value, y1.value))
     return out
 
 
