@@ -79,3 +79,24 @@ def test_verify_marks_an_unsupported_sentence(answerer: Answerer) -> None:
 def test_verify_flags_a_number_the_source_does_not_state(answerer: Answerer) -> None:
     checks = answerer.verify("New hires get 25 days of annual leave per year [3].", HANDBOOK)
     assert not checks[0].supported
+
+
+def test_definition_lead_answers_identity_questions(answerer: Answerer) -> None:
+    # The attribute asked ("籍贯") is not a word of the passage: the opening definition holds it.
+    sources = hits(
+        "王天成，中国湖南省双牌县人，政治学者。王天成1992年10月被捕，1994年被判处有期徒刑5年。"
+        "王天成1999年所著文章《论共和国》流传甚广。2005年11月，王天成发表文章指控他人抄袭。"
+    )
+    answer = answerer.answer("王天成的籍贯是哪里？", sources)
+    assert not answer.refused
+    assert "湖南省双牌县" in answer.text
+
+
+def test_focus_prefers_the_sentence_with_the_asked_aspect(answerer: Answerer) -> None:
+    # Every sentence names the fish; only one speaks of its food.
+    sources = hits(
+        "蓝纹鹦鱼是隆头鱼科的一个种。蓝纹鹦鱼分布于印度洋及太平洋的珊瑚礁海域。蓝纹鹦鱼体长可达40厘米，雄鱼较雌鱼鲜艳。"
+        "蓝纹鹦鱼的幼鱼常成群活动，成鱼则多独居。蓝纹鹦鱼以藻类及珊瑚虫为食物，夜间躲藏在黏液茧中休息。"
+    )
+    answer = answerer.answer("蓝纹鹦鱼的主要食物是什么？", sources)
+    assert "藻类及珊瑚虫" in answer.text
