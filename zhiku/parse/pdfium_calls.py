@@ -4,9 +4,9 @@ pypdfium2's bindings declare ``argtypes`` for every function, so each call conve
 argument (typed pointers, ``c_double`` out-parameters passed by reference): about 0.6-0.9 us a call.
 The parser makes several calls per text line and, on pages with tables, three per page object, so
 that overhead was a large part of parsing time. ``bare`` makes a second function pointer to the same
-C function with no ``argtypes``: callers pass exactly typed arguments themselves (``c_void_p`` for
-handles, ``byref`` for out-parameters, Python ints only for C ``int`` parameters), which halves the
-cost. Only the result type is declared. The function objects are created once and never changed.
+C function with no ``argtypes`` (and no GIL release): callers pass exactly typed arguments themselves
+(``c_void_p`` for handles, ``byref`` for out-parameters, Python ints only for C ``int`` parameters),
+which halves the cost. Only the result type is declared. The function objects are created once and never changed.
 """
 
 from __future__ import annotations
@@ -18,10 +18,16 @@ import pypdfium2.raw as pdfium_c
 
 
 def bare(function: Any, restype: Any) -> Any:
-    """A new ctypes function pointer to ``function``'s C function, without ``argtypes``."""
-    pointer = type(function)(ctypes.cast(function, ctypes.c_void_p).value)
-    pointer.restype = restype
-    return pointer
+    """A new ctypes function pointer to ``function``'s C function, without ``argtypes``.
+
+    Its prototype is ``PYFUNCTYPE``: the call keeps the GIL instead of releasing and taking it back
+    around every call (mutex work that cost about as much as the short pdfium functions called
+    here; none of them calls back into Python, and each returns within microseconds).
+    """
+    address = ctypes.cast(function, ctypes.c_void_p).value
+    if address is None:
+        raise ValueError("a NULL pdfium function pointer")
+    return ctypes.PYFUNCTYPE(restype)(address)
 
 
 def handle(raw: Any) -> ctypes.c_void_p:
