@@ -5,8 +5,9 @@ argument (typed pointers, ``c_double`` out-parameters passed by reference): abou
 The parser makes several calls per text line and, on pages with tables, three per page object, so
 that overhead was a large part of parsing time. ``bare`` makes a second function pointer to the same
 C function with no ``argtypes`` (and no GIL release): callers pass exactly typed arguments themselves
-(``c_void_p`` for handles, ``byref`` for out-parameters, Python ints only for C ``int`` parameters),
-which halves the cost. Only the result type is declared. The function objects are created once and never changed.
+(``Handle`` for handles, ``byref`` for out-parameters, Python ints only for C ``int`` parameters),
+which halves the cost. Only the result type is declared. The function objects are created once and
+never changed.
 """
 
 from __future__ import annotations
@@ -30,18 +31,19 @@ def bare(function: Any, restype: Any) -> Any:
     return ctypes.PYFUNCTYPE(restype)(address)
 
 
-def handle(raw: Any) -> ctypes.c_void_p:
-    """A pypdfium2 handle (page, text page, object) as a plain ``c_void_p`` for ``bare`` functions."""
-    return ctypes.c_void_p(ctypes.cast(raw, ctypes.c_void_p).value)
+#: Handles (page, text page, object) are passed as pointer objects: ctypes passes a pointer without
+#: looking up its format, which it does for every ``c_void_p`` argument (a table search per call).
+#: As a result type, a pointer type is returned as it is, ready to pass to the next call; its
+#: truth value is False for NULL.
+Handle = ctypes.POINTER(ctypes.c_ubyte)
+
+
+def handle(raw: Any) -> Any:
+    """A pypdfium2 handle (page, text page, object) as a ``Handle`` for ``bare`` functions."""
+    return ctypes.cast(raw, Handle)
 
 
 _int, _double, _ulong = ctypes.c_int, ctypes.c_double, ctypes.c_ulong
-
-
-class Handle(ctypes.c_void_p):
-    """A pointer result kept as a ctypes object: ctypes turns a plain ``c_void_p`` result into a
-    Python int, which would have to be wrapped again before being passed on; a subclass is returned
-    as it is, ready to pass to the next ``bare`` function."""
 
 
 #: (text page, int start, int count) -> int
@@ -58,7 +60,7 @@ get_matrix = bare(pdfium_c.FPDFText_GetMatrix, _int)
 font_info = bare(pdfium_c.FPDFText_GetFontInfo, _ulong)
 #: (text page, int index) -> int
 font_weight = bare(pdfium_c.FPDFText_GetFontWeight, _int)
-#: (page, int index) -> object handle (a ``Handle``; its value is None for NULL)
+#: (page, int index) -> object handle (a ``Handle``)
 page_object = bare(pdfium_c.FPDFPage_GetObject, Handle)
 #: (object) -> int
 object_type = bare(pdfium_c.FPDFPageObj_GetType, _int)
