@@ -263,7 +263,9 @@ def _side_by_side(lines: list[Line]) -> bool:
 def _nearest_all(grid: Any, v: Any) -> Any:
     """Index of the nearest ``grid`` position (ascending array) for each value of the array ``v``."""
     i = np.searchsorted(grid, v, side="left")
-    below = np.clip(i - 1, 0, len(grid) - 1)
-    above = np.clip(i, 0, len(grid) - 1)
+    # np.minimum/np.maximum rather than np.clip, whose Python-level wrapper costs more than the
+    # work on these short arrays (i lies in 0 .. len(grid)).
+    below = np.maximum(i - 1, 0)
+    above = np.minimum(i, len(grid) - 1)
     take_below = (i > 0) & ((i == len(grid)) | (v - grid[below] <= grid[above] - v))
     return np.where(take_below, i - 1, i)
