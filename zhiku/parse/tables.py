@@ -228,10 +228,30 @@ def _grid_row(cells: dict[int, list[Line]], n_cols: int) -> list[list[str]]:
         return [row]
     column_of = {id(ln): c for c, cell_lines in cells.items() for ln in cell_lines}
     first = min(cells)
-    bands = row_bands([ln for cell_lines in cells.values() for ln in cell_lines])
-    columns = [{column_of[id(ln)] for ln in band} for band in bands]
-    # A header cell set on two lines (``#`` over ``enc-layers``) leaves most columns to one line.
-    full = [len(cols) > 1 and first in cols and len(cols) >= 0.75 * len(cells) for cols in columns]
+    everything = [ln for cell_lines in cells.values() for ln in cell_lines]
+    groups: list[list[Line]] = []
+    if len(cells[first]) == 1:
+        # One line in the first column: only one band can start a row, so one row (no banding).
+        groups = [everything]
+    else:
+        bands = row_bands(everything)
+        columns = [{column_of[id(ln)] for ln in band} for band in bands]
+        # A header cell set on two lines (``#`` over ``enc-layers``) leaves most columns to one line.
+        full = [len(cols) > 1 and first in cols and len(cols) >= 0.75 * len(cells) for cols in columns]
+        groups = _row_groups(bands, full)
+    out: list[list[str]] = []
+    for group in groups:
+        row = [""] * n_cols
+        for ln in sorted(group, key=lambda ln: (-ln.y1, ln.x0)):
+            c = column_of[id(ln)]
+            row[c] = join_lines(row[c], ln.text)
+        out.append(row)
+    return out
+
+
+def _row_groups(bands: list[list[Line]], full: list[bool]) -> list[list[Line]]:
+    """Bands grouped into text rows: a band with the row's first column and most of its others
+    starts a row when two or more do; otherwise all bands are one row."""
     groups: list[list[Line]] = []
     if sum(full) >= 2:
         for band, starts in zip(bands, full, strict=True):
@@ -241,14 +261,7 @@ def _grid_row(cells: dict[int, list[Line]], n_cols: int) -> list[list[str]]:
                 groups[-1].extend(band)
     else:
         groups = [[ln for band in bands for ln in band]]
-    out: list[list[str]] = []
-    for group in groups:
-        row = [""] * n_cols
-        for ln in sorted(group, key=lambda ln: (-ln.y1, ln.x0)):
-            c = column_of[id(ln)]
-            row[c] = join_lines(row[c], ln.text)
-        out.append(row)
-    return out
+    return groups
 
 
 def _side_by_side(lines: list[Line]) -> bool:
