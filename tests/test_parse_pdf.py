@@ -4,6 +4,8 @@ fake bold, encryption, and the shared real-world PDFs. PDFs are written byte by 
 
 from __future__ import annotations
 
+import random
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from zhiku.errors import ParseError
 from zhiku.parse import ParserRegistry
 from zhiku.parse.layout import Line, paragraphs, reading_order, remove_running_lines
 from zhiku.parse.pdf import PdfOptions, PdfParser
+from zhiku.parse.textlayer import may_be_doubled
 from zhiku.settings import Settings
 
 LEFT = [
@@ -162,6 +165,35 @@ def test_fake_bold_doubled_characters_repaired(parser: PdfParser, tmp_path: Path
     doc = parser.parse(write_pdf(tmp_path / "bold.pdf", [page]))
     assert doc.blocks[0].text == "The quarterly report"
     assert "all good books need cool coffee." in doc.text
+
+
+def test_fake_bold_repaired_on_a_long_page(parser: PdfParser, tmp_path: Path) -> None:
+    # Over 2,000 characters: the page-level pre-check compares code points with numpy instead of
+    # running the regular expression; the repair must not change.
+    page = Page()
+    page.add(72, 740, "TThhee  qquuaarrtteerrllyy  rreeppoorrtt", size=14, bold=True)
+    for i in range(40):
+        page.add(72, 720 - i * 14, f"Line {i} of ordinary text keeps all its letters, even in coffee and books.")
+    doc = parser.parse(write_pdf(tmp_path / "bold-long.pdf", [page]))
+    assert len(doc.text) > 2000
+    assert doc.blocks[0].text == "The quarterly report"
+    assert "Line 39 of ordinary text keeps all its letters, even in coffee and books." in doc.text
+
+
+def test_doubled_run_precheck_matches_the_regular_expression() -> None:
+    search = re.compile(r"(\S)\1(\S)\2(\S)\3").search
+    rng = random.Random(3)
+    alphabet = ["a", "b", " ", " ", "\t", "\n", "\u3000", "\xa0", "\x1c", "1", "-", "中", "\U0001f600", "\ufffe"]
+    found = 0
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1990, 2300)))
+        assert may_be_doubled(text) == (search(text) is not None)
+        found += search(text) is not None
+    assert 0 < found < 300  # both answers were exercised
+    prose = "The quick brown fox jumps over the lazy dog. " * 60
+    assert not may_be_doubled(prose)
+    assert may_be_doubled(prose + "TThhee")
+    assert not may_be_doubled(prose + "  \u3000\u3000  ")  # doubled spaces are not fake bold
 
 
 def test_table_row_with_cells_is_a_table(parser: PdfParser, tmp_path: Path) -> None:
