@@ -16,16 +16,17 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
-from .chunk import Chunker
-from .embed import CachedEmbedder
 from .errors import ParseError, ZhikuError
-from .parse import ParserRegistry
-from .protocols import Store
-from .store.records import DocumentWrite, TableRecord
-from .text import Analyzer
-from .types import DocumentRecord, ParsedDocument
+from .types import DocumentRecord, ParsedDocument, TableRecord
+
+if TYPE_CHECKING:  # the parse worker imports this module: it must not pull in numpy, pydantic or the store
+    from .chunk import Chunker
+    from .embed import CachedEmbedder
+    from .parse import ParserRegistry
+    from .protocols import Store
+    from .text import Analyzer
 
 Status = Literal["added", "updated", "unchanged", "failed"]
 
@@ -213,6 +214,8 @@ class Indexer:
         size: int = 0,
     ) -> DocumentRecord:
         """Chunk, analyse, embed and store an already-parsed document (replacing any old version)."""
+        from .store.records import DocumentWrite  # not at module level: the parse worker imports this module
+
         chunks = self.chunker.chunk(parsed)
         if not chunks:
             raise ParseError(f"{key}: no text to index")

@@ -279,3 +279,24 @@ class Answer:
             "sentences": [asdict(s) for s in self.sentences],
             "usage": asdict(self.usage),
         }
+
+
+@dataclass
+class TableRecord:
+    """A table a parser found, as structured rows (the SQL tool of a later issue queries these).
+
+    ``name`` is the parser's name for it (caption, sheet), else its heading path, else ``table N``.
+    """
+
+    name: str
+    columns: list[str]
+    rows: list[list[str]]
+    locator: Locator = field(default_factory=Locator)
+    ord: int = 0
+    id: int | None = None
+    doc_id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["locator"] = self.locator.to_dict()
+        return d

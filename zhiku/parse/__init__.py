@@ -13,13 +13,16 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import MissingExtra, ParseError
-from ..protocols import Parser
-from ..settings import Settings
 from ..types import ParsedDocument
 from .base import BINARY_MESSAGE, looks_binary
 from .safety import ZIP_MAGIC, ZipLimits, check_zip
+
+if TYPE_CHECKING:  # parser workers import this package: no pydantic, numpy or store at run time
+    from ..protocols import Parser
+    from ..settings import Settings
 
 __all__ = ["ParseError", "ParserRegistry"]
 

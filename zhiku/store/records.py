@@ -9,32 +9,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..types import Chunk, Locator
+from ..types import Chunk, TableRecord
 
 JobKind = Literal["add", "sync", "delete"]
 JobStatus = Literal["queued", "running", "done", "failed"]
 JOB_STATUSES: tuple[JobStatus, ...] = ("queued", "running", "done", "failed")
-
-
-@dataclass
-class TableRecord:
-    """A table a parser found, as structured rows (the SQL tool of a later issue queries these).
-
-    ``name`` is the parser's name for it (caption, sheet), else its heading path, else ``table N``.
-    """
-
-    name: str
-    columns: list[str]
-    rows: list[list[str]]
-    locator: Locator = field(default_factory=Locator)
-    ord: int = 0
-    id: int | None = None
-    doc_id: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["locator"] = self.locator.to_dict()
-        return d
 
 
 @dataclass
