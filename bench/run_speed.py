@@ -68,7 +68,9 @@ def bench_parse(repeats: int = 5) -> dict[str, Any]:
         chunker.chunk(registry.parse(p))
     wall = {"raw": 0.0, "ours": 0.0}
     cpu = {"raw": 0.0, "ours": 0.0}
-    per_file: dict[str, dict[str, float]] = {p.name: {"raw_s": 0.0, "ours_s": 0.0} for p in pdfs}
+    per_file: dict[str, dict[str, float]] = {
+        p.name: {"raw_s": 0.0, "ours_s": 0.0, "raw_cpu": 0.0, "ours_cpu": 0.0} for p in pdfs
+    }
     chunks = 0
     for _ in range(repeats):
         for p in pdfs:
@@ -86,6 +88,8 @@ def bench_parse(repeats: int = 5) -> dict[str, Any]:
             cpu["ours"] += c2 - c1
             per_file[p.name]["raw_s"] += w1 - w0
             per_file[p.name]["ours_s"] += w2 - w1
+            per_file[p.name]["raw_cpu"] += c1 - c0
+            per_file[p.name]["ours_cpu"] += c2 - c1
     return {
         "files": len(pdfs),
         "pages": pages,
@@ -98,6 +102,7 @@ def bench_parse(repeats: int = 5) -> dict[str, Any]:
         "cpu_ratio_vs_raw": round(cpu["raw"] / cpu["ours"], 3),
         "chunks_per_pass": chunks // repeats,
         "per_file_ratio": {name: round(t["raw_s"] / t["ours_s"], 3) for name, t in per_file.items()},
+        "per_file_cpu_ratio": {name: round(t["raw_cpu"] / t["ours_cpu"], 3) for name, t in per_file.items()},
     }
 
 
