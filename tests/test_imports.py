@@ -26,3 +26,10 @@ def test_a_parser_worker_imports_no_numpy_pydantic_or_store() -> None:
         "assert Analyzer().terms(chunks[0].index_text)\n"
     )
     assert _loaded(code, heavy) == []
+
+
+def test_the_cli_loads_no_server_or_http_client_until_needed() -> None:
+    """``zhiku add`` runs next to the embedding model: the web server and the HTTP client stay out."""
+    assert _loaded("from zhiku.cli import main", ("httpx", "fastapi", "uvicorn", "jieba")) == []
+    code = "from zhiku import App, Settings\nimport tempfile\nApp(Settings(home=tempfile.mkdtemp())).ensure_kb('k')"
+    assert _loaded(code, ("httpx", "fastapi", "uvicorn", "jieba")) == []

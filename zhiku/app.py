@@ -20,7 +20,6 @@ from .embed import CachedEmbedder, EmbedderRegistry, VectorCache
 from .errors import NotFound, ZhikuError
 from .ingest import FileOutcome, Indexer, IngestReport, expand_paths, keep_upload
 from .jobs import BackgroundRunner, JobCallback, JobRunner, RunStats, VectorCallback, outcome_of
-from .llm import create_llm
 from .protocols import LLM, Embedder, Store
 from .retrieve import Mode, Retriever, SearchRequest, SearchResult
 from .settings import Settings
@@ -87,7 +86,11 @@ class App:
 
     @cached_property
     def llm(self) -> LLM | None:
-        return self._llm if self._llm is not None else create_llm(self.settings)
+        if self._llm is not None:
+            return self._llm
+        from .llm import create_llm  # httpx (~8 MB) only in processes that answer questions
+
+        return create_llm(self.settings)
 
     @cached_property
     def retriever(self) -> Retriever:
