@@ -6,12 +6,16 @@ reads the environment on its own.
 
 from __future__ import annotations
 
+import json
 import os
+import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic import BaseModel, ConfigDict, Field
+
+ENV_PREFIX = "ZHIKU_"
+CONFIG_FILE = "zhiku.toml"
 
 
 def default_home() -> Path:
@@ -20,10 +24,18 @@ def default_home() -> Path:
     return Path(base) / "zhiku"
 
 
-class Settings(BaseSettings):
-    """Every knob zhiku has. See docs/configuration.md for the meaning and default of each."""
+class Settings(BaseModel):
+    """Every knob zhiku has. See docs/configuration.md for the meaning and default of each.
 
-    model_config = SettingsConfigDict(env_prefix="ZHIKU_", toml_file="zhiku.toml", extra="ignore")
+    Values come from, first to last: the keyword arguments, ``ZHIKU_<NAME>`` environment variables
+    (any case; lists as JSON), then ``zhiku.toml`` in the current directory. (A plain pydantic model
+    with these ~30 lines instead of pydantic-settings, which costs every zhiku process ~8 MB.)
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**_toml_values(), **_env_values(), **values})
 
     home: Path = Field(default_factory=default_home, description="Data directory: store, caches.")
     database: Path | None = Field(default=None, description="SQLite file; default <home>/zhiku.db.")
@@ -104,17 +116,6 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
-
     @property
     def database_path(self) -> Path:
         return self.database or self.home / "zhiku.db"
@@ -130,3 +131,47 @@ class Settings(BaseSettings):
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (validated)."""
         return Settings(**{**self.model_dump(), **changes})
+
+
+def _structured(annotation: Any) -> bool:
+    """Whether a field holds a list or dict (given as JSON in an environment variable)."""
+    kinds = [annotation, *get_args(annotation)]
+    return any(get_origin(k) in (list, dict, tuple, set) or k in (list, dict, tuple, set) for k in kinds)
+
+
+def _env_values() -> dict[str, Any]:
+    fields = {name.upper(): (name, info.annotation) for name, info in Settings.model_fields.items()}
+    values: dict[str, Any] = {}
+    for key, raw in os.environ.items():
+        key = key.upper()
+        if not key.startswith(ENV_PREFIX) or key[len(ENV_PREFIX) :] not in fields:
+            continue
+        name, annotation = fields[key[len(ENV_PREFIX) :]]
+        if _structured(annotation):
+            try:
+                values[name] = json.loads(raw)
+            except ValueError as exc:
+                raise ValueError(f'{key} must be JSON, e.g. {key}=\'["a", "b"]\': {exc}') from exc
+        else:
+            values[name] = raw
+    return values
+
+
+def _toml_values() -> dict[str, Any]:
+    path = Path(CONFIG_FILE)
+    if not path.is_file():
+        return {}
+    with path.open("rb") as f:
+        return tomllib.load(f)
+
+
+def describe_invalid(exc: Exception) -> str:
+    """A settings error for people: which setting, which variable sets it, what is wrong."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return f"invalid settings: {exc}"
+    lines = []
+    for error in errors():
+        name = ".".join(str(part) for part in error.get("loc", ())) or "settings"
+        lines.append(f"{name} ({ENV_PREFIX}{name.upper()}): {error.get('msg')}, got {error.get('input')!r}")
+    return "invalid settings (see docs/configuration.md):\n  " + "\n  ".join(lines)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ..settings import Settings
+from ..settings import Settings, describe_invalid
 from .common import run_app
 from .doctor import doctor
 from .documents import add, docs, rm
@@ -41,7 +41,10 @@ def main(ctx: click.Context, home: str | None) -> None:
 
     Settings come from ZHIKU_* environment variables and ./zhiku.toml (see docs/configuration.md).
     """
-    ctx.obj = Settings(home=Path(home)) if home else Settings()
+    try:
+        ctx.obj = Settings(home=Path(home)) if home else Settings()
+    except ValueError as exc:  # pydantic's ValidationError too: a bad ZHIKU_* value or zhiku.toml entry
+        raise click.ClickException(describe_invalid(exc)) from exc
 
 
 for command in (kb, add, sync, docs, rm, jobs, doctor, search, ask, serve, demo):
