@@ -102,44 +102,6 @@ class Paragraph:
     rows: list[list[str]] | None = field(default=None)
 
 
-# -- lines -------------------------------------------------------------------------------------------
-
-
-def merge_fragments(fragments: list[Line]) -> list[Line]:
-    """Join fragments that continue the previous one on the same visual line.
-
-    PDF text objects break at font changes, and superscripts (``1⁄4``) sit on a shifted baseline;
-    both show up as separate fragments that belong to one line. Only neighbours in content order
-    are joined, and only across a gap narrower than a column gutter.
-    """
-    lines: list[Line] = []
-    prev: Line | None = None
-    for frag in fragments:
-        if prev is not None:
-            # ``_continues`` inlined, with comparisons rather than min()/max() calls: this runs for
-            # every fragment of a document.
-            h, tall = (prev.height, frag.height) if prev.height < frag.height else (frag.height, prev.height)
-            overlap = (prev.y1 if prev.y1 < frag.y1 else frag.y1) - (prev.y0 if prev.y0 > frag.y0 else frag.y0)
-            gap = frag.x0 - prev.x1
-            if overlap > 0.5 * h and -0.5 * h <= gap < (0.8 * tall if tall > 3.75 else 3.0):  # gap_limit(tall)
-                prev.text = join_lines(prev.text, frag.text) if gap > 0.15 * frag.height else (prev.text + frag.text)
-                prev.x1 = max(prev.x1, frag.x1)
-                prev.y0, prev.y1 = min(prev.y0, frag.y0), max(prev.y1, frag.y1)
-                prev.height = max(prev.y1 - prev.y0, 1.0)
-                if frag.size > prev.size and len(frag.text) > len(prev.text):
-                    prev.size = frag.size
-                continue
-        lines.append(frag)
-        prev = frag
-    return lines
-
-
-def gap_limit(height: float) -> float:
-    """The widest horizontal gap still inside one line: wider than a justified word space, narrower
-    than a column gutter or the space between table cells."""
-    return max(0.8 * height, 3.0)
-
-
 # -- running headers and footers ---------------------------------------------------------------------
 
 
