@@ -61,6 +61,22 @@ def test_every_key_and_count_as_jieba(stock: Any, lean: Any) -> None:
         lean.FREQ["zhiku"]
 
 
+def test_added_words_as_jieba(tmp_path: Path) -> None:
+    """jieba's ``add_word`` (user words) on a lean tokenizer: same counts, same segmentation."""
+    jieba = import_jieba()
+    stock, lean = jieba.Tokenizer(), tokenizer_class()()
+    lean.tmp_dir = str(tmp_path)
+    for tokenizer in (stock, lean):
+        tokenizer.initialize()
+        tokenizer.add_word("智库助手", 500)
+        tokenizer.add_word("中华", 5)
+    assert len(lean.FREQ) == len(stock.FREQ) and lean.total == stock.total
+    for word in ("智库助手", "智库助", "中华", "中华人民共和国"):
+        assert lean.FREQ.get(word) == stock.FREQ.get(word)
+    sentence = "智库助手读懂了中华人民共和国的文件"
+    assert lean.lcut_for_search(sentence) == stock.lcut_for_search(sentence)
+
+
 def test_segmentation_as_jieba_on_written_text(stock: Any, lean: Any) -> None:
     for sentence in split_sentences(TEXT):
         assert lean.lcut_for_search(sentence) == stock.lcut_for_search(sentence), sentence

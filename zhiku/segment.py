@@ -70,6 +70,9 @@ class CompactFreq:
         """The count of ``word``, or ``default`` when it is neither a word nor a word's prefix."""
         if self._extra and word in self._extra:
             return self._extra[word]
+        return self._lookup(word, default)
+
+    def _lookup(self, word: str, default: Any) -> Any:
         n = len(word)
         if 0 < n <= _MAX_PACKED and "\0" not in word:
             raw = word.encode("utf-16-be", "surrogatepass")
@@ -96,14 +99,7 @@ class CompactFreq:
         self._extra[word] = value
 
     def __len__(self) -> int:
-        return len(self._keys) + len(self._long) + sum(1 for w in self._extra if self.get(w) is None)
-
-    def first_run(self, first: str) -> tuple[int, int]:
-        """Index range of the packed keys starting with character ``first`` (empty for non-BMP)."""
-        o = ord(first)
-        if o == 0 or o > 0xFFFF:
-            return 0, 0
-        return self._starts[o], self._starts[o + 1]
+        return len(self._keys) + len(self._long) + sum(1 for w in self._extra if self._lookup(w, None) is None)
 
 
 # -- building and caching -----------------------------------------------------------------------------
@@ -384,7 +380,7 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def _dag(freq: CompactFreq, sentence: str) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+def _dag(freq: CompactFreq, sentence: str) -> tuple[dict[int, list[int]], list[list[int]]]:
     """``jieba.Tokenizer.get_DAG`` over a ``CompactFreq``, plus each listed word's count (1 for the
     lone-character fallback, whose count jieba's ``calc`` also turns into 1).
 
@@ -396,9 +392,9 @@ def _dag(freq: CompactFreq, sentence: str) -> tuple[dict[int, list[int]], dict[i
     """
     keys, freqs, starts, long = freq._keys, freq._freqs, freq._starts, freq._long
     n = len(sentence)
-    codes = [ord(c) for c in sentence]
+    codes = list(map(ord, sentence))
     dag: dict[int, list[int]] = {}
-    counts: dict[int, list[int]] = {}
+    counts: list[list[int]] = []
     for k in range(n):
         ends: list[int] = []
         found: list[int] = []
@@ -406,29 +402,30 @@ def _dag(freq: CompactFreq, sentence: str) -> tuple[dict[int, list[int]], dict[i
         o = codes[k]
         if 0 < o <= 0xFFFF:
             lo, hi = starts[o], starts[o + 1]
-            key = o << 48
-            shift = 32
-            # The lone character sorts first among its keys, and is one if any key starts with it.
-            j = lo if lo < hi else -1
-            while True:
-                if j < 0:
-                    j = bisect_left(keys, key, lo, hi)
-                if j == hi or keys[j] != key:
-                    i = n  # the fragment is no key: the walk ends
-                    break
-                f = freqs[j]
-                if f:
-                    ends.append(i)
-                    found.append(f)
-                i += 1
-                if i >= n:
-                    break
-                c = codes[i]
-                if shift < 0 or c == 0 or c > 0xFFFF:
-                    break  # the next fragment does not pack: continue in the long keys
-                key |= c << shift
-                shift -= _SHIFT
-                lo, j = j + 1, -1
+            if lo < hi:
+                # The lone character sorts first among its keys, and is one if any key starts with it.
+                j = lo
+                key = o << 48
+                shift = 32
+                while True:
+                    f = freqs[j]
+                    if f:
+                        ends.append(i)
+                        found.append(f)
+                    i += 1
+                    if i >= n:
+                        break
+                    c = codes[i]
+                    if shift < 0 or c == 0 or c > 0xFFFF:
+                        break  # the next fragment does not pack: continue in the long keys
+                    key |= c << shift
+                    shift -= _SHIFT
+                    j = bisect_left(keys, key, j + 1, hi)  # a key's extensions sort after it
+                    if j == hi or keys[j] != key:
+                        i = n  # the fragment is no key: the walk ends
+                        break
+            else:
+                i = n  # no key starts with this character
         while i < n:
             count = long.get(sentence[k : i + 1])
             if count is None:
@@ -441,5 +438,5 @@ def _dag(freq: CompactFreq, sentence: str) -> tuple[dict[int, list[int]], dict[i
             ends.append(k)
             found.append(1)
         dag[k] = ends
-        counts[k] = found
+        counts.append(found)
     return dag, counts
