@@ -15,7 +15,7 @@ from __future__ import annotations
 import ctypes
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pypdfium2 as pdfium
@@ -143,7 +143,7 @@ class LineReader:
                         firsts.append(first >> 2)
             pos += len(piece) + 2
         if not pieces:
-            return merge_fragments(out)  # type: ignore[arg-type]
+            return merge_fragments(cast("list[Line]", out))  # no placeholders: every item is a Line
         # Groups: runs of consecutive boxes on one visual line, never across two pdfium lines. A
         # pdfium line with one group is one line; one with several (columns or table cells on one
         # baseline) is cut into fragments, one per group.
@@ -164,8 +164,8 @@ class LineReader:
         fragments: list[Line] = []
         append = fragments.append
         for item in out:
-            if type(item) is not int:
-                append(item)  # type: ignore[arg-type]
+            if not isinstance(item, int):
+                append(item)
                 continue
             i = item
             pos, piece, count, word_starts = pieces[i]
