@@ -43,7 +43,7 @@ def main(ctx: click.Context, home: str | None) -> None:
     """
     try:
         ctx.obj = Settings(home=Path(home)) if home else Settings()
-    except ValueError as exc:  # pydantic's ValidationError too: a bad ZHIKU_* value or zhiku.toml entry
+    except ValueError as exc:  # SettingsError: a bad ZHIKU_* value or zhiku.toml entry
         raise click.ClickException(describe_invalid(exc)) from exc
 
 
