@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from zhiku.settings import Settings
-from zhiku.worker import ParseOutcome, ParsePool, ParseTask, WorkerConfig, plain_settings
+from zhiku.worker import ParseOutcome, ParsePool, ParseTask, WorkerConfig
 
 ENGLISH = "# Leave policy\n\nNew hires get ten days of annual leave. Requests go through the HR system.\n"
 CHINESE = "# 年假制度\n\n入职满一年的员工每年享有十天带薪年假，需提前两周在人事系统中提交申请。\n"
@@ -32,15 +32,17 @@ def _parse(pool: ParsePool, job_id: int, path: Path) -> ParseOutcome:
     raise AssertionError("the worker did not answer")
 
 
-def test_plain_settings_need_no_pydantic_to_unpickle(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, ocr_dpi=150, parser_plugins=["x:y"])
-    plain = plain_settings(settings)
-    assert plain.cache_dir == settings.cache_dir and plain.database_path == settings.database_path
-    assert plain.ocr_dpi == 150 and plain.parser_plugins == ["x:y"] and plain.home == tmp_path
-    assert plain_settings(plain) is plain  # not a pydantic model: passed as is
-    code = "import pickle, sys; s = pickle.load(sys.stdin.buffer); print(s.ocr_dpi, 'pydantic' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(plain), capture_output=True, check=True)
-    assert out.stdout.decode().split() == ["150", "False"]
+def test_worker_config_unpickles_without_heavy_imports(tmp_path: Path) -> None:
+    """What a worker receives first (its config, with the settings) loads no pydantic or numpy."""
+    settings = Settings(home=tmp_path, ocr_dpi=150)
+    config = WorkerConfig(settings, 10**7, 300, 40)
+    code = (
+        "import pickle, sys; c = pickle.load(sys.stdin.buffer); "
+        "print(c.settings.ocr_dpi, c.settings.cache_dir == c.settings.home / 'cache', "
+        "'pydantic' in sys.modules, 'numpy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(config), capture_output=True, check=True)
+    assert out.stdout.decode().split() == ["150", "True", "False", "False"]
 
 
 def test_jieba_loads_on_the_first_chinese_file_only(tmp_path: Path) -> None:

@@ -28,21 +28,17 @@ import tempfile
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from .chunk import Chunker
 from .errors import ConfigError, ParseError, ZhikuError
 from .ingest import extract_tables, file_hash, safe_name
 from .parse import ParserRegistry, too_large
 from .text import Analyzer
-from .types import Chunk, ParsedDocument
-
-if TYPE_CHECKING:  # only named in annotations: importing zhiku.store would load SQLite and numpy
-    from .store.records import TableRecord
+from .types import Chunk, ParsedDocument, TableRecord
 
 MAX_TASKS = 500  # files per worker before it is replaced (bounds the growth of leaky parsers)
 MAX_ATTACHMENT_DEPTH = 3  # an e-mail attached to an e-mail attached to an e-mail, and no deeper
@@ -78,20 +74,6 @@ class WorkerConfig:
     max_bytes: int
     chunk_tokens: int
     chunk_overlap: int
-
-
-def plain_settings(settings: Any) -> Any:
-    """``settings`` as a plain namespace for a worker: its values and its own properties (``cache_dir``,
-    ...), so that unpickling them does not import pydantic (~24 MB in every worker). An object that is
-    not a pydantic model is returned as is."""
-    dump = getattr(settings, "model_dump", None)
-    if dump is None:
-        return settings
-    values = dump()
-    for name, attr in vars(type(settings)).items():
-        if isinstance(attr, property):
-            values[name] = getattr(settings, name)
-    return SimpleNamespace(**values)
 
 
 @dataclass
@@ -434,7 +416,7 @@ class ParsePool:
         rx = Connection(os.dup(process.stdout.fileno()), writable=False)
         process.stdin.close()
         process.stdout.close()
-        tx.send(replace(self.config, settings=plain_settings(self.config.settings)))
+        tx.send(self.config)
         return _Worker(process, tx, rx)
 
     def _log(self) -> Any:
