@@ -230,14 +230,15 @@ class LineReader:
                         break
                 starts.append(k)
         starts.append(len(piece))
-        fix = self._fix
-        kept = [i for i in range(len(group_boxes)) if piece[starts[i] : starts[i + 1]].strip()]
-        styles = self._styles(raw, pos, piece, [(starts[i], starts[i + 1]) for i in kept])
         out: list[Line] = []
-        for i, (size, bold) in zip(kept, styles, strict=True):
-            box = group_boxes[i]
-            stripped = piece[starts[i] : starts[i + 1]].strip()
-            out.append(Line(box[0], box[1], box[2], box[3], undouble(stripped) if fix else stripped, size, bold))
+        style, fix = self._style, self._fix
+        for i, box in enumerate(group_boxes):
+            start = starts[i]
+            text = piece[start : starts[i + 1]]
+            stripped = text.strip()
+            if stripped:
+                size, bold = style(raw, pos + start, text)
+                out.append(Line(box[0], box[1], box[2], box[3], undouble(stripped) if fix else stripped, size, bold))
         return out
 
     def _split(self, raw: Any, pos: int, piece: str) -> list[Line]:
@@ -274,50 +275,37 @@ class LineReader:
         return undouble(text.strip()) if self._fix else text.strip()
 
     def _style(self, raw: Any, pos: int, text: str) -> tuple[float, bool]:
-        """``_styles`` of one line (``text`` at text index ``pos``)."""
-        return self._styles(raw, pos, text, [(0, len(text))])[0]
+        """Font size at the middle of the line (a superscript or a run-in label at its start does
+        not count) and boldness (the first and the last character both bold or italic). ``_size``
+        and ``_bold`` written out: this runs for every table cell of a page."""
+        first = len(text) - len(text.lstrip())
+        last = len(text.rstrip()) - 1
+        middle = (first + last) // 2
+        while middle < last and text[middle].isspace():  # pdfium's generated spaces have no font
+            middle += 1
+        font_size, get_matrix, matrix, matrix_ref = fast.font_size, fast.get_matrix, self._matrix, self._matrix_ref
+        # Two samples: one may land on a superscript (a footnote mark) or a run-in label.
+        size = 0.0
+        for index in (pos + middle, pos + last) if last != middle else (pos + middle,):
+            sample = font_size(raw, index)
+            if get_matrix(raw, index, matrix_ref):
+                scale = (matrix.c * matrix.c + matrix.d * matrix.d) ** 0.5
+                if scale > 0:
+                    sample *= scale
+            sample = round(sample, 1)
+            if index == pos + middle or sample > size:
+                size = sample
+        bold = self._bold(raw, pos + first) and (last == first or self._bold(raw, pos + last))
+        return size, bold
 
-    def _styles(self, raw: Any, pos: int, piece: str, spans: list[tuple[int, int]]) -> list[tuple[float, bool]]:
-        """For each ``(start, end)`` slice of ``piece`` (at text index ``pos``): the font size at
-        its middle (a superscript or a run-in label at its start does not count) and its
-        boldness (the first and the last character both bold or italic). ``_bold`` is written out
-        and the pdfium functions bound once: this runs for every table cell of a page."""
-        font_size, get_matrix, font_info = fast.font_size, fast.get_matrix, fast.font_info
-        matrix, matrix_ref = self._matrix, self._matrix_ref
-        font, font_len, flags, flags_ref, fonts = self._font, self._font_len, self._flags, self._flags_ref, self._fonts
-        room = len(font)
-        out: list[tuple[float, bool]] = []
-        for start, end in spans:
-            text = piece[start:end]
-            base = pos + start
-            first = len(text) - len(text.lstrip())
-            last = len(text.rstrip()) - 1
-            middle = (first + last) // 2
-            while middle < last and text[middle].isspace():  # pdfium's generated spaces have no font
-                middle += 1
-            # Two samples: one may land on a superscript (a footnote mark) or a run-in label.
-            size = 0.0
-            for index in (base + middle, base + last) if last != middle else (base + middle,):
-                sample = font_size(raw, index)
-                if get_matrix(raw, index, matrix_ref):
-                    scale = (matrix.c * matrix.c + matrix.d * matrix.d) ** 0.5
-                    if scale > 0:
-                        sample *= scale
-                sample = round(sample, 1)
-                if index == base + middle or sample > size:
-                    size = sample
-            bold = False
-            for index in (base + first, base + last) if last != first else (base + first,):
-                length = font_info(raw, index, font, font_len, flags_ref)
-                name = font.value if 0 < length <= room else b""
-                known = fonts.get(name)
-                if known is None:
-                    known = self._bold_font(raw, index, name)
-                bold = known or bool(flags.value & 64)
-                if not bold:
-                    break
-            out.append((size, bold))
-        return out
+    def _bold(self, raw: Any, index: int) -> bool:
+        """Bold (by font name or weight) or italic: emphasis that marks a heading of body size."""
+        length = fast.font_info(raw, index, self._font, self._font_len, self._flags_ref)
+        name = self._font.value if 0 < length <= len(self._font) else b""
+        bold = self._fonts.get(name)
+        if bold is None:
+            bold = self._bold_font(raw, index, name)
+        return bold or bool(self._flags.value & 64)
 
     def _bold_font(self, raw: Any, index: int, name: bytes) -> bool:
         """Is the font ``name`` (first seen at character ``index``) bold? Remembered per name."""
