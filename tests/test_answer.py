@@ -92,11 +92,17 @@ def test_definition_lead_answers_identity_questions(answerer: Answerer) -> None:
     assert "湖南省双牌县" in answer.text
 
 
-def test_focus_prefers_the_sentence_with_the_asked_aspect(answerer: Answerer) -> None:
-    # Every sentence names the fish; only one speaks of its food.
+def test_focus_weights_the_asked_aspect_over_the_topic(answerer: Answerer) -> None:
+    # "蓝纹鹦鱼" is named in every sentence, so it does not tell them apart; only one speaks of food.
+    # By question-wide IDF the fish's rare name outweighs 食物; by focus the food sentence wins.
     sources = hits(
-        "蓝纹鹦鱼是隆头鱼科的一个种。蓝纹鹦鱼分布于印度洋及太平洋的珊瑚礁海域。蓝纹鹦鱼体长可达40厘米，雄鱼较雌鱼鲜艳。"
-        "蓝纹鹦鱼的幼鱼常成群活动，成鱼则多独居。蓝纹鹦鱼以藻类及珊瑚虫为食物，夜间躲藏在黏液茧中休息。"
+        "蓝纹鹦鱼是隆头鱼科的一个种。蓝纹鹦鱼体长可达40厘米。蓝纹鹦鱼以藻类为食物。"
+        "蓝纹鹦鱼的幼鱼常成群活动。蓝纹鹦鱼分布于印度洋。"
     )
-    answer = answerer.answer("蓝纹鹦鱼的主要食物是什么？", sources)
-    assert "藻类及珊瑚虫" in answer.text
+    question = "蓝纹鹦鱼的食物是什么？"
+    evidence = answerer.scorer.score(question, sources)
+    answerer._add_focus(question, sources, evidence)
+    by_focus = max(evidence.best, key=lambda s: s.features["focus"])
+    assert "藻类" in sources[0].text[by_focus.start : by_focus.end]
+    others = [s.features["focus"] for s in evidence.best if s is not by_focus]
+    assert by_focus.features["focus"] > 2 * max(others)
