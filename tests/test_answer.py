@@ -76,6 +76,26 @@ def test_verify_marks_an_unsupported_sentence(answerer: Answerer) -> None:
     assert not checks[1].supported
 
 
+def test_verify_gives_a_marker_after_the_full_stop_to_its_own_sentence(answerer: Answerer) -> None:
+    # The extractive answer writes "sentence. [n] Next sentence. [m]": each marker opens the next span
+    # but belongs to the sentence before it, or a quote from [2] is checked against [1] alone.
+    sources = hits(
+        "Lock your screen whenever you leave your desk.",
+        "The IT helpdesk is open Monday to Friday, 8:30 to 18:30. Call extension 8000.",
+    )
+    text = (
+        "Lock your screen whenever you leave your desk. [1] "
+        "The IT helpdesk is open Monday to Friday, 8:30 to 18:30. [2] Call extension 8000. [2]"
+    )
+    checks = answerer.verify(text, sources)
+    assert [c.citations for c in checks] == [[1], [2], [2]]
+    assert all(c.supported and c.support == 1.0 for c in checks)
+    # Chinese full stops and markers written before the stop work the same way.
+    zh = hits("年假需提前五个工作日申请。", "报销须在三十天内提交。")
+    checks = answerer.verify("年假需提前五个工作日申请。[1] 报销须在三十天内提交[2]。", zh)
+    assert [c.citations for c in checks] == [[1], [2]] and all(c.supported for c in checks)
+
+
 def test_verify_flags_a_number_the_source_does_not_state(answerer: Answerer) -> None:
     checks = answerer.verify("New hires get 25 days of annual leave per year [3].", HANDBOOK)
     assert not checks[0].supported

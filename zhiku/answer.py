@@ -97,6 +97,7 @@ def _definition_lead(question: str, text: str) -> tuple[int, int] | None:
 
 _CITE_RE = re.compile(r"[\[【](\d+(?:\s*[,，、]\s*\d+)*)[\]】]")
 _CLAIM_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+_LEAD_CITE_RE = re.compile(r"(?:\s*[\[【]\d+(?:\s*[,，、]\s*\d+)*[\]】])+\s*")
 # The subject a definition opens with: "王沈，…", "胜任力（英语：…）是…", "勉语，又称瑶语，…".
 _LEAD_NAME_RE = re.compile(r"^\s*([^\s（(，,。：:；;是为]{2,20})\s*(?:[（(，,]|是|为)")
 # A heading or title: short and without sentence punctuation.
@@ -315,15 +316,24 @@ class Answerer:
         supported, never cited.
         """
         source_terms = [set(self.analyzer.terms(h.text)) for h in sources]
-        checks: list[SentenceCheck] = []
+        # Claims and the sources they cite. Markers written after a sentence's full stop ("... 18:30. [2]
+        # Call ...") open the next span: they belong to the sentence before them.
+        claims: list[tuple[str, list[int]]] = []
         for start, end in sentence_spans(text):
             sentence = text[start:end]
-            numbers = [int(n) for group in _CITE_RE.findall(sentence) for n in re.split(r"[,，、\s]+", group) if n]
-            cited = [n for n in dict.fromkeys(numbers) if 1 <= n <= len(sources)]
+            lead = _LEAD_CITE_RE.match(sentence)
+            if lead and claims:
+                claims[-1][1].extend(_cited(lead.group(), len(sources)))
+                sentence = sentence[lead.end() :]
             claim = _CITE_RE.sub(" ", sentence).strip()
+            if claim:
+                claims.append((claim, _cited(sentence, len(sources))))
+        checks: list[SentenceCheck] = []
+        for claim, numbers in claims:
+            cited = list(dict.fromkeys(numbers))
             terms = set(self.analyzer.terms(claim))
             if not terms:
-                if checks and cited:  # a trailing "[2]" split off as its own "sentence"
+                if checks and cited:  # a marker-only piece such as "[2]": the previous claim's
                     checks[-1].citations.extend(n for n in cited if n not in checks[-1].citations)
                 continue
             pool = set().union(*(source_terms[n - 1] for n in cited)) if cited else set().union(*source_terms)
@@ -357,6 +367,12 @@ def _extract_rank(sentence: SentenceScore, sources: Sequence[Hit]) -> int:
     if _HEADING_RE.match(text) or sentence.features.get("novel", 1.0) == 0.0:
         return 0
     return 2 if sentence.type_ok and sentence.features.get("near", 0.0) > 0 else 1
+
+
+def _cited(text: str, count: int) -> list[int]:
+    """The source numbers cited in ``text`` that exist (1..count), in order."""
+    numbers = [int(n) for group in _CITE_RE.findall(text) for n in re.split(r"[,，、\s]+", group) if n]
+    return [n for n in numbers if 1 <= n <= count]
 
 
 def _citation(n: int, hit: Hit) -> Citation:
