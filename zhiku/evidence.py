@@ -281,10 +281,11 @@ class EvidenceScorer:
 
     @cached_property
     def _posseg(self) -> Any:
-        import jieba.posseg
+        from .posseg import pos_tokenizer_class
 
-        # Share the analyzer's loaded dictionary instead of loading jieba's global one again.
-        return jieba.posseg.POSTokenizer(self.analyzer._jieba)
+        # jieba's tagger over the analyzer's loaded compact dictionary: the same tags as
+        # jieba.posseg.POSTokenizer, ~5 MB instead of ~97 MB (see zhiku.posseg).
+        return pos_tokenizer_class()(self.analyzer._jieba)
 
 
 def _head_text(question: str) -> str:

@@ -32,7 +32,7 @@ from math import log
 from pathlib import Path
 from typing import Any
 
-FORMAT = 1  # bump when the cache file layout or the packing changes
+FORMAT = 2  # bump when the cache file layout or the packing changes
 _MAX_PACKED = 4  # characters per packed key: 4 x 16 bits = 64 bits
 _SHIFT = 16
 _BUCKETS = 1 << 16  # first characters (BMP code points); bucket 0 holds nothing (NUL is never packed)
@@ -59,12 +59,30 @@ class CompactFreq:
     Assignments (jieba's ``add_word``) go to a small overlay dict consulted first.
     """
 
-    def __init__(self, keys: array[int], freqs: array[int], starts: array[int], long: dict[str, int]) -> None:
+    def __init__(
+        self, keys: array[int], freqs: array[int], starts: array[int], long: dict[str, int], tags: Tags | None = None
+    ) -> None:
         self._keys = keys  # sorted packed keys ('Q')
         self._freqs = freqs  # count of each key ('i')
         self._starts = starts  # _starts[c]: index of the first key whose first character is chr(c)
         self._long = long  # keys that do not pack (longer than 4 characters)
         self._extra: dict[str, int] = {}
+        self.tags = tags  # the words' part-of-speech tags (dict.txt's third column), when every line has one
+        if tags is not None:
+            tags.freq = self
+
+    def _index(self, word: str) -> int:
+        """The position of packable ``word`` in the arrays, -1 when it is no key, -2 when it does not pack."""
+        n = len(word)
+        if 0 < n <= _MAX_PACKED and "\0" not in word:
+            raw = word.encode("utf-16-be", "surrogatepass")
+            if len(raw) == 2 * n:
+                key = int.from_bytes(raw, "big") << (_SHIFT * (_MAX_PACKED - n))
+                first = key >> 48
+                hi = self._starts[first + 1]
+                i = bisect_left(self._keys, key, self._starts[first], hi)
+                return i if i < hi and self._keys[i] == key else -1
+        return -2
 
     def get(self, word: str, default: Any = None) -> Any:
         """The count of ``word``, or ``default`` when it is neither a word nor a word's prefix."""
@@ -102,17 +120,57 @@ class CompactFreq:
         return len(self._keys) + len(self._long) + sum(1 for w in self._extra if self._lookup(w, None) is None)
 
 
+class Tags:
+    """jieba.posseg's ``word_tag_tab`` (word -> tag) over a ``CompactFreq``'s keys: one tag id per key
+    (0 for a key that is only a prefix), the long keys' ids in a small dict. Supports ``get``, ``in``,
+    ``[]`` and ``update`` (posseg adds a user dictionary's tags with it) like the dict it replaces."""
+
+    def __init__(self, ids: array[int], names: list[str], long: dict[str, int]) -> None:
+        self.ids = ids  # tag id per key ('B'), parallel to the keys
+        self.names = names  # id -> tag; names[0] is unused (no tag)
+        self.long = long  # long key -> tag id
+        self.freq: CompactFreq | None = None  # set by the CompactFreq these ids belong to
+        self._extra: dict[str, str] = {}
+
+    def get(self, word: str, default: Any = None) -> Any:
+        """The tag of ``word``, or ``default`` when it is not a dictionary word."""
+        if self._extra and word in self._extra:
+            return self._extra[word]
+        assert self.freq is not None
+        i = self.freq._index(word)
+        tag = self.ids[i] if i >= 0 else self.long.get(word, 0) if i == -2 else 0
+        return self.names[tag] if tag else default
+
+    def __contains__(self, word: object) -> bool:
+        return isinstance(word, str) and self.get(word) is not None
+
+    def __getitem__(self, word: str) -> str:
+        tag = self.get(word)
+        if tag is None:
+            raise KeyError(word)
+        return str(tag)
+
+    def __setitem__(self, word: str, tag: str) -> None:
+        self._extra[word] = tag
+
+    def update(self, other: dict[str, str]) -> None:
+        """Add or replace tags (a user dictionary's)."""
+        self._extra.update(other)
+
+
 # -- building and caching -----------------------------------------------------------------------------
 
 
-def _read_words(path: Path) -> Iterator[tuple[str, int]]:
-    """``(word, count)`` per line, parsed exactly as ``jieba.Tokenizer.gen_pfdict`` does."""
+def _read_words(path: Path) -> Iterator[tuple[str, int, str | None]]:
+    """``(word, count, tag)`` per line, parsed exactly as ``jieba.Tokenizer.gen_pfdict`` does; the tag as
+    ``jieba.posseg.POSTokenizer.load_word_tag`` reads it (None when the line is not three fields)."""
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, 1):
             line = raw.strip().decode("utf-8")
             try:
-                word, freq = line.split(" ")[:2]
-                yield word, int(freq)
+                fields = line.split(" ")
+                word, freq = fields[:2]
+                yield word, int(freq), fields[2] if len(fields) == 3 else None
             except ValueError:
                 raise ValueError(f"invalid dictionary entry in {path} at Line {lineno}: {line}") from None
 
@@ -122,21 +180,37 @@ def _bucket(word: str) -> int:
     return o if o <= 0xFFFF else 0
 
 
+Emit = Callable[["array[int]", "array[int]", "array[int]"], None]  # keys, counts, tag ids
+
+
+class _Built:
+    """What a build returns besides the sorted runs."""
+
+    def __init__(
+        self, starts: array[int], long: dict[str, int], total: int, names: list[str] | None, long_tags: dict[str, int]
+    ) -> None:
+        self.starts, self.long, self.total = starts, long, total
+        self.names = names  # tag id -> tag, None when some line has no tag (posseg would reject the file)
+        self.long_tags = long_tags
+
+
 def build(path: Path) -> tuple[CompactFreq, int]:
     """The compact mapping and total count of jieba dictionary file ``path``, in memory."""
-    keys, freqs = array("Q"), array("i")
+    keys, freqs, tag_ids = array("Q"), array("i"), array("B")
 
-    def collect(run_keys: array[int], run_freqs: array[int]) -> None:
+    def collect(run_keys: array[int], run_freqs: array[int], run_tags: array[int]) -> None:
         keys.extend(run_keys)
         freqs.extend(run_freqs)
+        tag_ids.extend(run_tags)
 
-    starts, long, total = _build(path, collect)
-    return CompactFreq(keys, freqs, starts, long), total
+    built = _build(path, collect)
+    tags = Tags(tag_ids, built.names, built.long_tags) if built.names is not None else None
+    return CompactFreq(keys, freqs, built.starts, built.long, tags), built.total
 
 
-def _build(path: Path, emit: Callable[[array[int], array[int]], None]) -> tuple[array[int], dict[str, int], int]:
-    """Walk dictionary file ``path`` and ``emit`` its packed keys and counts in sorted runs (one per
-    first character); return the run starts, the long keys and the total count.
+def _build(path: Path, emit: Emit) -> _Built:
+    """Walk dictionary file ``path`` and ``emit`` its packed keys, counts and tag ids in sorted runs
+    (one per first character); return the run starts, the long keys, the total count and the tags.
 
     Same result as ``gen_pfdict`` (a later line's count wins for a repeated word; a prefix is 0
     unless it is itself a word), computed one first character at a time: a word and all its
@@ -146,12 +220,24 @@ def _build(path: Path, emit: Callable[[array[int], array[int]], None]) -> tuple[
     first_keys = array("Q")  # per line: the packed first <=4 characters, or 0 if they do not pack
     lengths = array("H")
     counts = array("i")
+    line_tags = array("B")  # per line: its tag id (0: none)
+    names: list[str] = [""]
+    name_ids: dict[str, int] = {}
+    tagged = True
     texts: dict[int, str] = {}  # line index -> word, for the words that do not pack
     per_bucket = array("I", bytes(4 * (_BUCKETS + 1)))
     total = 0
-    for i, (word, freq) in enumerate(_read_words(path)):
+    for i, (word, freq, tag) in enumerate(_read_words(path)):
         total += freq
         counts.append(freq)
+        if tag is None or (tag not in name_ids and len(names) > 0xFF):
+            tagged = False  # no tag, or more tags than a byte holds: no tag table
+            line_tags.append(0)
+        else:
+            if tag not in name_ids:
+                name_ids[tag] = len(names)
+                names.append(tag)
+            line_tags.append(name_ids[tag])
         lengths.append(min(len(word), 0xFFFF))
         head = word[:_MAX_PACKED]
         if packable(head) and len(word) <= _MAX_PACKED:
@@ -174,29 +260,41 @@ def _build(path: Path, emit: Callable[[array[int], array[int]], None]) -> tuple[
     del cursor
     starts = array("I", bytes(4 * (_BUCKETS + 1)))
     long: dict[str, int] = {}
+    long_tags: dict[str, int] = {}
     emitted = 0
     for b in range(_BUCKETS):
         starts[b] = emitted
         bucket: dict[int, int] = {}
+        bucket_tags: dict[int, int] = {}  # a word's tag, like its count, from its last line
         for j in range(starts_in[b], starts_in[b + 1]):
             i = order[j]
             freq = counts[i]
             if first_keys[i]:  # a short word: itself and its prefixes by masking the packed key
                 key, n = first_keys[i], lengths[i]
                 bucket[key] = freq
+                bucket_tags[key] = line_tags[i]
                 for m in range(1, n):
                     bucket.setdefault(key & ~((1 << (_SHIFT * (_MAX_PACKED - m))) - 1), 0)
                 continue
             word = texts[i]
             _add(word, freq, bucket, long, overwrite=True)
+            if packable(word):
+                bucket_tags[pack(word)] = line_tags[i]
+            else:
+                long_tags[word] = line_tags[i]
             for m in range(1, len(word)):
                 _add(word[:m], 0, bucket, long, overwrite=False)
         if bucket:
             run = sorted(bucket)
-            emit(array("Q", run), array("i", [bucket[key] for key in run]))
+            emit(
+                array("Q", run),
+                array("i", [bucket[key] for key in run]),
+                array("B", [bucket_tags.get(key, 0) for key in run] if tagged else bytes(len(run))),
+            )
             emitted += len(run)
     starts[_BUCKETS] = emitted
-    return starts, long, total
+    long_tags = {word: tag for word, tag in long_tags.items() if tag} if tagged else {}
+    return _Built(starts, long, total, names if tagged else None, long_tags)
 
 
 def _add(word: str, freq: int, bucket: dict[int, int], long: dict[str, int], *, overwrite: bool) -> None:
@@ -219,43 +317,54 @@ def _source_id(path: Path) -> dict[str, Any]:
 
 def save(freq: CompactFreq, total: int, path: Path, source: Path) -> None:
     """Write the cache file of an in-memory mapping atomically."""
-    _write(path, source, [(freq._keys, freq._freqs)], freq._starts, freq._long, total)
+    tags = freq.tags
+    ids = tags.ids if tags is not None else array("B", bytes(len(freq._keys)))
+    built = _Built(freq._starts, freq._long, total, tags.names if tags else None, tags.long if tags else {})
+    _write(path, source, [(freq._keys, freq._freqs, ids)], built)
 
 
 def build_file(source: Path, path: Path) -> None:
     """Build the cache file of dictionary ``source`` without holding the result in memory: the
     sorted runs go to temporary files as they come, then into ``path`` (atomically)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile(dir=path.parent) as keys_file, tempfile.TemporaryFile(dir=path.parent) as freqs_file:
+    with contextlib.ExitStack() as stack:
+        files = [stack.enter_context(tempfile.TemporaryFile(dir=path.parent)) for _ in range(3)]
 
-        def spill(run_keys: array[int], run_freqs: array[int]) -> None:
-            keys_file.write(_little(run_keys).tobytes())
-            freqs_file.write(_little(run_freqs).tobytes())
+        def spill(run_keys: array[int], run_freqs: array[int], run_tags: array[int]) -> None:
+            for f, run in zip(files, (run_keys, run_freqs, run_tags), strict=True):
+                f.write(_little(run).tobytes())
 
-        starts, long, total = _build(source, spill)
-        keys_file.seek(0)
-        freqs_file.seek(0)
-        _write(path, source, [keys_file, freqs_file], starts, long, total)
+        built = _build(source, spill)
+        for f in files:
+            f.seek(0)
+        _write(path, source, files, built)
 
 
-def _write(path: Path, source: Path, parts: list[Any], starts: array[int], long: dict[str, int], total: int) -> None:
-    """Header line (ASCII JSON, so any string survives: source identity, total, key count, long keys),
-    then the keys, the counts and the run starts as little-endian arrays. ``parts``: (keys, counts)
-    array pairs, or the keys file and the counts file."""
-    header = {**_source_id(source), "total": total, "keys": int(starts[_BUCKETS]), "long": long}
+def _write(path: Path, source: Path, parts: list[Any], built: _Built) -> None:
+    """Header line (ASCII JSON, so any string survives: source identity, total, key count, long keys,
+    tag names, long keys' tags), then the keys, the counts, the tag ids and the run starts as
+    little-endian arrays. ``parts``: (keys, counts, tag ids) array triples, or the three files."""
+    header = {
+        **_source_id(source),
+        "total": built.total,
+        "keys": int(built.starts[_BUCKETS]),
+        "long": built.long,
+        "tag_names": built.names,
+        "long_tags": built.long_tags,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(json.dumps(header).encode("ascii") + b"\n")
             if parts and isinstance(parts[0], tuple):
-                for column in (0, 1):
-                    for pair in parts:
-                        f.write(_little(pair[column]).tobytes())
+                for column in (0, 1, 2):
+                    for triple in parts:
+                        f.write(_little(triple[column]).tobytes())
             else:
                 for part in parts:
                     shutil.copyfileobj(part, f, 1 << 20)
-            f.write(_little(starts).tobytes())
+            f.write(_little(built.starts).tobytes())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -271,7 +380,8 @@ def load(path: Path, source: Path) -> tuple[CompactFreq, int] | None:
                 return None
             n = int(header["keys"])
             keys, freqs, starts = array("Q", [0]) * n, array("i", [0]) * n, array("I", [0]) * (_BUCKETS + 1)
-            for arr in (keys, freqs, starts):
+            ids = array("B", bytes(n))
+            for arr in (keys, freqs, ids, starts):
                 want = len(arr) * arr.itemsize
                 if f.readinto(memoryview(arr).cast("B")) != want:
                     return None
@@ -280,12 +390,16 @@ def load(path: Path, source: Path) -> tuple[CompactFreq, int] | None:
             if f.read(1):
                 return None
         long = {str(k): int(v) for k, v in header["long"].items()}
-        return CompactFreq(keys, freqs, starts, long), int(header["total"])
+        names = header["tag_names"]
+        tags = None
+        if names is not None:
+            tags = Tags(ids, [str(t) for t in names], {str(k): int(v) for k, v in header["long_tags"].items()})
+        return CompactFreq(keys, freqs, starts, long, tags), int(header["total"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _little(arr: array[int]) -> array[int]:
+def _little(arr: array[Any]) -> array[Any]:
     if sys.byteorder == "little":
         return arr
     swapped = array(arr.typecode, arr)
@@ -320,6 +434,7 @@ def tokenizer_class() -> type:
         """``jieba.Tokenizer`` whose dictionary is a ``CompactFreq`` cached under ``tmp_dir``."""
 
         initialized: bool
+        lean = True  # zhiku.posseg reads the word tags from the compact dictionary of such a tokenizer
 
         def initialize(self, dictionary: str | None = None) -> None:
             if dictionary:
