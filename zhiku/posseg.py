@@ -323,12 +323,13 @@ def pos_tokenizer_class() -> type:
                 tok.check_initialized()
                 freq = tok.FREQ
                 if isinstance(freq, CompactFreq) and freq.tags is not None:
-                    f.close()
-                    # A view of its own (``update`` adds to it alone, as to stock's own dict).
-                    tags = Tags(freq.tags.ids, freq.tags.names, freq.tags.long)
-                    tags.freq = freq
-                    self.word_tag_tab = tags
-                    return
+                    with contextlib.suppress(OSError):  # the cache file gone: jieba's own table
+                        # A view of its own (``update`` adds to it alone, as to stock's own dict).
+                        tags = Tags(freq.tags.ids, freq.tags.names, freq.tags.long_ids)
+                        tags.freq = freq
+                        self.word_tag_tab = tags
+                        f.close()
+                        return
             super().load_word_tag(f)
 
         def _POSTokenizer__cut(self, sentence: str) -> Iterator[Any]:  # posseg's private __cut

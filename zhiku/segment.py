@@ -28,6 +28,7 @@ import tempfile
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
+from functools import partial
 from math import log
 from pathlib import Path
 from typing import Any
@@ -122,15 +123,33 @@ class CompactFreq:
 
 class Tags:
     """jieba.posseg's ``word_tag_tab`` (word -> tag) over a ``CompactFreq``'s keys: one tag id per key
-    (0 for a key that is only a prefix), the long keys' ids in a small dict. Supports ``get``, ``in``,
-    ``[]`` and ``update`` (posseg adds a user dictionary's tags with it) like the dict it replaces."""
+    (0 for a key that is only a prefix), the long keys' ids aligned with the long-key dict. Supports
+    ``get``, ``in``, ``[]`` and ``update`` (posseg adds a user dictionary's tags with it) like the dict
+    it replaces. Read from the cache file only when first used: processes that only segment (parse
+    workers) never pay for it."""
 
-    def __init__(self, ids: array[int], names: list[str], long: dict[str, int]) -> None:
-        self.ids = ids  # tag id per key ('B'), parallel to the keys
+    def __init__(self, ids: array[int] | Callable[[], array[int]], names: list[str], long_ids: bytes) -> None:
+        self._ids = ids  # tag id per key ('B'), parallel to the keys, or a reader of them
         self.names = names  # id -> tag; names[0] is unused (no tag)
-        self.long = long  # long key -> tag id
+        self.long_ids = long_ids  # tag id per long key, in the long-key dict's order
         self.freq: CompactFreq | None = None  # set by the CompactFreq these ids belong to
+        self._long: dict[str, int] | None = None
         self._extra: dict[str, str] = {}
+
+    @property
+    def ids(self) -> array[int]:
+        """The tag ids (read on first use; OSError when the cache file is gone)."""
+        if callable(self._ids):
+            self._ids = self._ids()
+        return self._ids
+
+    @property
+    def long(self) -> dict[str, int]:
+        """Long word -> tag id (built on first use, sharing the long-key dict's strings)."""
+        if self._long is None:
+            assert self.freq is not None
+            self._long = {w: t for w, t in zip(self.freq._long, self.long_ids, strict=True) if t}
+        return self._long
 
     def get(self, word: str, default: Any = None) -> Any:
         """The tag of ``word``, or ``default`` when it is not a dictionary word."""
@@ -204,7 +223,8 @@ def build(path: Path) -> tuple[CompactFreq, int]:
         tag_ids.extend(run_tags)
 
     built = _build(path, collect)
-    tags = Tags(tag_ids, built.names, built.long_tags) if built.names is not None else None
+    long_ids = bytes(built.long_tags.get(word, 0) for word in built.long)
+    tags = Tags(tag_ids, built.names, long_ids) if built.names is not None else None
     return CompactFreq(keys, freqs, built.starts, built.long, tags), built.total
 
 
@@ -319,7 +339,8 @@ def save(freq: CompactFreq, total: int, path: Path, source: Path) -> None:
     """Write the cache file of an in-memory mapping atomically."""
     tags = freq.tags
     ids = tags.ids if tags is not None else array("B", bytes(len(freq._keys)))
-    built = _Built(freq._starts, freq._long, total, tags.names if tags else None, tags.long if tags else {})
+    long_tags = dict(zip(freq._long, tags.long_ids, strict=True)) if tags else {}
+    built = _Built(freq._starts, freq._long, total, tags.names if tags else None, long_tags)
     _write(path, source, [(freq._keys, freq._freqs, ids)], built)
 
 
@@ -350,7 +371,7 @@ def _write(path: Path, source: Path, parts: list[Any], built: _Built) -> None:
         "keys": int(built.starts[_BUCKETS]),
         "long": built.long,
         "tag_names": built.names,
-        "long_tags": built.long_tags,
+        "long_tags": [built.long_tags.get(word, 0) for word in built.long],  # in the long keys' order
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
@@ -380,8 +401,11 @@ def load(path: Path, source: Path) -> tuple[CompactFreq, int] | None:
                 return None
             n = int(header["keys"])
             keys, freqs, starts = array("Q", [0]) * n, array("i", [0]) * n, array("I", [0]) * (_BUCKETS + 1)
-            ids = array("B", bytes(n))
-            for arr in (keys, freqs, ids, starts):
+            for arr in (keys, freqs, None, starts):
+                if arr is None:  # the tag ids: skipped, read when posseg first asks (``Tags``)
+                    ids_at = f.tell()
+                    f.seek(n, os.SEEK_CUR)
+                    continue
                 want = len(arr) * arr.itemsize
                 if f.readinto(memoryview(arr).cast("B")) != want:
                     return None
@@ -393,10 +417,21 @@ def load(path: Path, source: Path) -> tuple[CompactFreq, int] | None:
         names = header["tag_names"]
         tags = None
         if names is not None:
-            tags = Tags(ids, [str(t) for t in names], {str(k): int(v) for k, v in header["long_tags"].items()})
+            long_ids = bytes(int(t) for t in header["long_tags"])
+            tags = Tags(partial(_read_ids, path, ids_at, n), [str(t) for t in names], long_ids)
         return CompactFreq(keys, freqs, starts, long, tags), int(header["total"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _read_ids(path: Path, offset: int, n: int) -> array[int]:
+    """The ``n`` tag ids at ``offset`` of cache file ``path`` (one byte each: no byte order)."""
+    ids = array("B", bytes(n))
+    with path.open("rb") as f:
+        f.seek(offset)
+        if f.readinto(memoryview(ids).cast("B")) != n:
+            raise OSError(f"{path}: tag ids cut short")
+    return ids
 
 
 def _little(arr: array[Any]) -> array[Any]:
