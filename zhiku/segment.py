@@ -15,6 +15,9 @@ time, so it never holds jieba's full dict either.
 ``LeanTokenizer`` is ``jieba.Tokenizer`` with that dictionary: its ``cut``/``cut_for_search`` code is
 jieba's own; ``get_DAG`` and ``calc`` are overridden only to look each candidate word up once (jieba
 asks the dict up to three times), with results identical to jieba's (tests compare them).
+
+The cache file also carries each key's part-of-speech tag (dict.txt's third column) as one byte:
+``Tags``, jieba.posseg's word -> tag table for ``zhiku.posseg``, read from the file on first use.
 """
 
 from __future__ import annotations
