@@ -23,12 +23,12 @@ code: ``LeanPOSTokenizer`` subclasses ``jieba.posseg.POSTokenizer`` and override
 from __future__ import annotations
 
 import contextlib
-import gc
 import importlib
 import io
 import json
 import os
 import pickle
+import subprocess
 import sys
 import tempfile
 import types
@@ -44,6 +44,7 @@ _TABLES = ("char_state_tab", "prob_start", "prob_trans", "prob_emit")
 MIN_FLOAT = -3.14e100  # jieba.posseg.viterbi's score of an emission the table lacks
 MIN_INF = float("-inf")  # ... and of a transition it lacks
 FORMAT = 1  # bump when the HMM cache file layout changes
+_BUILD_CHILD = "import sys; from pathlib import Path; from zhiku.posseg import HMM; HMM.build().save(Path(sys.argv[1]))"
 
 
 def _source_id() -> dict[str, Any]:
@@ -250,16 +251,26 @@ class HMM:
 
     @classmethod
     def load_or_build(cls, folder: Path) -> HMM:
-        """The model cached in ``folder``, built (and cached when the folder is writable) if need be."""
+        """The model cached in ``folder``; when there is none, built into it by a child process (the
+        pickles' ~21 MB of objects leave ~7 MB of fragmented heap behind in the process that loads
+        them: a long-lived server should not keep it), else here (a read-only folder, no child)."""
         path = folder / f"jieba-posseg-hmm-{_digest(str(_table_path('prob_emit').resolve()))}.bin"
         model = cls.load(path)
+        if model is None:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+                subprocess.run(
+                    [sys.executable, "-c", _BUILD_CHILD, str(path)],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                    timeout=300,
+                )
+                model = cls.load(path)
         if model is None:
             model = cls.build()
             with contextlib.suppress(OSError):
                 model.save(path)
-                del model
-                gc.collect()  # the build's objects go before the arrays are read back (a lower peak)
-                model = cls.load(path) or cls.build()
         return model
 
     def emissions(self, char: str) -> dict[int, float]:
