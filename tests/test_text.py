@@ -20,6 +20,16 @@ def test_query_terms_are_distinct() -> None:
     assert Analyzer().query_terms("leave leave 年假 年假") == ["leav", "年", "假"]
 
 
+def test_queries_are_cut_coarse_and_documents_fine() -> None:
+    # Documents index every long word and its sub-words (jieba's search mode); a query keeps the long
+    # word (accurate mode), which the index holds too, instead of also asking for each sub-word.
+    analyzer = Analyzer()
+    assert analyzer.terms("人工智能的发展") == ["人工", "智能", "人工智能", "发展"]
+    assert analyzer.query_terms("人工智能的发展") == ["人工智能", "发展"]
+    assert set(analyzer.query_terms("人工智能的发展")) <= set(analyzer.terms("人工智能的发展"))
+    assert analyzer.query_terms("AI 人工智能 leave") == ["ai", "人工智能", "leav"]
+
+
 def test_full_width_is_normalised() -> None:
     assert Analyzer().terms("ＡＢＣ １２３") == ["abc", "123"]
 
