@@ -93,6 +93,7 @@ class JobRunner:
         self._held: dict[int, tuple[Job, ParseTask]] = {}
         self._last_beat = 0.0
         self._last_recover = 0.0
+        self._last_prune = 0.0
 
     # -- the loop --------------------------------------------------------------------------------
 
@@ -117,6 +118,7 @@ class JobRunner:
         itself; wait for new jobs (``wake`` is set when one is queued) until ``stop`` is set.
         """
         stats = RunStats(recovered=self.recover())
+        self.prune()
         waiting = set(until) if until is not None else None
         try:
             while not (stop is not None and stop.is_set()):
@@ -155,13 +157,16 @@ class JobRunner:
         return stats
 
     def recover(self) -> list[int]:
-        """Put back to ``queued`` the running jobs whose runner process is gone (or silent), and
-        forget finished jobs older than ``job_retention_days`` (the table would grow forever)."""
+        """Put back to ``queued`` the running jobs whose runner process is gone (or silent)."""
         self._last_recover = time.monotonic()
-        lost = self.store.recover_jobs(pid_alive, self.settings.job_stale_s)
+        return self.store.recover_jobs(pid_alive, self.settings.job_stale_s)
+
+    def prune(self) -> None:
+        """Forget finished jobs older than ``job_retention_days`` (the table would grow forever).
+        Done when a run starts and then daily, not with every 30-second recovery check."""
+        self._last_prune = time.monotonic()
         if self.settings.job_retention_days:
             self.store.prune_jobs(time.time() - self.settings.job_retention_days * 86400)
-        return lost
 
     def _queued(self, kb_id: int | None) -> bool:
         return bool(self.store.job_counts(kb_id=kb_id)["queued"])
@@ -180,6 +185,8 @@ class JobRunner:
             self.store.heartbeat_jobs(self.pid)
         if now - self._last_recover >= 30.0:  # another runner may have died meanwhile
             self.recover()
+        if now - self._last_prune >= 86400.0:  # a server's runner runs for weeks
+            self.prune()
 
     def _release(self) -> None:
         """Jobs this runner claimed but did not finish go back to the queue (stopped, or an error)."""
