@@ -423,6 +423,8 @@ class App:
 
     def close(self) -> None:
         self.stop_background()
+        if "retriever" in self.__dict__:
+            self.retriever.close()
         for pool in self._pools:
             pool.close()
         self._pools.clear()
