@@ -100,8 +100,9 @@ class LlamaServer:
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         try:
-            wait_until_up(f"{self.url}/v1/models", alive=lambda: self.process.poll() is None, timeout=timeout,
-                          interval=0.25)
+            wait_until_up(
+                f"{self.url}/v1/models", alive=lambda: self.process.poll() is None, timeout=timeout, interval=0.25
+            )
         except RuntimeError as exc:
             self.stop()
             raise RuntimeError(f"llama_cpp.server: {exc}:\n{self.log_tail()}") from None

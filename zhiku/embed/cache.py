@@ -86,9 +86,7 @@ class CachedEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         return self.inner.embed([text], query=True)[0]
 
-    def embed_passages(
-        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
-    ) -> np.ndarray:
+    def embed_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Vectors for ``texts`` in order; ``progress(n)`` is called as each batch of n is done."""
         keys = [text_key(t) for t in texts]
         found = self.cache.get_many(self.name, keys) if self.cache else {}
