@@ -19,7 +19,7 @@ test-fast: $(STAMP)  ## Skip the slow tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check zhiku tests bench
-	$(VENV)/bin/ruff format --check zhiku tests bench || true
+	$(VENV)/bin/ruff format --check zhiku tests bench
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy zhiku
