@@ -6,8 +6,9 @@ transaction, together with the job that did the work, so a crash leaves either t
 the new one, never a mix or an orphan. Chunks may be stored before their vectors (keyword-searchable
 at once); ``has_vector = 0`` marks the ones background embedding still has to do.
 
-Dense search is exact (a matrix product over the knowledge base's vectors, loaded once and kept in
-memory until the knowledge base changes): at 100k chunks x 384 dims that is ~150 MB and a few ms.
+Dense search is exact (``zhiku.store.dense``: a matrix product over the knowledge base's vectors,
+loaded once and kept in memory until they change); keyword search ranks with an in-memory BM25 index
+(``zhiku.store.sparse``) on large knowledge bases and with FTS5 on small ones.
 """
 
 from __future__ import annotations
@@ -20,16 +21,16 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import AlreadyExists, NotFound, ZhikuError
+from ..errors import AlreadyExists, NotFound
 from ..types import Chunk, DocumentRecord, Hit, KnowledgeBase, Locator
 from . import migrations
 from .checks import ChecksMixin
+from .dense import DenseIndex
 from .jobs import JobsMixin
 from .pending import PendingVectorsMixin, vector_generation_key
 from .records import DocumentWrite, JobDone, TableRecord
@@ -37,14 +38,6 @@ from .schema import SCHEMA, SCHEMA_VERSION, statements
 from .sparse import SparseIndexCache
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
-
-
-@dataclass
-class _VectorIndex:
-    generation: tuple[int, int]  # (the kb's generation, its vectors' generation)
-    matrix: np.ndarray  # (n, dim) float32, rows L2-normalised
-    chunk_ids: np.ndarray  # (n,) int64
-    doc_ids: np.ndarray  # (n,) int64
 
 
 class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
@@ -71,7 +64,7 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.files_dir = Path(files_dir) if files_dir is not None else self.path.parent / "uploads"
         self._local = threading.local()
-        self._vectors: dict[int, _VectorIndex] = {}
+        self._vectors: dict[int, DenseIndex] = {}
         self._vectors_lock = threading.Lock()
         # BM25 in memory for big knowledge bases (zhiku/store/sparse.py); FTS5 stays the source of truth.
         self._sparse = SparseIndexCache(
@@ -503,24 +496,9 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
         self, kb_id: int, query: np.ndarray, limit: int, doc_ids: set[int] | None = None
     ) -> list[tuple[int, float]]:
         """Cosine similarity over the knowledge base's vectors: ``(chunk_id, score)``, best first."""
-        index = self._vector_index(kb_id)
-        if index.matrix.shape[0] == 0:
-            return []
-        if index.matrix.shape[1] != query.shape[0]:
-            raise ZhikuError(
-                f"the knowledge base was embedded with {index.matrix.shape[1]}-d vectors but the query has "
-                f"{query.shape[0]}: re-index it with the current embedder"
-            )
-        scores = index.matrix @ query.astype(np.float32)
-        if doc_ids is not None:
-            mask = np.isin(index.doc_ids, np.fromiter(doc_ids, dtype=np.int64))
-            scores = np.where(mask, scores, -np.inf)
-        k = min(limit, scores.shape[0])
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        return [(int(index.chunk_ids[i]), float(scores[i])) for i in top if np.isfinite(scores[i])]
+        return self._vector_index(kb_id).search(query, limit, doc_ids)
 
-    def _vector_index(self, kb_id: int) -> _VectorIndex:
+    def _vector_index(self, kb_id: int) -> DenseIndex:
         row = self._db.execute(
             "SELECT generation, (SELECT value FROM meta WHERE key = ?) FROM kbs WHERE id = ?",
             (vector_generation_key(kb_id), kb_id),
@@ -529,25 +507,14 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
         with self._vectors_lock:
             index = self._vectors.get(kb_id)
             if index is None or index.generation != generation:
-                index = self._load_vectors(kb_id, generation)
+                rows = self._db.execute(
+                    "SELECT v.chunk_id, c.doc_id, v.vec FROM vectors v JOIN chunks c ON c.id = v.chunk_id "
+                    "WHERE v.kb_id = ? ORDER BY v.chunk_id",
+                    (kb_id,),
+                ).fetchall()
+                index = DenseIndex.from_rows(generation, rows)
                 self._vectors[kb_id] = index
         return index
-
-    def _load_vectors(self, kb_id: int, generation: tuple[int, int]) -> _VectorIndex:
-        rows = self._db.execute(
-            "SELECT v.chunk_id, c.doc_id, v.vec FROM vectors v JOIN chunks c ON c.id = v.chunk_id "
-            "WHERE v.kb_id = ? ORDER BY v.chunk_id",
-            (kb_id,),
-        ).fetchall()
-        if not rows:
-            return _VectorIndex(generation, np.zeros((0, 0), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64))
-        matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-        return _VectorIndex(
-            generation,
-            matrix,
-            np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
-            np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
-        )
 
     def counts(self, kb_id: int) -> dict[str, int]:
         """Rows per table for one knowledge base: a quick consistency view."""
