@@ -1,3 +1,5 @@
+import pytest
+
 from zhiku.chunk import Chunker
 from zhiku.text import estimate_tokens
 from zhiku.types import Block, Locator, ParsedDocument
@@ -118,3 +120,28 @@ def test_chunk_locators_cover_every_block_they_pack(tmp_path) -> None:
     )
     (chunk,) = Chunker().chunk(talk)
     assert (chunk.locator.time_start, chunk.locator.time_end, chunk.locator.speaker) == (0.0, 9.5, "Li Wei, Anna")
+
+
+@pytest.mark.parametrize(
+    ("title", "kept"),
+    [
+        ("员工手册", True),
+        ("Annual leave policy", True),
+        ("vacation-policy", True),
+        ("handbook_en", True),
+        ("2023-annual-report", True),
+        ("zh_refine_p00000", False),
+        ("4983", False),
+        ("scan0001", False),
+        ("8f3a2c1d-77aa", False),
+        ("", False),
+    ],
+)
+def test_file_name_titles_that_name_nothing_stay_out_of_the_context(title: str, kept: bool) -> None:
+    from zhiku.chunk import names_something
+
+    assert names_something(title) is kept
+    doc = ParsedDocument.from_blocks([Block("paragraph", "印控克什米尔地区发生踩踏事故。")], title=title)
+    chunk = Chunker(max_tokens=300, overlap=40).chunk(doc)[0]
+    assert (title in chunk.context) is kept if title else chunk.context == ""
+    assert chunk.index_text.endswith(chunk.text)

@@ -141,9 +141,37 @@ class Chunker:
             speaker=", ".join(speakers) or None,
         )
         outline = heading_path[1:] if heading_path and heading_path[0] == doc.title else heading_path
-        context = " > ".join(p for p in [doc.title, *outline] if p)
+        title = doc.title if names_something(doc.title) else ""
+        context = " > ".join(p for p in [title, *outline] if p)
         kind = "table" if first.block.kind == "table" else "text"
         return Chunk(text=text, locator=locator, context=context, kind=kind)
+
+
+_STEM_PARTS = re.compile(r"[_\-.]+")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def names_something(title: str) -> bool:
+    """Whether ``title`` is worth indexing and embedding with every chunk of its document.
+
+    A title with spaces or Chinese is a real title. A single token is usually a file name (parsers
+    fall back to the stem), and identifiers such as ``12345``, ``zh_refine_p00000``, ``scan0001`` or a
+    hash say nothing about the text: prepended to each chunk they only add tokens to embed (~7% of a
+    corpus of short passages) and noise to the vectors. ``vacation-policy``, ``handbook_en`` or
+    ``2023-annual-report`` stay.
+    """
+    title = title.strip()
+    if not title:
+        return False
+    if any(c.isspace() for c in title) or _CJK.search(title):
+        return True
+    parts = [p for p in _STEM_PARTS.split(title) if p]
+    for part in parts:
+        letters = any(c.isalpha() for c in part)
+        digits = sum(c.isdigit() for c in part)
+        if (letters and digits and len(part) >= 4) or digits >= 5:
+            return False  # an identifier: p00000, scan0001, 8f3a2c1d, a long number
+    return any(p.isalpha() and len(p) >= 3 for p in parts)
 
 
 def _place(block: Block) -> tuple[int | None, str | None]:
