@@ -207,22 +207,16 @@ def _time_queries(app: App, kb: str, queries: list[str]) -> dict[str, float]:
     in_memory = app.store.warm_keyword_index(kb_id)  # build the in-memory BM25 index if this size uses one
     build_s = time.perf_counter() - t_build
     app.search(kb, queries[0])  # load the vector matrix
-    search_ms, sequential_ms = [], []
+    search_ms = []
     for q in queries:
-        # Three timings per query, in turn so load drifts hit them alike: the query embedding alone,
-        # the search given that vector, and the real end-to-end search (``Retriever.search``
-        # embedding the query itself on a worker thread while it ranks the keyword list).
         t0 = time.perf_counter()
         vector = app.embedder.embed_query(q)
         t1 = time.perf_counter()
         app.retriever.search(SearchRequest(query=q, kb_id=kb_id, query_vector=vector))
         t2 = time.perf_counter()
-        app.retriever.search(SearchRequest(query=q, kb_id=kb_id))
-        t3 = time.perf_counter()
         embed_ms.append((t1 - t0) * 1000)
         search_ms.append((t2 - t1) * 1000)
-        sequential_ms.append((t2 - t0) * 1000)
-        total_ms.append((t3 - t2) * 1000)
+        total_ms.append((t2 - t0) * 1000)
     return {
         "keyword_index": "memory" if in_memory else "fts5",
         "keyword_index_build_s": round(build_s, 2) if in_memory else 0.0,
@@ -232,9 +226,6 @@ def _time_queries(app: App, kb: str, queries: list[str]) -> dict[str, float]:
         "query_embedding_p50_ms": round(pct(embed_ms, 50), 1),
         "search_only_p50_ms": round(pct(search_ms, 50), 1),
         "search_only_p95_ms": round(pct(search_ms, 95), 1),
-        # Embedding first, then searching (how zhiku searched before the overlap): the same-run baseline.
-        "sequential_p50_ms": round(pct(sequential_ms, 50), 1),
-        "sequential_p95_ms": round(pct(sequential_ms, 95), 1),
     }
 
 

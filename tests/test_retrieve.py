@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from zhiku import App
@@ -71,44 +69,3 @@ def test_duration_question_is_answered_with_the_number(demo_app: App) -> None:
     answer = demo_app.ask("default", "报销需要在多长时间内提交？")
     assert "30 天" in answer.text
 
-
-def test_query_embedding_overlaps_keyword_search_with_same_results(demo_app: App) -> None:
-    from zhiku.retrieve import Retriever, SearchRequest
-
-    kb_id = demo_app.get_kb("default").id
-    threads: list[int] = []
-
-    def embed(text: str):  # the real embedder, recording where it ran
-        threads.append(threading.get_ident())
-        return demo_app.embedder.embed_query(text)
-
-    overlapped = Retriever(demo_app.store, embed, demo_app.analyzer)
-    sequential = Retriever(demo_app.store, embed, demo_app.analyzer, overlap_embedding=False)
-    try:
-        for question in ("How many days of annual leave do new hires get?", "年假怎么申请"):
-            for mode in ("hybrid", "dense"):
-                req = SearchRequest(query=question, kb_id=kb_id, mode=mode)  # type: ignore[arg-type]
-                a, b = overlapped.search(req).hits, sequential.search(req).hits
-                assert [(h.chunk_id, h.score, h.ranks) for h in a] == [(h.chunk_id, h.score, h.ranks) for h in b]
-        main = threading.get_ident()
-        assert threads[0] != main and threads[1] == main  # worker thread first, then inline
-        threads.clear()
-        overlapped.search(SearchRequest(query="leave", kb_id=kb_id, mode="bm25"))
-        assert threads == []  # keyword mode embeds nothing
-    finally:
-        overlapped.close()
-
-
-def test_query_embedding_errors_reach_the_caller(demo_app: App) -> None:
-    from zhiku.retrieve import Retriever, SearchRequest
-
-    def broken(text: str):
-        raise RuntimeError("embedding server down")
-
-    retriever = Retriever(demo_app.store, broken, demo_app.analyzer)
-    try:
-        with pytest.raises(RuntimeError, match="embedding server down"):
-            retriever.search(SearchRequest(query="leave", kb_id=demo_app.get_kb("default").id))
-    finally:
-        retriever.close()
-    retriever.close()  # idempotent

@@ -423,8 +423,6 @@ class App:
 
     def close(self) -> None:
         self.stop_background()
-        if "retriever" in self.__dict__:
-            self.retriever.close()
         for pool in self._pools:
             pool.close()
         self._pools.clear()

