@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import estimate_tokens, sentence_spans
+from .text import CJK_RE, estimate_tokens, sentence_spans
 from .types import Block, Chunk, Locator, ParsedDocument
 
 
@@ -148,7 +148,6 @@ class Chunker:
 
 
 _STEM_PARTS = re.compile(r"[_\-.]+")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def names_something(title: str) -> bool:
@@ -163,7 +162,7 @@ def names_something(title: str) -> bool:
     title = title.strip()
     if not title:
         return False
-    if any(c.isspace() for c in title) or _CJK.search(title):
+    if any(c.isspace() for c in title) or CJK_RE.search(title):
         return True
     parts = [p for p in _STEM_PARTS.split(title) if p]
     for part in parts:
