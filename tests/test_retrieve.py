@@ -68,4 +68,3 @@ def test_how_to_questions_get_the_whole_procedure(demo_app: App) -> None:
 def test_duration_question_is_answered_with_the_number(demo_app: App) -> None:
     answer = demo_app.ask("default", "报销需要在多长时间内提交？")
     assert "30 天" in answer.text
-
