@@ -1,6 +1,6 @@
 import pytest
 
-from zhiku.chunk import Chunker
+from zhiku.chunk import Chunker, names_something
 from zhiku.text import estimate_tokens
 from zhiku.types import Block, Locator, ParsedDocument
 
@@ -138,8 +138,6 @@ def test_chunk_locators_cover_every_block_they_pack(tmp_path) -> None:
     ],
 )
 def test_file_name_titles_that_name_nothing_stay_out_of_the_context(title: str, kept: bool) -> None:
-    from zhiku.chunk import names_something
-
     assert names_something(title) is kept
     doc = ParsedDocument.from_blocks([Block("paragraph", "印控克什米尔地区发生踩踏事故。")], title=title)
     chunk = Chunker(max_tokens=300, overlap=40).chunk(doc)[0]
