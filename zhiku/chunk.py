@@ -93,6 +93,7 @@ class Chunker:
     def _pack(self, doc: ParsedDocument, units: list[_Unit]) -> list[Chunk]:
         chunks: list[Chunk] = []
         current: list[_Unit] = []
+        title = doc.title if names_something(doc.title) else ""
         for unit in units:
             size = sum(u.tokens for u in current)
             if current and (
@@ -100,12 +101,12 @@ class Chunker:
                 or unit.prefix != current[-1].prefix
                 or _place(unit.block) != _place(current[-1].block)
             ):
-                chunks.append(self._make(doc, current))
+                chunks.append(self._make(doc, current, title))
                 continues = unit.block is current[-1].block and unit.block.kind != "table"
                 current = self._overlap_tail(current) if continues and unit.splittable else []
             current.append(unit)
         if current:
-            chunks.append(self._make(doc, current))
+            chunks.append(self._make(doc, current, title))
         return chunks
 
     def _overlap_tail(self, units: list[_Unit]) -> list[_Unit]:
@@ -118,7 +119,8 @@ class Chunker:
             budget -= unit.tokens
         return tail
 
-    def _make(self, doc: ParsedDocument, units: list[_Unit]) -> Chunk:
+    def _make(self, doc: ParsedDocument, units: list[_Unit], title: str) -> Chunk:
+        """One chunk of ``units``; ``title`` is the document title to index with it, or empty."""
         first, last = units[0], units[-1]
         body = doc.text[first.start : last.end]
         text = first.prefix + body if first.prefix else body
@@ -141,7 +143,6 @@ class Chunker:
             speaker=", ".join(speakers) or None,
         )
         outline = heading_path[1:] if heading_path and heading_path[0] == doc.title else heading_path
-        title = doc.title if names_something(doc.title) else ""
         context = " > ".join(p for p in [title, *outline] if p)
         kind = "table" if first.block.kind == "table" else "text"
         return Chunk(text=text, locator=locator, context=context, kind=kind)
