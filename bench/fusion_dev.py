@@ -1,24 +1,29 @@
 """Offline fusion experiments: rank once, then try fusion variants on the saved lists in seconds.
 
-    .venv/bin/python bench/fusion_dev.py dump rgb/retrieval_zh /tmp/fusion_rgb.pkl   # index + rank (cached vectors)
-    .venv/bin/python bench/fusion_dev.py score /tmp/fusion_rgb.pkl
+    .venv/bin/python bench/fusion_dev.py dump scifact /tmp/fusion_scifact.pkl      # index + rank (cached vectors)
+    .venv/bin/python bench/fusion_dev.py score /tmp/fusion_scifact.pkl --tune train --report dev
+    .venv/bin/python bench/fusion_dev.py score /tmp/fusion_rgb.pkl --report dev --fixed 0.5,5,1.0
 
-``dump`` indexes a BEIR folder of ``../shared/datasets`` with the default settings and saves, per judged
-``dev`` query, its vector and its BM25 and dense lists (1,000 each), plus the knowledge base's vector
-matrix. ``score`` prints nDCG@10 / Recall@10 / Recall@100 for min-max fusion at several dense weights
-and for dense pseudo-relevance feedback (Rocchio on vectors: the query vector plus ``beta`` times the
-mean of the first pass's top ``k`` chunks, used to re-score the first pass's candidates only, so it
-costs one small matrix product). Numbers here are tuned on the evaluation queries themselves: a
-variant is only worth adopting when SciFact and RGB agree. The pickles hold dataset text (RGB is
-non-commercial): keep them outside the repository.
+``dump`` indexes a BEIR folder of ``../shared/datasets`` with the default settings and saves, for every
+judged query of every qrels file there (``dev``, ``train``, ...), its split, its vector and its BM25 and
+dense lists (1,000 each), plus the vectors of every chunk in those lists.
+
+``score`` compares min-max fusion at several dense weights with dense pseudo-relevance feedback
+(Rocchio on vectors: the query vector plus ``beta`` times the mean of the first pass's top ``k``
+chunks, used to re-score the first pass's candidates only, so it costs one small matrix product).
+With ``--tune SPLIT`` it picks the best setting on that split and reports it on ``--report SPLIT``:
+settings are chosen on queries that are not the ones scored. ``--fixed w,k,beta`` scores one chosen
+setting (``k=0``: no feedback), e.g. on a dataset that has no training split. The pickles hold dataset
+text (RGB is non-commercial): keep them outside the repository.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import pickle
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,65 +36,102 @@ from _common import dataset, settings
 from zhiku.eval.beir import load_beir
 from zhiku.eval.metrics import collapse_to_documents, score_run
 from zhiku.eval.retrieval import EVAL_KB, index_corpus, temp_app
-from zhiku.retrieve import Ranked, minmax_fusion
+from zhiku.retrieve import Ranked, dense_feedback, minmax_fusion
 
 CANDIDATES = 200
+WEIGHTS = (0.4, 0.5, 0.6, 0.7)
+FEEDBACK = ((0, 0.0), (3, 0.5), (3, 1.0), (5, 0.5), (5, 1.0), (5, 2.0), (10, 1.0), (10, 2.0))
+
+Setting = tuple[float, int, float]  # dense weight, feedback chunks k (0: none), beta
 
 
 def dump(name: str, out: Path) -> None:
-    data = load_beir(dataset(*name.split("/")), "dev")
+    folder = dataset(*name.split("/"))
+    splits = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
+    data = {split: load_beir(folder, split) for split in splits}
+    corpus = data[splits[0]].corpus
     with temp_app(settings()) as app:
-        index_corpus(app, EVAL_KB, data.corpus)
+        index_corpus(app, EVAL_KB, corpus)
         kb = app.get_kb(EVAL_KB).id
         app.store.warm_keyword_index(kb)
-        index = app.store._vector_index(kb)  # type: ignore[attr-defined]
-        paths = {h.chunk_id: h.path for h in app.store.get_chunks(index.chunk_ids.tolist()).values()}
         queries: dict[str, Any] = {}
-        for qid, text in data.queries.items():
-            if qid in data.qrels:
+        qrels: dict[str, dict[str, int]] = {}
+        for split, part in data.items():
+            for qid, text in part.queries.items():
                 vec = app.embedder.embed_query(text)
                 bm25 = app.store.keyword_search(kb, app.analyzer.query_terms(text), 1000)
-                queries[qid] = {"vec": vec, "bm25": bm25, "dense": app.store.vector_search(kb, vec, 1000)}
-    saved = {"qrels": data.qrels, "queries": queries, "matrix": index.matrix.copy()}
-    saved |= {"chunk_ids": index.chunk_ids.copy(), "paths": paths}
+                dense = app.store.vector_search(kb, vec, 1000)
+                queries[qid] = {"split": split, "vec": vec, "bm25": bm25, "dense": dense}
+                qrels[qid] = part.qrels[qid]
+        # Feedback only ever reads the vectors of listed chunks: keep those.
+        listed = sorted({cid for q in queries.values() for name in ("bm25", "dense") for cid, _ in q[name]})
+        chunk_ids, matrix = app.store.chunk_vectors(kb, listed)
+        paths = {h.chunk_id: h.path for h in app.store.get_chunks(listed).values()}
+    saved = {"qrels": qrels, "queries": queries, "matrix": matrix, "chunk_ids": chunk_ids, "paths": paths}
     out.write_bytes(pickle.dumps(saved))
-    print(f"{len(queries)} queries -> {out}")
+    counts = {s: sum(q["split"] == s for q in queries.values()) for s in splits}
+    print(f"{counts} queries -> {out}")
 
 
-def score(path: Path) -> None:
-    saved = pickle.loads(path.read_bytes())
-    matrix, paths = saved["matrix"], saved["paths"]
-    row_of = {int(c): i for i, c in enumerate(saved["chunk_ids"])}
+class Scorer:
+    """Fusion variants over one dump."""
 
-    def fuse(q: dict[str, Any], w: float, dense: Ranked | None = None) -> dict[int, float]:
+    def __init__(self, saved: dict[str, Any]) -> None:
+        self.saved = saved
+        self.matrix = saved["matrix"]
+        self.row_of = {int(c): i for i, c in enumerate(saved["chunk_ids"])}  # listed chunks with a vector
+
+    def fuse(self, q: dict[str, Any], w: float, dense: Ranked | None = None) -> dict[int, float]:
         lists = {"bm25": q["bm25"][:CANDIDATES], "dense": dense or q["dense"][:CANDIDATES]}
         return minmax_fusion(lists, {"bm25": 1 - w, "dense": w})
 
-    def prf(q: dict[str, Any], w: float, k: int, beta: float) -> dict[int, float]:
-        first = fuse(q, w)
-        top = sorted(first, key=first.__getitem__, reverse=True)[:k]
-        vec = q["vec"] + beta * matrix[[row_of[c] for c in top]].mean(axis=0)
-        vec /= np.linalg.norm(vec)
-        candidates = list(first)
-        scores = matrix[[row_of[c] for c in candidates]] @ vec
-        rescored = sorted(zip(candidates, scores.tolist(), strict=True), key=lambda t: -t[1])
-        return fuse(q, w, rescored[:CANDIDATES])  # min-max over the same list length as the first pass
+    def vectors_of(self, ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
+        found = [c for c in ids if c in self.row_of]
+        return found, self.matrix[[self.row_of[c] for c in found]]
 
-    def show(label: str, rank: Callable[[dict[str, Any]], dict[int, float]]) -> None:
+    def rank(self, q: dict[str, Any], setting: Setting) -> dict[int, float]:
+        """The shipped ``dense_feedback`` (zhiku.retrieve) on the saved lists: the code measured is the code run."""
+        w, k, beta = setting
+        first = self.fuse(q, w)
+        if k == 0:
+            return first
+        return self.fuse(q, w, dense_feedback(q["vec"], first, self.vectors_of, k, beta, CANDIDATES))
+
+    def metrics(self, split: str, rank: Callable[[dict[str, Any]], dict[int, float]]) -> dict[str, float]:
         runs = {}
-        for qid, q in saved["queries"].items():
-            scores = rank(q)
-            best = sorted(scores, key=scores.__getitem__, reverse=True)[:CANDIDATES]
-            runs[qid] = collapse_to_documents((paths[c] for c in best), 100)
-        m = score_run(runs, {qid: saved["qrels"][qid] for qid in saved["queries"]})
-        print(f"{label:34s} nDCG@10 {m['ndcg@10']:.4f}  R@10 {m['recall@10']:.4f}  R@100 {m['recall@100']:.4f}")
+        for qid, q in self.saved["queries"].items():
+            if q.get("split", "dev") == split:
+                scores = rank(q)
+                best = sorted(scores, key=scores.__getitem__, reverse=True)[:CANDIDATES]
+                runs[qid] = collapse_to_documents((self.saved["paths"][c] for c in best), 100)
+        return score_run(runs, {qid: self.saved["qrels"][qid] for qid in runs})
 
-    show("bm25", lambda q: dict(q["bm25"][:CANDIDATES]))
-    show("dense", lambda q: dict(q["dense"][:CANDIDATES]))
-    for w in (0.4, 0.5, 0.6, 0.7):
-        show(f"minmax w={w}", lambda q, w=w: fuse(q, w))  # type: ignore[misc]
-        for k, beta in ((3, 1.0), (5, 1.0), (10, 2.0)):
-            show(f"  + dense PRF k={k} beta={beta}", lambda q, w=w, k=k, beta=beta: prf(q, w, k, beta))  # type: ignore[misc]
+
+def line(label: str, m: dict[str, float]) -> str:
+    return f"{label:30s} nDCG@10 {m['ndcg@10']:.4f}  R@10 {m['recall@10']:.4f}  R@100 {m['recall@100']:.4f}"
+
+
+def score(path: Path, tune: str | None, report: str, fixed: Setting | None) -> None:
+    scorer = Scorer(pickle.loads(path.read_bytes()))
+    print(line(f"[{report}] bm25", scorer.metrics(report, lambda q: dict(q["bm25"][:CANDIDATES]))))
+    print(line(f"[{report}] dense", scorer.metrics(report, lambda q: dict(q["dense"][:CANDIDATES]))))
+    if fixed is not None:
+        chosen = scorer.metrics(report, lambda q: scorer.rank(q, fixed))
+        print(line(f"[{report}] w={fixed[0]} k={fixed[1]} b={fixed[2]}", chosen))
+        return
+    grid = [(w, k, b) for w, (k, b) in itertools.product(WEIGHTS, FEEDBACK)]
+    table: dict[Setting, dict[str, dict[str, float]]] = {}
+    for setting in grid:
+        splits = [s for s in (tune, report) if s]
+        table[setting] = {s: scorer.metrics(s, lambda q, st=setting: scorer.rank(q, st)) for s in dict.fromkeys(splits)}
+        cells = "  ".join(f"{s} {m['ndcg@10']:.4f}" for s, m in table[setting].items())
+        print(f"w={setting[0]} k={setting[1]:2d} beta={setting[2]}  nDCG@10  {cells}")
+    if tune:
+        best = max(grid, key=lambda s: table[s][tune]["ndcg@10"])
+        plain = max((s for s in grid if s[1] == 0), key=lambda s: table[s][tune]["ndcg@10"])
+        for label, s in (("best without feedback", plain), ("best with feedback", best)):
+            print(line(f"{label} {s} on {tune}", table[s][tune]))
+            print(line(f"  -> reported on {report}", table[s][report]))
 
 
 def main() -> None:
@@ -100,8 +142,18 @@ def main() -> None:
     d.add_argument("out", type=Path)
     s = sub.add_parser("score")
     s.add_argument("pickle", type=Path)
+    s.add_argument("--tune", default=None, help="choose the best setting on this split (e.g. train)")
+    s.add_argument("--report", default="dev", help="split whose numbers are reported (default dev)")
+    s.add_argument("--fixed", default=None, help="score one setting: w,k,beta (k=0: no feedback)")
     args = parser.parse_args()
-    dump(args.dataset, args.out) if args.cmd == "dump" else score(args.pickle)
+    if args.cmd == "dump":
+        dump(args.dataset, args.out)
+        return
+    fixed = None
+    if args.fixed:
+        w, k, b = args.fixed.split(",")
+        fixed = (float(w), int(k), float(b))
+    score(args.pickle, args.tune, args.report, fixed)
 
 
 if __name__ == "__main__":

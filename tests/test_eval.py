@@ -73,7 +73,12 @@ def test_parse_mode_specs() -> None:
     spec = parse_mode("hybrid-rrf@0.3", s)
     assert (spec.mode, spec.fusion, spec.dense_weight) == ("hybrid", "rrf", 0.3)
     assert parse_mode("hybrid@0.7", s).fusion == "minmax"
-    for bad in ("hybrid@x", "hybrid@2", "bm25@0.3", "hybrid-foo", "sparse"):
+    assert parse_mode("hybrid", s).feedback == 0
+    fed = parse_mode("hybrid-minmax@0.6+fb5", s)
+    assert (fed.fusion, fed.dense_weight, fed.feedback) == ("minmax", 0.6, 5)
+    assert parse_mode("hybrid+fb0", Settings(dense_feedback=3)).feedback == 0
+    assert parse_mode("hybrid", Settings(dense_feedback=3)).feedback == 3
+    for bad in ("hybrid@x", "hybrid@2", "bm25@0.3", "hybrid-foo", "sparse", "bm25+fb3", "hybrid+3", "hybrid+fbx"):
         with pytest.raises(ZhikuError):
             parse_mode(bad, s)
 

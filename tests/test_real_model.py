@@ -47,3 +47,13 @@ def test_hybrid_beats_nothing_missing(real_demo_app: App) -> None:
     assert counts["chunks"] == counts["vectors"] == counts["keyword_entries"]
     hits = real_demo_app.search("default", "VPN setup WireGuard").hits
     assert hits[0].path.endswith("it_faq.html") and {"bm25", "dense"} <= set(hits[0].ranks)
+
+
+def test_dense_feedback_on_the_real_model(real_demo_app: App) -> None:
+    from zhiku.retrieve import SearchRequest
+
+    kb = real_demo_app.get_kb("default").id
+    for question, expected in (("VPN setup WireGuard", "it_faq.html"), ("年假怎么申请", "员工手册.md")):
+        fed = real_demo_app.retriever.search(SearchRequest(question, kb, feedback=3, feedback_weight=1.0)).hits
+        assert fed[0].path.endswith(expected), question
+        assert {"bm25", "dense"} <= set(fed[0].ranks)

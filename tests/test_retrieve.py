@@ -68,3 +68,53 @@ def test_how_to_questions_get_the_whole_procedure(demo_app: App) -> None:
 def test_duration_question_is_answered_with_the_number(demo_app: App) -> None:
     answer = demo_app.ask("default", "报销需要在多长时间内提交？")
     assert "30 天" in answer.text
+
+
+def test_dense_feedback_moves_the_query_towards_the_first_pass_top() -> None:
+    import numpy as np
+
+    from zhiku.retrieve import dense_feedback
+
+    vectors = {1: [1.0, 0.0, 0.0], 2: [0.6, 0.8, 0.0], 3: [0.0, 1.0, 0.0], 4: [0.0, 0.0, 1.0]}
+
+    def vectors_of(ids: object) -> tuple[list[int], np.ndarray]:
+        found = [i for i in ids if i in vectors]  # type: ignore[attr-defined]
+        return found, np.array([vectors[i] for i in found], dtype=np.float32).reshape(len(found), 3)
+
+    query = np.array([0.8, 0.0, 0.6], dtype=np.float32)
+    first = {1: 0.9, 3: 0.8, 4: 0.7, 2: 0.1, 99: 0.05}  # 99 has no vector yet
+    # without weight the query alone ranks: cosines 0.8, 0.6, 0.48, 0
+    assert [cid for cid, _ in dense_feedback(query, first, vectors_of, 1, 0.0, 10)] == [1, 4, 2, 3]
+    # the top 2 of the first pass are chunks 1 and 3: query + 2 * mean = (1.8, 1.0, 0.6)
+    refined = dense_feedback(query, first, vectors_of, 2, 2.0, 3)
+    assert [cid for cid, _ in refined] == [2, 1, 3]
+    assert refined[0][1] == pytest.approx(1.88 / np.sqrt(4.6), rel=1e-5)  # (1.8, 1.0, 0.6) normalised
+    assert dense_feedback(query, {99: 1.0}, vectors_of, 5, 1.0, 10) == []  # nothing to learn from
+
+
+def test_dense_index_finds_vectors_by_chunk_id() -> None:
+    import numpy as np
+
+    from zhiku.store.dense import DenseIndex
+
+    rows = [(cid, 1, np.full(2, cid, np.float32).tobytes()) for cid in (30, 10, 20)]
+    index = DenseIndex.from_rows((1, 1), rows)
+    ids, matrix = index.vectors_of([20, 99, 30, 5])
+    assert ids == [20, 30] and matrix[:, 0].tolist() == [20.0, 30.0]
+    assert index.vectors_of([])[0] == []
+
+
+def test_feedback_search_reports_the_refined_dense_ranks(demo_app: App) -> None:
+    from zhiku.retrieve import SearchRequest
+
+    kb = demo_app.get_kb("default").id
+    question = "How many days of annual leave do new hires get?"
+    plain = demo_app.retriever.search(SearchRequest(question, kb, top_k=50))
+    fed = demo_app.retriever.search(SearchRequest(question, kb, top_k=50, feedback=3, feedback_weight=1.0))
+    assert {h.chunk_id for h in fed.hits} == {h.chunk_id for h in plain.hits}  # re-scores, finds nothing new
+    dense_plain = {h.chunk_id: h.ranks["dense"] for h in plain.hits if "dense" in h.ranks}
+    dense_fed = {h.chunk_id: h.ranks["dense"] for h in fed.hits if "dense" in h.ranks}
+    assert dense_fed != dense_plain  # the fusion used (and --explain shows) the refined list
+    assert "handbook_en.md" in fed.hits[0].path
+    off = demo_app.retriever.search(SearchRequest(question, kb, top_k=50, feedback=0))
+    assert [h.chunk_id for h in off.hits] == [h.chunk_id for h in plain.hits]

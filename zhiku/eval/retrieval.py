@@ -7,7 +7,8 @@ chunk ranks (``CHUNK_CANDIDATES`` chunks are fetched to fill ``DOC_DEPTH`` docum
 
 Mode specs: ``bm25``, ``dense``, ``hybrid`` (the settings' fusion and dense weight), and variants that
 measure fusion choices in the same run: ``hybrid-rrf``, ``hybrid-minmax``, ``hybrid@0.3`` (dense
-weight 0.3), ``hybrid-rrf@0.5``.
+weight 0.3), ``hybrid-rrf@0.5``, and ``+fb<k>`` for dense pseudo-relevance feedback from the top
+``k`` chunks (``hybrid+fb5``, ``hybrid@0.6+fb3``; ``+fb0`` turns off the settings' feedback).
 """
 
 from __future__ import annotations
@@ -43,12 +44,22 @@ class ModeSpec:
     mode: Mode
     fusion: str
     dense_weight: float
+    feedback: int = 0
 
 
 def parse_mode(spec: str, settings: Settings) -> ModeSpec:
-    """``hybrid-rrf@0.3`` -> hybrid, rrf fusion, dense weight 0.3 (defaults from ``settings``)."""
+    """``hybrid-rrf@0.3+fb5`` -> hybrid, rrf fusion, dense weight 0.3, feedback from the top 5 chunks
+    (defaults from ``settings``)."""
     text = spec.strip()
     weight = settings.dense_weight
+    feedback = settings.dense_feedback
+    if "+" in text:
+        text, raw = text.split("+", 1)
+        if not (raw.startswith("fb") and raw[2:].isdigit()):
+            raise ZhikuError(f"bad mode {spec!r}: the part after '+' must be feedback like fb5")
+        feedback = int(raw[2:])
+        if not text.startswith("hybrid"):
+            raise ZhikuError(f"bad mode {spec!r}: only hybrid takes feedback")
     if "@" in text:
         text, raw = text.split("@", 1)
         try:
@@ -67,7 +78,7 @@ def parse_mode(spec: str, settings: Settings) -> ModeSpec:
     fusion = fusion or settings.fusion
     if fusion not in FUSIONS:
         raise ZhikuError(f"unknown fusion in {spec!r}; choose one of {sorted(FUSIONS)}")
-    return ModeSpec(spec.strip(), "hybrid", fusion, weight)
+    return ModeSpec(spec.strip(), "hybrid", fusion, weight, feedback)
 
 
 @contextmanager
@@ -162,6 +173,8 @@ def evaluate_retrieval(
                     candidates=CHUNK_CANDIDATES,
                     dense_weight=spec.dense_weight,
                     fusion=spec.fusion,
+                    feedback=spec.feedback,
+                    feedback_weight=settings.dense_feedback_weight,
                     query_vector=vector,
                 )
                 start = time.perf_counter()
@@ -180,6 +193,7 @@ def evaluate_retrieval(
         if spec.mode == "hybrid":
             scores["fusion"] = spec.fusion  # type: ignore[assignment]
             scores["dense_weight"] = spec.dense_weight
+            scores["dense_feedback"] = spec.feedback
         results[spec.name] = scores
     return {
         "dataset": folder.name,
@@ -195,6 +209,8 @@ def evaluate_retrieval(
         "settings": {
             "dense_weight": settings.dense_weight,
             "fusion": settings.fusion,
+            "dense_feedback": settings.dense_feedback,
+            "dense_feedback_weight": settings.dense_feedback_weight,
             "chunk_tokens": settings.chunk_tokens,
             "chunk_overlap": settings.chunk_overlap,
             "chunk_candidates": CHUNK_CANDIDATES,

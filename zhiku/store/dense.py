@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -62,3 +63,19 @@ class DenseIndex:
         chosen = scores[top]
         keep = np.isfinite(chosen)
         return list(zip(self.chunk_ids[top][keep].tolist(), chosen[keep].tolist(), strict=True))
+
+    @cached_property
+    def _order(self) -> np.ndarray:
+        """Row numbers sorted by chunk id, to find chunks' rows by binary search."""
+        return np.argsort(self.chunk_ids, kind="stable")
+
+    def vectors_of(self, chunk_ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
+        """The rows of those ``chunk_ids`` that have a vector: their ids (in the order asked) and matrix."""
+        if len(self) == 0 or not chunk_ids:
+            return [], np.zeros((0, self.matrix.shape[1]), np.float32)
+        wanted = np.asarray(chunk_ids, dtype=np.int64)
+        sorted_ids = self.chunk_ids[self._order]
+        pos = np.minimum(np.searchsorted(sorted_ids, wanted), len(sorted_ids) - 1)
+        found = sorted_ids[pos] == wanted
+        rows = self._order[pos[found]]
+        return wanted[found].tolist(), self.matrix[rows]

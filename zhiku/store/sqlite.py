@@ -498,6 +498,10 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
         """Cosine similarity over the knowledge base's vectors: ``(chunk_id, score)``, best first."""
         return self._vector_index(kb_id).search(query, limit, doc_ids)
 
+    def chunk_vectors(self, kb_id: int, chunk_ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
+        """The stored vectors of those chunks that have one: their ids and an ``(n, dim)`` matrix."""
+        return self._vector_index(kb_id).vectors_of(chunk_ids)
+
     def _vector_index(self, kb_id: int) -> DenseIndex:
         row = self._db.execute(
             "SELECT generation, (SELECT value FROM meta WHERE key = ?) FROM kbs WHERE id = ?",
