@@ -2,19 +2,20 @@
 
     .venv/bin/python bench/fusion_dev.py dump scifact /tmp/fusion_scifact.pkl      # index + rank (cached vectors)
     .venv/bin/python bench/fusion_dev.py score /tmp/fusion_scifact.pkl --tune train --report dev
-    .venv/bin/python bench/fusion_dev.py score /tmp/fusion_rgb.pkl --report dev --fixed 0.5,5,1.0
+    .venv/bin/python bench/fusion_dev.py score /tmp/fusion_rgb.pkl --report dev --fixed minmax,100,0.5,5,1.0
 
 ``dump`` indexes a BEIR folder of ``../shared/datasets`` with the default settings and saves, for every
 judged query of every qrels file there (``dev``, ``train``, ...), its split, its vector and its BM25 and
 dense lists (1,000 each), plus the vectors of every chunk in those lists.
 
-``score`` compares min-max fusion at several dense weights with dense pseudo-relevance feedback
-(Rocchio on vectors: the query vector plus ``beta`` times the mean of the first pass's top ``k``
-chunks, used to re-score the first pass's candidates only, so it costs one small matrix product).
-With ``--tune SPLIT`` it picks the best setting on that split and reports it on ``--report SPLIT``:
-settings are chosen on queries that are not the ones scored. ``--fixed w,k,beta`` scores one chosen
-setting (``k=0``: no feedback), e.g. on a dataset that has no training split. The pickles hold dataset
-text (RGB is non-commercial): keep them outside the repository.
+``score`` compares min-max fusion (and a z-score candidate) at several list depths and dense
+weights, with and without dense pseudo-relevance feedback (Rocchio on vectors: the query vector plus
+``beta`` times the mean of the first pass's top ``k`` chunks, used to re-score the first pass's
+candidates only, so it costs one small matrix product). With ``--tune SPLIT`` it picks the best
+setting on that split and reports it on ``--report SPLIT``: settings are chosen on queries that are
+not the ones scored. ``--fixed fusion,depth,w,k,beta`` scores one setting (``k=0``: no feedback), e.g.
+on a dataset that has no training split. The pickles hold dataset text (RGB is non-commercial): keep
+them outside the repository.
 """
 
 from __future__ import annotations
@@ -38,11 +39,32 @@ from zhiku.eval.metrics import collapse_to_documents, score_run
 from zhiku.eval.retrieval import EVAL_KB, index_corpus, temp_app
 from zhiku.retrieve import Ranked, dense_feedback, minmax_fusion
 
-CANDIDATES = 200
-WEIGHTS = (0.4, 0.5, 0.6, 0.7)
+CANDIDATES = 200  # chunks ranked per query, as zhiku eval retrieval does
+DEPTHS = (100, 200)  # chunks taken from each list before fusion (the app's default is 100)
+FUSIONS = ("minmax", "zscore")
+WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 FEEDBACK = ((0, 0.0), (3, 0.5), (3, 1.0), (5, 0.5), (5, 1.0), (5, 2.0), (10, 1.0), (10, 2.0))
 
-Setting = tuple[float, int, float]  # dense weight, feedback chunks k (0: none), beta
+# fusion, list depth, dense weight, feedback chunks k (0: none), beta
+Setting = tuple[str, int, float, int, float]
+
+
+def zscore_fusion(lists: dict[str, Ranked], weights: dict[str, float]) -> dict[int, float]:
+    """Candidate: each list's scores standardised (mean 0, sd 1); a chunk missing from a list gets
+    that list's lowest standardised score."""
+    fused: dict[int, float] = {}
+    floor = 0.0
+    for name, ranked in lists.items():
+        if not ranked:
+            continue
+        scores = np.array([s for _, s in ranked])
+        sd = float(scores.std()) or 1.0
+        z = (scores - scores.mean()) / sd
+        low = float(z.min())
+        floor += weights[name] * low
+        for (cid, _), value in zip(ranked, z.tolist(), strict=True):
+            fused[cid] = fused.get(cid, 0.0) + weights[name] * (value - low)
+    return {cid: v + floor for cid, v in fused.items()}
 
 
 def dump(name: str, out: Path) -> None:
@@ -81,9 +103,11 @@ class Scorer:
         self.matrix = saved["matrix"]
         self.row_of = {int(c): i for i, c in enumerate(saved["chunk_ids"])}  # listed chunks with a vector
 
-    def fuse(self, q: dict[str, Any], w: float, dense: Ranked | None = None) -> dict[int, float]:
-        lists = {"bm25": q["bm25"][:CANDIDATES], "dense": dense or q["dense"][:CANDIDATES]}
-        return minmax_fusion(lists, {"bm25": 1 - w, "dense": w})
+    def fuse(self, q: dict[str, Any], setting: Setting, dense: Ranked | None = None) -> dict[int, float]:
+        fusion, depth, w = setting[:3]
+        lists = {"bm25": q["bm25"][:depth], "dense": dense or q["dense"][:depth]}
+        fuse = minmax_fusion if fusion == "minmax" else zscore_fusion
+        return fuse(lists, {"bm25": 1 - w, "dense": w})
 
     def vectors_of(self, ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
         found = [c for c in ids if c in self.row_of]
@@ -91,11 +115,11 @@ class Scorer:
 
     def rank(self, q: dict[str, Any], setting: Setting) -> dict[int, float]:
         """The shipped ``dense_feedback`` (zhiku.retrieve) on the saved lists: the code measured is the code run."""
-        w, k, beta = setting
-        first = self.fuse(q, w)
+        depth, k, beta = setting[1], setting[3], setting[4]
+        first = self.fuse(q, setting)
         if k == 0:
             return first
-        return self.fuse(q, w, dense_feedback(q["vec"], first, self.vectors_of, k, beta, CANDIDATES))
+        return self.fuse(q, setting, dense_feedback(q["vec"], first, self.vectors_of, k, beta, depth))
 
     def metrics(self, split: str, rank: Callable[[dict[str, Any]], dict[int, float]]) -> dict[str, float]:
         runs = {}
@@ -116,20 +140,20 @@ def score(path: Path, tune: str | None, report: str, fixed: Setting | None) -> N
     print(line(f"[{report}] bm25", scorer.metrics(report, lambda q: dict(q["bm25"][:CANDIDATES]))))
     print(line(f"[{report}] dense", scorer.metrics(report, lambda q: dict(q["dense"][:CANDIDATES]))))
     if fixed is not None:
-        chosen = scorer.metrics(report, lambda q: scorer.rank(q, fixed))
-        print(line(f"[{report}] w={fixed[0]} k={fixed[1]} b={fixed[2]}", chosen))
+        print(line(f"[{report}] {fixed}", scorer.metrics(report, lambda q: scorer.rank(q, fixed))))
         return
-    grid = [(w, k, b) for w, (k, b) in itertools.product(WEIGHTS, FEEDBACK)]
+    grid = [(f, d, w, k, b) for f, d, w, (k, b) in itertools.product(FUSIONS, DEPTHS, WEIGHTS, FEEDBACK)]
     table: dict[Setting, dict[str, dict[str, float]]] = {}
     for setting in grid:
         splits = [s for s in (tune, report) if s]
         table[setting] = {s: scorer.metrics(s, lambda q, st=setting: scorer.rank(q, st)) for s in dict.fromkeys(splits)}
         cells = "  ".join(f"{s} {m['ndcg@10']:.4f}" for s, m in table[setting].items())
-        print(f"w={setting[0]} k={setting[1]:2d} beta={setting[2]}  nDCG@10  {cells}")
+        print(f"{setting}  nDCG@10  {cells}", flush=True)
     if tune:
         best = max(grid, key=lambda s: table[s][tune]["ndcg@10"])
-        plain = max((s for s in grid if s[1] == 0), key=lambda s: table[s][tune]["ndcg@10"])
-        for label, s in (("best without feedback", plain), ("best with feedback", best)):
+        plain = max((s for s in grid if s[3] == 0), key=lambda s: table[s][tune]["ndcg@10"])
+        default = ("minmax", 100, 0.5, 0, 0.0)
+        for label, s in (("default", default), ("best without feedback", plain), ("best with feedback", best)):
             print(line(f"{label} {s} on {tune}", table[s][tune]))
             print(line(f"  -> reported on {report}", table[s][report]))
 
@@ -144,15 +168,15 @@ def main() -> None:
     s.add_argument("pickle", type=Path)
     s.add_argument("--tune", default=None, help="choose the best setting on this split (e.g. train)")
     s.add_argument("--report", default="dev", help="split whose numbers are reported (default dev)")
-    s.add_argument("--fixed", default=None, help="score one setting: w,k,beta (k=0: no feedback)")
+    s.add_argument("--fixed", default=None, help="score one setting: fusion,depth,w,k,beta (k=0: no feedback)")
     args = parser.parse_args()
     if args.cmd == "dump":
         dump(args.dataset, args.out)
         return
     fixed = None
     if args.fixed:
-        w, k, b = args.fixed.split(",")
-        fixed = (float(w), int(k), float(b))
+        f, d, w, k, b = args.fixed.split(",")
+        fixed = (f, int(d), float(w), int(k), float(b))
     score(args.pickle, args.tune, args.report, fixed)
 
 
