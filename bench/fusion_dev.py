@@ -8,7 +8,7 @@
 judged query of every qrels file there (``dev``, ``train``, ...), its split, its vector and its BM25 and
 dense lists (1,000 each), plus the vectors of every chunk in those lists.
 
-``score`` compares min-max fusion (and a z-score candidate) at several list depths and dense
+``score`` compares min-max and z-score fusion at several list depths and dense
 weights, with and without dense pseudo-relevance feedback (Rocchio on vectors: the query vector plus
 ``beta`` times the mean of the first pass's top ``k`` chunks, used to re-score the first pass's
 candidates only, so it costs one small matrix product). With ``--tune SPLIT`` it picks the best
@@ -37,7 +37,8 @@ from _common import dataset, settings
 from zhiku.eval.beir import load_beir
 from zhiku.eval.metrics import collapse_to_documents, score_run
 from zhiku.eval.retrieval import EVAL_KB, index_corpus, temp_app
-from zhiku.retrieve import Ranked, dense_feedback, minmax_fusion
+from zhiku.retrieve import FUSIONS as FUSION_FUNCTIONS
+from zhiku.retrieve import Ranked, dense_feedback
 
 CANDIDATES = 200  # chunks ranked per query, as zhiku eval retrieval does
 DEPTHS = (100, 200)  # chunks taken from each list before fusion (the app's default is 100)
@@ -47,24 +48,6 @@ FEEDBACK = ((0, 0.0), (3, 0.5), (3, 1.0), (5, 0.5), (5, 1.0), (5, 2.0), (10, 1.0
 
 # fusion, list depth, dense weight, feedback chunks k (0: none), beta
 Setting = tuple[str, int, float, int, float]
-
-
-def zscore_fusion(lists: dict[str, Ranked], weights: dict[str, float]) -> dict[int, float]:
-    """Candidate: each list's scores standardised (mean 0, sd 1); a chunk missing from a list gets
-    that list's lowest standardised score."""
-    fused: dict[int, float] = {}
-    floor = 0.0
-    for name, ranked in lists.items():
-        if not ranked:
-            continue
-        scores = np.array([s for _, s in ranked])
-        sd = float(scores.std()) or 1.0
-        z = (scores - scores.mean()) / sd
-        low = float(z.min())
-        floor += weights[name] * low
-        for (cid, _), value in zip(ranked, z.tolist(), strict=True):
-            fused[cid] = fused.get(cid, 0.0) + weights[name] * (value - low)
-    return {cid: v + floor for cid, v in fused.items()}
 
 
 def dump(name: str, out: Path) -> None:
@@ -106,8 +89,7 @@ class Scorer:
     def fuse(self, q: dict[str, Any], setting: Setting, dense: Ranked | None = None) -> dict[int, float]:
         fusion, depth, w = setting[:3]
         lists = {"bm25": q["bm25"][:depth], "dense": dense or q["dense"][:depth]}
-        fuse = minmax_fusion if fusion == "minmax" else zscore_fusion
-        return fuse(lists, {"bm25": 1 - w, "dense": w})
+        return FUSION_FUNCTIONS[fusion](lists, {"bm25": 1 - w, "dense": w})
 
     def vectors_of(self, ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
         found = [c for c in ids if c in self.row_of]

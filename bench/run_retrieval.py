@@ -3,8 +3,9 @@
     .venv/bin/python bench/run_retrieval.py                  # both datasets
     .venv/bin/python bench/run_retrieval.py --only rgb       # just RGB retrieval_zh
 
-Modes: bm25, dense, hybrid (the configured fusion/weight), hybrid-rrf, and min-max fusion with dense
-weights 0.3..0.7, all over the same index with the same query vectors. Results: bench/results/<name>.json.
+Modes: bm25, dense, hybrid (the configured fusion, weight and feedback), the previous defaults, each
+change alone, other dense weights and plain RRF, all over the same index with the same query vectors.
+Results: bench/results/<name>.json.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from zhiku.eval.retrieval import evaluate_retrieval
 MODES = [
     "bm25",
     "dense",
-    "hybrid",
-    "hybrid-rrf",
-    "hybrid-minmax@0.3",
-    "hybrid-minmax@0.4",
-    "hybrid-minmax@0.5",
-    "hybrid-minmax@0.6",
-    "hybrid-minmax@0.7",
+    "hybrid",  # the defaults: z-score fusion, dense weight 0.6, feedback from the top 5 chunks
+    "hybrid-minmax@0.5+fb0",  # the defaults before 2026-12-03
+    "hybrid-zscore@0.6+fb0",  # the fusion alone, without feedback
+    "hybrid-minmax@0.6",  # feedback with min-max fusion
+    "hybrid@0.4",
+    "hybrid@0.5",
+    "hybrid@0.7",
+    "hybrid-rrf@0.5+fb0",
 ]
 BENCHMARKS = {
     "rgb": ("rgb_retrieval_zh", ("rgb", "retrieval_zh"), "dev"),

@@ -68,7 +68,7 @@ def test_score_run_counts_missing_queries_and_percentile() -> None:
 
 
 def test_parse_mode_specs() -> None:
-    s = Settings(dense_weight=0.5, fusion="minmax")
+    s = Settings(dense_weight=0.5, fusion="minmax", dense_feedback=0)
     assert parse_mode("bm25", s).mode == "bm25"
     spec = parse_mode("hybrid-rrf@0.3", s)
     assert (spec.mode, spec.fusion, spec.dense_weight) == ("hybrid", "rrf", 0.3)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from zhiku import App
@@ -14,6 +15,21 @@ def test_minmax_fusion_scales_each_list() -> None:
 
 def test_minmax_fusion_single_candidate_counts_fully() -> None:
     assert minmax_fusion({"bm25": [(7, 3.0)]}, {"bm25": 0.4}) == {7: 0.4}
+
+
+def test_zscore_fusion_standardises_each_list_from_its_lowest() -> None:
+    from zhiku.retrieve import zscore_fusion
+
+    lists = {"bm25": [(1, 30.0), (2, 6.0), (3, 5.0), (4, 4.0)], "dense": [(3, 0.9), (2, 0.88), (5, 0.5)]}
+    fused = zscore_fusion(lists, {"bm25": 0.4, "dense": 0.6})
+    bm25 = [30.0, 6.0, 5.0, 4.0]
+    sd_b = float(np.std(bm25))
+    sd_d = float(np.std([0.9, 0.88, 0.5]))
+    assert fused[4] == pytest.approx(0.0 + 0.0)  # the lowest of bm25, missing from dense
+    assert fused[2] == pytest.approx(0.4 * 2.0 / sd_b + 0.6 * 0.38 / sd_d)
+    assert fused[3] == pytest.approx(0.4 * 1.0 / sd_b + 0.6 * 0.40 / sd_d)
+    assert fused[5] == 0.0 and sorted(fused, key=fused.__getitem__, reverse=True)[:3] == [3, 2, 1]
+    assert zscore_fusion({"bm25": [(7, 3.0)]}, {"bm25": 0.4}) == {7: 0.4}  # a single hit counts fully
 
 
 def test_rrf_fusion() -> None:
@@ -71,8 +87,6 @@ def test_duration_question_is_answered_with_the_number(demo_app: App) -> None:
 
 
 def test_dense_feedback_moves_the_query_towards_the_first_pass_top() -> None:
-    import numpy as np
-
     from zhiku.retrieve import dense_feedback
 
     vectors = {1: [1.0, 0.0, 0.0], 2: [0.6, 0.8, 0.0], 3: [0.0, 1.0, 0.0], 4: [0.0, 0.0, 1.0]}
@@ -93,8 +107,6 @@ def test_dense_feedback_moves_the_query_towards_the_first_pass_top() -> None:
 
 
 def test_dense_index_finds_vectors_by_chunk_id() -> None:
-    import numpy as np
-
     from zhiku.store.dense import DenseIndex
 
     rows = [(cid, 1, np.full(2, cid, np.float32).tobytes()) for cid in (30, 10, 20)]
@@ -109,12 +121,12 @@ def test_feedback_search_reports_the_refined_dense_ranks(demo_app: App) -> None:
 
     kb = demo_app.get_kb("default").id
     question = "How many days of annual leave do new hires get?"
-    plain = demo_app.retriever.search(SearchRequest(question, kb, top_k=50))
+    plain = demo_app.retriever.search(SearchRequest(question, kb, top_k=50, feedback=0))
     fed = demo_app.retriever.search(SearchRequest(question, kb, top_k=50, feedback=3, feedback_weight=1.0))
     assert {h.chunk_id for h in fed.hits} == {h.chunk_id for h in plain.hits}  # re-scores, finds nothing new
     dense_plain = {h.chunk_id: h.ranks["dense"] for h in plain.hits if "dense" in h.ranks}
     dense_fed = {h.chunk_id: h.ranks["dense"] for h in fed.hits if "dense" in h.ranks}
     assert dense_fed != dense_plain  # the fusion used (and --explain shows) the refined list
     assert "handbook_en.md" in fed.hits[0].path
-    off = demo_app.retriever.search(SearchRequest(question, kb, top_k=50, feedback=0))
-    assert [h.chunk_id for h in off.hits] == [h.chunk_id for h in plain.hits]
+    default = demo_app.retriever.search(SearchRequest(question, kb, top_k=50))  # feedback is on by default
+    assert default.hits[0].chunk_id == fed.hits[0].chunk_id

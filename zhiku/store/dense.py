@@ -65,17 +65,17 @@ class DenseIndex:
         return list(zip(self.chunk_ids[top][keep].tolist(), chosen[keep].tolist(), strict=True))
 
     @cached_property
-    def _order(self) -> np.ndarray:
-        """Row numbers sorted by chunk id, to find chunks' rows by binary search."""
-        return np.argsort(self.chunk_ids, kind="stable")
+    def _by_id(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row numbers sorted by chunk id, and the ids in that order: chunks' rows by binary search."""
+        order = np.argsort(self.chunk_ids, kind="stable")
+        return order, self.chunk_ids[order]
 
     def vectors_of(self, chunk_ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
         """The rows of those ``chunk_ids`` that have a vector: their ids (in the order asked) and matrix."""
         if len(self) == 0 or not chunk_ids:
             return [], np.zeros((0, self.matrix.shape[1]), np.float32)
+        order, sorted_ids = self._by_id
         wanted = np.asarray(chunk_ids, dtype=np.int64)
-        sorted_ids = self.chunk_ids[self._order]
         pos = np.minimum(np.searchsorted(sorted_ids, wanted), len(sorted_ids) - 1)
         found = sorted_ids[pos] == wanted
-        rows = self._order[pos[found]]
-        return wanted[found].tolist(), self.matrix[rows]
+        return wanted[found].tolist(), self.matrix[order[pos[found]]]
