@@ -196,7 +196,8 @@ def dense_feedback(
     refined = vector.astype(np.float32) + weight * top_vectors.mean(axis=0)
     refined /= float(np.linalg.norm(refined)) or 1.0
     ids, vectors = vectors_of(list(first))
-    scores = vectors @ refined
+    # einsum, not ``@``: no BLAS threads left spinning into the next embedding (see store/dense.py).
+    scores = np.einsum("ij,j->i", vectors, refined)
     order = np.argsort(-scores, kind="stable")[:limit]
     return [(ids[i], float(scores[i])) for i in order]
 
