@@ -17,17 +17,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from .protocols import Store
+from .settings import Settings
 from .text import Analyzer
 from .types import Hit
 
 Mode = Literal["bm25", "dense", "hybrid"]
 MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")
 Ranked = list[tuple[int, float]]
+
+
+def _default(name: str) -> Any:
+    """A retrieval setting's default, so a bare ``SearchRequest`` searches as the settings say."""
+    return Settings.__dataclass_fields__[name].default
 
 
 @dataclass
@@ -38,14 +44,14 @@ class SearchRequest:
     kb_id: int
     mode: Mode = "hybrid"
     top_k: int = 8
-    candidates: int = 200
-    dense_weight: float = 0.6
-    fusion: str = "zscore"
+    candidates: int = _default("candidates")
+    dense_weight: float = _default("dense_weight")
+    fusion: str = _default("fusion")
     path_glob: str | None = None
     doc_ids: set[int] | None = None
     query_vector: np.ndarray | None = None
-    feedback: int = 5  # top chunks of the first fusion whose mean vector refines the query (0: off)
-    feedback_weight: float = 0.5
+    feedback: int = _default("dense_feedback")  # top chunks of a first fusion refining the query (0: off)
+    feedback_weight: float = _default("dense_feedback_weight")
 
 
 @dataclass
