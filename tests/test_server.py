@@ -106,6 +106,12 @@ def test_search_validation_error(client: httpx.Client) -> None:
     assert "mode" in r.json()["error"]["message"]
 
 
+def test_search_rerank_needs_a_configured_reranker(client: httpx.Client) -> None:
+    r = client.post(f"/api/kbs/{KB}/search", json={"query": "年假", "rerank": True})
+    assert r.status_code == 400 and "ZHIKU_RERANKER" in r.json()["error"]["message"]
+    assert client.post(f"/api/kbs/{KB}/search", json={"query": "年假", "rerank": False}).json()["hits"]
+
+
 @pytest.mark.parametrize(("question", "expected"), EXAMPLE_QUESTIONS[:2] + EXAMPLE_QUESTIONS[6:7])
 def test_ask(client: httpx.Client, question: str, expected: str) -> None:
     r = client.post(f"/api/kbs/{KB}/ask", json={"question": question})

@@ -122,6 +122,7 @@ class Answerer:
         llm: LLM | None = None,
         *,
         refusal_threshold: float = 0.5,
+        rerank_threshold: float | None = None,
         verify_threshold: float = 0.5,
         max_sources: int = 5,
         max_tokens: int = 512,
@@ -132,6 +133,7 @@ class Answerer:
         self.llm = llm
         self.scorer = EvidenceScorer(analyzer)
         self.refusal_threshold = refusal_threshold
+        self.rerank_threshold = rerank_threshold
         self.verify_threshold = verify_threshold
         self.max_sources = max_sources
         self.max_tokens = max_tokens
@@ -146,7 +148,7 @@ class Answerer:
         language = detect_language(question)
         sources = list(hits[: self.max_sources])
         evidence = self.scorer.score(question, sources)
-        if evidence.score < self.refusal_threshold:
+        if self.too_weak(evidence, sources):
             return self.refusal(question, evidence.score)
         if self.llm is None:
             return self._extractive(question, sources, evidence, language)
@@ -161,7 +163,7 @@ class Answerer:
         language = detect_language(question)
         sources = list(hits[: self.max_sources])
         evidence = self.scorer.score(question, sources)
-        if evidence.score < self.refusal_threshold:
+        if self.too_weak(evidence, sources):
             refusal = self.refusal(question, evidence.score)
             yield AnswerEvent("delta", refusal.text)
             yield AnswerEvent("answer", answer=refusal)
@@ -180,6 +182,16 @@ class Answerer:
         text = "".join(pieces).strip()
         answer = self._finish(question, text, sources, "llm", evidence.score, language, usage)
         yield AnswerEvent("answer", answer=answer)
+
+    def too_weak(self, evidence: Evidence, sources: Sequence[Hit]) -> bool:
+        """Refuse? Evidence under ``refusal_threshold``, or (with ``rerank_threshold`` set) no source
+        the reranker scored reaches that threshold."""
+        if evidence.score < self.refusal_threshold:
+            return True
+        if self.rerank_threshold is None:
+            return False
+        reranked = [h.scores["rerank"] for h in sources if "rerank" in h.scores]
+        return bool(reranked) and max(reranked) < self.rerank_threshold
 
     def refusal(self, question: str, evidence: float = 0.0) -> Answer:
         language = detect_language(question)

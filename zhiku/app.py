@@ -17,10 +17,11 @@ from .answer import Answerer, AnswerEvent
 from .chunk import Chunker
 from .doctor import DoctorReport, diagnose
 from .embed import CachedEmbedder, EmbedderRegistry, VectorCache
-from .errors import NotFound, ZhikuError
+from .errors import ConfigError, NotFound, ZhikuError
 from .ingest import FileOutcome, Indexer, IngestReport, expand_paths, keep_upload
 from .jobs import BackgroundRunner, JobCallback, JobRunner, RunStats, VectorCallback, outcome_of
-from .protocols import LLM, Embedder, Store
+from .protocols import LLM, Embedder, Reranker, Store
+from .rerank import RerankerRegistry
 from .retrieve import Mode, Retriever, SearchRequest, SearchResult
 from .settings import Settings
 from .store import SQLiteStore
@@ -47,12 +48,15 @@ class App:
         store: Store | None = None,
         embedder: Embedder | None = None,
         llm: LLM | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self._store = store
         self._embedder = embedder
         self._llm = llm
+        self._reranker = reranker
         self.embedders = EmbedderRegistry()
+        self.rerankers = RerankerRegistry()
         self.parsers = build_parsers(self.settings)
         self._runners = threading.local()  # one inline runner (and parser pool) per calling thread
         self._pools: list[ParsePool] = []
@@ -93,8 +97,16 @@ class App:
         return create_llm(self.settings)
 
     @cached_property
+    def reranker(self) -> Reranker | None:
+        """The configured reranker (``Settings.reranker``), or None: reranking is opt-in."""
+        if self._reranker is not None:
+            return self._reranker
+        spec = self.settings.reranker
+        return self.rerankers.create(spec, self.settings) if spec else None
+
+    @cached_property
     def retriever(self) -> Retriever:
-        return Retriever(self.store, self.embedder.embed_query, self.analyzer)
+        return Retriever(self.store, self.embedder.embed_query, self.analyzer, self.reranker)
 
     @cached_property
     def answerer(self) -> Answerer:
@@ -103,6 +115,7 @@ class App:
             self.analyzer,
             self.llm,
             refusal_threshold=s.refusal_threshold,
+            rerank_threshold=s.rerank_threshold if self.reranker is not None else None,
             verify_threshold=s.verify_threshold,
             max_sources=s.answer_sources,
             max_tokens=s.llm_max_tokens,
@@ -361,8 +374,14 @@ class App:
         top_k: int | None = None,
         path_glob: str | None = None,
         doc_ids: set[int] | None = None,
+        rerank: bool | None = None,
     ) -> SearchResult:
+        """The ``top_k`` best chunks for ``query``. ``rerank`` None reranks when a reranker is
+        configured; True insists on one (``ConfigError`` without), False skips it."""
         s = self.settings
+        if rerank and self.reranker is None:
+            raise ConfigError("no reranker configured: set ZHIKU_RERANKER (e.g. onnx:/models/bge-reranker-base)")
+        reranking = rerank is not False and self.reranker is not None
         request = SearchRequest(
             query=query,
             kb_id=self.store.kb_id(kb),
@@ -375,6 +394,7 @@ class App:
             feedback_weight=s.dense_feedback_weight,
             path_glob=path_glob,
             doc_ids=doc_ids,
+            rerank=s.rerank_candidates if reranking else 0,
         )
         result = self.retriever.search(request)
         pending = self.store.pending_count(request.kb_id) if mode != "bm25" else 0

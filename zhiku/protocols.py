@@ -38,6 +38,19 @@ class Embedder(Protocol):
 
 
 @runtime_checkable
+class Reranker(Protocol):
+    """Scores (query, passage) pairs jointly, as a cross-encoder does: higher means more relevant.
+
+    Retrieval lists score the query and a passage apart; a reranker reads them together, which is
+    what tells an on-topic passage that answers from one that does not. ``name`` identifies it.
+    """
+
+    name: str
+
+    def score(self, query: str, texts: Sequence[str]) -> list[float]: ...
+
+
+@runtime_checkable
 class LLM(Protocol):
     """A chat model. ``complete`` returns the text and the tokens it cost; ``stream`` yields text
     pieces and fills ``usage`` as it goes."""

@@ -11,6 +11,11 @@ Dense pseudo-relevance feedback (``feedback=k``, hybrid only): after a first fus
 of its top ``k`` chunks is added to the query vector (Rocchio, times ``feedback_weight``) and the
 first pass's candidates are re-scored against that vector, which replaces the dense list in a
 second fusion. It reads vectors already in memory: one small matrix product, no new search.
+
+Reranking (``rerank=n`` with a ``Reranker``, any mode): the top ``n`` hits are scored by a
+cross-encoder reading the query and each hit together, and re-ordered by that score; ``Hit.score``
+stays the retrieval score and the reranker's is in ``Hit.scores["rerank"]``. A reranker that fails
+leaves the retrieval order and says so in the result's notes.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .protocols import Store
+from .errors import ZhikuError
+from .protocols import Reranker, Store
+from .rerank import rerank_text
 from .settings import Settings
 from .text import Analyzer
 from .types import Hit
@@ -52,6 +59,7 @@ class SearchRequest:
     query_vector: np.ndarray | None = None
     feedback: int = _default("dense_feedback")  # top chunks of a first fusion refining the query (0: off)
     feedback_weight: float = _default("dense_feedback_weight")
+    rerank: int = 0  # top hits the retriever's reranker re-orders (0: off)
 
 
 @dataclass
@@ -115,10 +123,17 @@ FUSIONS: dict[str, Callable[[dict[str, Ranked], dict[str, float]], dict[int, flo
 class Retriever:
     """Runs one ``SearchRequest`` against a ``Store``: the same code for every backend."""
 
-    def __init__(self, store: Store, embed_query: Callable[[str], np.ndarray], analyzer: Analyzer) -> None:
+    def __init__(
+        self,
+        store: Store,
+        embed_query: Callable[[str], np.ndarray],
+        analyzer: Analyzer,
+        reranker: Reranker | None = None,
+    ) -> None:
         self.store = store
         self.embed_query = embed_query
         self.analyzer = analyzer
+        self.reranker = reranker
 
     def ranked_lists(self, req: SearchRequest, vector: np.ndarray | None = None) -> dict[str, Ranked]:
         """The raw candidate lists the mode asks for, keyed ``bm25`` / ``dense``."""
@@ -158,7 +173,8 @@ class Retriever:
                     scores = fuse(lists, weights)
         else:
             scores = dict(lists[req.mode if req.mode == "dense" else "bm25"])
-        best = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[: req.top_k]
+        rerank = req.rerank if self.reranker is not None else 0
+        best = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[: max(req.top_k, rerank)]
         chunks = self.store.get_chunks(cid for cid, _ in best)
         hits: list[Hit] = []
         for cid, score in best:
@@ -173,7 +189,26 @@ class Retriever:
                         hit.scores[name] = raw
                         break
             hits.append(hit)
-        return SearchResult(hits, req.mode, notes)
+        if rerank and hits:
+            hits = self.rerank(req.query, hits[:rerank], notes) + hits[rerank:]
+        return SearchResult(hits[: req.top_k], req.mode, notes)
+
+    def rerank(self, query: str, hits: list[Hit], notes: list[str]) -> list[Hit]:
+        """``hits`` re-ordered by the reranker's score (ties keep the retrieval order)."""
+        assert self.reranker is not None
+        try:
+            scores = self.reranker.score(query, [rerank_text(h) for h in hits])
+            if len(scores) != len(hits):
+                raise ZhikuError(f"{len(scores)} scores for {len(hits)} passages")
+        except ZhikuError as exc:
+            notes.append(f"reranker {self.reranker.name} failed, retrieval order kept: {exc}")
+            return hits
+        for hit, score in zip(hits, scores, strict=True):
+            hit.scores["rerank"] = score
+        ordered = sorted(hits, key=lambda h: h.scores["rerank"], reverse=True)
+        for rank, hit in enumerate(ordered, start=1):
+            hit.ranks["rerank"] = rank
+        return ordered
 
     def feedback_list(self, req: SearchRequest, vector: np.ndarray, first: dict[int, float]) -> Ranked:
         """The first pass's candidates re-scored against the query vector moved towards its top chunks."""
@@ -213,10 +248,10 @@ def describe_hits(hits: Sequence[Hit]) -> list[str]:
     lines = []
     for i, hit in enumerate(hits, start=1):
         parts = [f"#{i} score={hit.score:.4f}"]
-        for name in ("bm25", "dense"):
+        for name in ("bm25", "dense", "rerank"):
             if name in hit.ranks:
                 parts.append(f"{name}: rank {hit.ranks[name]} ({hit.scores[name]:.4f})")
-            else:
+            elif name != "rerank":
                 parts.append(f"{name}: -")
         lines.append("  ".join(parts))
     return lines

@@ -139,6 +139,18 @@ class Settings:
         5, ge=0, description="Hybrid: top chunks of a first fusion whose mean vector refines the query (0: off)."
     )
     dense_feedback_weight: float = setting(0.5, ge=0.0, description="Weight of that mean vector (Rocchio beta).")
+    # Reranking (zhiku/rerank): off unless the operator points zhiku at a model; none ships on PyPI.
+    reranker: str | None = setting(
+        None, description="onnx:<folder> (cross-encoder, pip install 'zhiku[rerank]') | http:<model> | unset: off"
+    )
+    rerank_base_url: str | None = setting(None, description="Cohere/Jina-style rerank endpoint for http:<model>.")
+    rerank_api_key: str | None = None
+    rerank_candidates: int = setting(30, ge=1, description="Fused top hits the reranker re-orders.")
+    rerank_max_tokens: int = setting(512, ge=16, description="onnx: a (query, passage) pair is cut to this.")
+    rerank_batch: int = setting(16, ge=1, description="onnx: pairs scored per model call.")
+    rerank_threshold: float | None = setting(
+        None, description="Refuse when the best reranker score is below this (unset: the evidence score decides)."
+    )
     keyword_index: str = setting(
         "auto",
         choices=("auto", "memory", "fts5"),

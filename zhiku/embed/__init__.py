@@ -50,9 +50,11 @@ def _use(settings: Settings) -> Embedder:
 
 
 def _hash(settings: Settings) -> Embedder:
+    from ..text import Analyzer
     from .local import HashEmbedder
 
-    return HashEmbedder()
+    # Its own Analyzer, but on the settings' cache: jieba's dictionary is built once, not per process.
+    return HashEmbedder(Analyzer(settings.cache_dir))
 
 
 def _openai(settings: Settings, model: str) -> Embedder:

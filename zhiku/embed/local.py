@@ -73,8 +73,8 @@ class HashEmbedder:
     name = "hash"
     dim = 256
 
-    def __init__(self) -> None:
-        self._analyzer = Analyzer()
+    def __init__(self, analyzer: Analyzer | None = None) -> None:
+        self._analyzer = analyzer or Analyzer()
 
     def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

@@ -8,7 +8,9 @@ chunk ranks (``CHUNK_CANDIDATES`` chunks are fetched to fill ``DOC_DEPTH`` docum
 Mode specs: ``bm25``, ``dense``, ``hybrid`` (the settings' fusion and dense weight), and variants that
 measure fusion choices in the same run: ``hybrid-rrf``, ``hybrid-minmax``, ``hybrid@0.3`` (dense
 weight 0.3), ``hybrid-rrf@0.5``, and ``+fb<k>`` for dense pseudo-relevance feedback from the top
-``k`` chunks (``hybrid+fb5``, ``hybrid@0.6+fb3``; ``+fb0`` turns off the settings' feedback).
+``k`` chunks (``hybrid+fb5``, ``hybrid@0.6+fb3``; ``+fb0`` turns off the settings' feedback), and
+``+rr<k>`` to rerank the top ``k`` hits with the configured reranker (``bm25+rr30``, ``hybrid+rr50``;
+``Settings.reranker``). Modes without ``+rr`` never rerank, so one run compares with and without.
 """
 
 from __future__ import annotations
@@ -45,21 +47,28 @@ class ModeSpec:
     fusion: str
     dense_weight: float
     feedback: int = 0
+    rerank: int = 0
 
 
 def parse_mode(spec: str, settings: Settings) -> ModeSpec:
-    """``hybrid-rrf@0.3+fb5`` -> hybrid, rrf fusion, dense weight 0.3, feedback from the top 5 chunks
-    (defaults from ``settings``)."""
-    text = spec.strip()
+    """``hybrid-rrf@0.3+fb5+rr30`` -> hybrid, rrf fusion, dense weight 0.3, feedback from the top 5
+    chunks, the top 30 reranked (defaults from ``settings``)."""
+    text, *extras = spec.strip().split("+")
     weight = settings.dense_weight
     feedback = settings.dense_feedback
-    if "+" in text:
-        text, raw = text.split("+", 1)
-        if not (raw.startswith("fb") and raw[2:].isdigit()):
-            raise ZhikuError(f"bad mode {spec!r}: the part after '+' must be feedback like fb5")
-        feedback = int(raw[2:])
-        if not text.startswith("hybrid"):
+    rerank = 0
+    for raw in extras:
+        kind, count = raw[:2], raw[2:]
+        if kind not in ("fb", "rr") or not count.isdigit():
+            raise ZhikuError(f"bad mode {spec!r}: each part after '+' must be feedback like fb5 or reranking like rr30")
+        if kind == "fb" and not text.startswith("hybrid"):
             raise ZhikuError(f"bad mode {spec!r}: only hybrid takes feedback")
+        if kind == "rr" and not settings.reranker:
+            raise ZhikuError(f"mode {spec!r} reranks, but no reranker is configured (ZHIKU_RERANKER)")
+        if kind == "fb":
+            feedback = int(count)
+        else:
+            rerank = int(count)
     if "@" in text:
         text, raw = text.split("@", 1)
         try:
@@ -72,13 +81,13 @@ def parse_mode(spec: str, settings: Settings) -> ModeSpec:
     if base in ("bm25", "dense"):
         if fusion or "@" in spec:
             raise ZhikuError(f"bad mode {spec!r}: only hybrid takes a fusion or a weight")
-        return ModeSpec(spec.strip(), base, settings.fusion, weight)  # type: ignore[arg-type]
+        return ModeSpec(spec.strip(), base, settings.fusion, weight, rerank=rerank)  # type: ignore[arg-type]
     if base != "hybrid":
         raise ZhikuError(f"unknown mode {spec!r}: use bm25, dense, hybrid, hybrid-<fusion>, hybrid@<weight>")
     fusion = fusion or settings.fusion
     if fusion not in FUSIONS:
         raise ZhikuError(f"unknown fusion in {spec!r}; choose one of {sorted(FUSIONS)}")
-    return ModeSpec(spec.strip(), "hybrid", fusion, weight, feedback)
+    return ModeSpec(spec.strip(), "hybrid", fusion, weight, feedback, rerank)
 
 
 @contextmanager
@@ -176,6 +185,7 @@ def evaluate_retrieval(
                     feedback=spec.feedback,
                     feedback_weight=settings.dense_feedback_weight,
                     query_vector=vector,
+                    rerank=spec.rerank,
                 )
                 start = time.perf_counter()
                 hits = app.retriever.search(request).hits
@@ -194,6 +204,8 @@ def evaluate_retrieval(
             scores["fusion"] = spec.fusion  # type: ignore[assignment]
             scores["dense_weight"] = spec.dense_weight
             scores["dense_feedback"] = spec.feedback
+        if spec.rerank:
+            scores["rerank"] = spec.rerank
         results[spec.name] = scores
     return {
         "dataset": folder.name,
@@ -211,6 +223,7 @@ def evaluate_retrieval(
             "fusion": settings.fusion,
             "dense_feedback": settings.dense_feedback,
             "dense_feedback_weight": settings.dense_feedback_weight,
+            "reranker": settings.reranker,
             "chunk_tokens": settings.chunk_tokens,
             "chunk_overlap": settings.chunk_overlap,
             "chunk_candidates": CHUNK_CANDIDATES,

@@ -170,8 +170,11 @@ def delete_document(name: str, doc_id: int, zhiku: ZhikuApp) -> Response:
     "/kbs/{name}/search", tags=["search and answers"], summary="Search a knowledge base", response_model=SearchResponse
 )
 def search(name: str, body: SearchBody, zhiku: ZhikuApp) -> dict[str, Any]:
-    """Ranked chunks with the explain data: each hit's rank and score in the BM25 and dense lists."""
-    result = zhiku.search(name, body.query, mode=body.mode, top_k=body.top_k, path_glob=body.path_glob)
+    """Ranked chunks with the explain data: each hit's rank and score in the BM25 and dense lists (and the
+    reranker's, when one is configured)."""
+    result = zhiku.search(
+        name, body.query, mode=body.mode, top_k=body.top_k, path_glob=body.path_glob, rerank=body.rerank
+    )
     pending = zhiku.store.pending_count(zhiku.store.kb_id(name))
     hits = [h.to_dict() for h in result.hits]
     return {"query": body.query, "mode": result.mode, "hits": hits, "notes": result.notes, "pending_vectors": pending}

@@ -138,18 +138,25 @@ class SearchBody(BaseModel):
     mode: SearchMode = Field(default="hybrid", description="hybrid (BM25 + dense vectors, fused), bm25 or dense.")
     top_k: int | None = Field(default=None, ge=1, le=200, description="Number of hits (default: settings top_k).")
     path_glob: str | None = Field(default=None, description="Only documents whose path matches, e.g. '*.md'.")
+    rerank: bool | None = Field(
+        default=None,
+        description="Rerank the top hits with the configured reranker: null = when one is configured, "
+        "true = required (400 without one), false = never.",
+    )
 
 
 class HitOut(BaseModel):
     chunk_id: int
     doc_id: int
-    score: float = Field(description="Final (fused) score.")
+    score: float = Field(description="Retrieval (fused) score; with a reranker the order follows scores.rerank.")
     text: str
     locator: dict[str, Any] = Field(description="Where the chunk is: page, heading_path, slide, sheet, ...")
     path: str = ""
     title: str = ""
     context: str = ""
-    ranks: dict[str, int] = Field(default_factory=dict, description="Explain data: rank in each list (bm25, dense).")
+    ranks: dict[str, int] = Field(
+        default_factory=dict, description="Explain data: rank in each list (bm25, dense, rerank)."
+    )
     scores: dict[str, float] = Field(default_factory=dict, description="Explain data: score in each list.")
 
 
