@@ -28,7 +28,6 @@ import numpy as np
 
 from .errors import ZhikuError
 from .protocols import Reranker, Store
-from .rerank import rerank_text
 from .settings import Settings
 from .text import Analyzer
 from .types import Hit
@@ -197,7 +196,7 @@ class Retriever:
         """``hits`` re-ordered by the reranker's score (ties keep the retrieval order)."""
         assert self.reranker is not None
         try:
-            scores = self.reranker.score(query, [rerank_text(h) for h in hits])
+            scores = self.reranker.score(query, [h.index_text for h in hits])
             if len(scores) != len(hits):
                 raise ZhikuError(f"{len(scores)} scores for {len(hits)} passages")
         except ZhikuError as exc:

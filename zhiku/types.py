@@ -134,6 +134,11 @@ class ParsedDocument:
         return cls(blocks=kept, title=title, text="\n\n".join(pieces), metadata=metadata or {})
 
 
+def index_text(context: str, text: str) -> str:
+    """A chunk's text as indexes and rerankers read it: its title and heading path, then the text."""
+    return f"{context}\n{text}" if context else text
+
+
 @dataclass
 class Chunk:
     """A retrievable unit of text.
@@ -154,7 +159,7 @@ class Chunk:
     @property
     def index_text(self) -> str:
         """The text that keyword and vector indexes see."""
-        return f"{self.context}\n{self.text}" if self.context else self.text
+        return index_text(self.context, self.text)
 
 
 @dataclass
@@ -198,6 +203,11 @@ class Hit:
     context: str = ""
     ranks: dict[str, int] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def index_text(self) -> str:
+        """The chunk as it was indexed and embedded (what a reranker reads)."""
+        return index_text(self.context, self.text)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -23,19 +23,13 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..protocols import Reranker
-from ..types import Hit
 
 if TYPE_CHECKING:
     from ..settings import Settings
 
-__all__ = ["Reranker", "RerankerRegistry", "rerank_text"]
+__all__ = ["Reranker", "RerankerRegistry"]
 
 RerankerFactory = Callable[["Settings", str], Reranker]
-
-
-def rerank_text(hit: Hit) -> str:
-    """What the reranker reads of a hit: its heading path (title > section) then its text."""
-    return f"{hit.context}\n{hit.text}" if hit.context else hit.text
 
 
 def _onnx(settings: Settings, folder: str) -> Reranker:
