@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -293,3 +294,24 @@ def test_cli_search_rerank_flag(tmp_path: Path, corpus: Path, model_dir: Path, m
     assert "expenses.md" in first
     skipped = runner.invoke(main, ["--home", home, "search", "--kb", "kb", "annual leave", "--explain", "--no-rerank"])
     assert skipped.exit_code == 0 and "rerank:" not in skipped.output
+
+
+def test_eval_rejection_sweeps_the_rerank_threshold(tmp_path: Path) -> None:
+    from test_eval import write_rgb
+
+    from zhiku.eval.rejection import evaluate_rejection
+
+    file = write_rgb(tmp_path / "rgb.jsonl")
+    model = build_cross_encoder(tmp_path / "model", {"forty": 5.0, "spaces": 1.0}, ["car", "park"], bias=-2.0)
+    base = Settings(home=tmp_path / "home", embedder="hash")
+    plain = evaluate_rejection(base, file, sweep=True)
+    assert "rerank_sweep" not in plain
+    reranked = evaluate_rejection(base.with_overrides(reranker=f"onnx:{model}"), file, sweep=True)
+    rows = reranked["rerank_sweep"]
+    assert rows[0]["refusal_rate"] == plain["refusal_rate"]  # at the lowest score only the evidence refuses
+    assert rows[0]["false_refusal_rate"] == plain["false_refusal_rate"]
+    assert [r["rerank_threshold"] for r in rows] == sorted(r["rerank_threshold"] for r in rows)
+    assert all(a["refusal_rate"] <= b["refusal_rate"] for a, b in pairwise(rows))
+    assert rows[-1]["false_refusal_rate"] > rows[0]["false_refusal_rate"]  # a high cut refuses answerable ones
+    strict = evaluate_rejection(base.with_overrides(reranker=f"onnx:{model}", rerank_threshold=0.5), file)
+    assert strict["false_refusal_rate"] > plain["false_refusal_rate"]  # only the car park passage convinces it

@@ -145,6 +145,20 @@ class Answerer:
     def answer(self, question: str, hits: Sequence[Hit], history: Sequence[dict[str, str]] = ()) -> Answer:
         """The whole answer at once. An LLM is asked without streaming (``complete``), so the usage is the
         count the server reports (llama.cpp's server reports none in streams, leaving only an estimate)."""
+        answer = self._answer(question, hits, history)
+        answer.rerank = best_rerank(hits[: self.max_sources])
+        return answer
+
+    def stream(
+        self, question: str, hits: Sequence[Hit], history: Sequence[dict[str, str]] = ()
+    ) -> Iterator[AnswerEvent]:
+        """Yield ``delta`` events as the answer is produced, then the final ``answer`` event."""
+        for event in self._stream(question, hits, history):
+            if event.answer is not None:
+                event.answer.rerank = best_rerank(hits[: self.max_sources])
+            yield event
+
+    def _answer(self, question: str, hits: Sequence[Hit], history: Sequence[dict[str, str]]) -> Answer:
         language = detect_language(question)
         sources = list(hits[: self.max_sources])
         evidence = self.scorer.score(question, sources)
@@ -156,10 +170,7 @@ class Answerer:
         text, usage = self.llm.complete(messages, max_tokens=self.max_tokens)
         return self._finish(question, text.strip(), sources, "llm", evidence.score, language, usage)
 
-    def stream(
-        self, question: str, hits: Sequence[Hit], history: Sequence[dict[str, str]] = ()
-    ) -> Iterator[AnswerEvent]:
-        """Yield ``delta`` events as the answer is produced, then the final ``answer`` event."""
+    def _stream(self, question: str, hits: Sequence[Hit], history: Sequence[dict[str, str]]) -> Iterator[AnswerEvent]:
         language = detect_language(question)
         sources = list(hits[: self.max_sources])
         evidence = self.scorer.score(question, sources)
@@ -188,10 +199,8 @@ class Answerer:
         the reranker scored reaches that threshold."""
         if evidence.score < self.refusal_threshold:
             return True
-        if self.rerank_threshold is None:
-            return False
-        reranked = [h.scores["rerank"] for h in sources if "rerank" in h.scores]
-        return bool(reranked) and max(reranked) < self.rerank_threshold
+        best = best_rerank(sources)
+        return self.rerank_threshold is not None and best is not None and best < self.rerank_threshold
 
     def refusal(self, question: str, evidence: float = 0.0) -> Answer:
         language = detect_language(question)
@@ -399,3 +408,8 @@ def _escape(text: str) -> str:
 
 def _attr(text: str) -> str:
     return text.replace('"', "'").replace("\n", " ")
+
+
+def best_rerank(sources: Sequence[Hit]) -> float | None:
+    """The highest reranker score among ``sources``; None when no reranker scored them."""
+    return max((h.scores["rerank"] for h in sources if "rerank" in h.scores), default=None)

@@ -275,6 +275,8 @@ class Answer:
     sentences: list[SentenceCheck] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     language: str = "en"
+    #: The best reranker score among the sources; None without a reranker (``Settings.reranker``).
+    rerank: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -283,6 +285,7 @@ class Answer:
             "mode": self.mode,
             "refused": self.refused,
             "evidence": round(self.evidence, 4),
+            "rerank": None if self.rerank is None else round(self.rerank, 4),
             "grounding": round(self.grounding, 4),
             "language": self.language,
             "citations": [c.to_dict() for c in self.citations],

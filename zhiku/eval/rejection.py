@@ -17,7 +17,9 @@ Answer matching follows RGB's ``checkanswer``: every element of ``answer`` must 
 text (an element that is a list is satisfied by any of its variants), after ``normalize_answer``.
 
 ``sweep`` re-uses the evidence score each answer carries (``Answer.evidence``; zhiku refuses exactly
-when it is below the threshold), so the rates over thresholds 0.00..1.00 need one scoring pass.
+when it is below the threshold), so the rates over thresholds 0.00..1.00 need one scoring pass. With
+a reranker configured (``Settings.reranker``) it also sweeps ``rerank_threshold`` over the observed
+reranker scores (``Answer.rerank``), the evidence threshold staying where the settings put it.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class RejectionRecord:
     refused: bool
     evidence: float
     contains: bool
+    rerank: float | None = None
 
 
 def load_rgb(path: Path) -> list[RGBItem]:
@@ -157,6 +160,7 @@ def evaluate_rejection(
                     answer.refused,
                     answer.evidence,
                     not answer.refused and rgb_contains(answer.text, item.answer),
+                    answer.rerank,
                 )
             )
             app.delete_kb(kb)
@@ -182,7 +186,33 @@ def evaluate_rejection(
     }
     if sweep:
         result["sweep"] = threshold_sweep([r.evidence for r in negative], [r.evidence for r in mixed])
+        if any(r.rerank is not None for r in records):
+            result["rerank_sweep"] = rerank_sweep(negative, mixed, settings.refusal_threshold)
     return result
+
+
+def rerank_sweep(
+    negative: Sequence[RejectionRecord], mixed: Sequence[RejectionRecord], evidence_threshold: float, points: int = 21
+) -> list[dict[str, float]]:
+    """Refusal and false-refusal rates as ``rerank_threshold`` moves over the observed reranker scores
+    (their 0th, 5th, ..., 100th percentiles, since scores may be probabilities or raw logits); an answer
+    is refused when its evidence is below ``evidence_threshold`` or its best reranker score below t."""
+    scores = sorted(r.rerank for r in [*negative, *mixed] if r.rerank is not None)
+    if not scores:
+        return []
+    cuts = sorted({scores[round(i * (len(scores) - 1) / (points - 1))] for i in range(points)})
+
+    def refused(r: RejectionRecord, t: float) -> bool:
+        return r.evidence < evidence_threshold or (r.rerank is not None and r.rerank < t)
+
+    return [
+        {
+            "rerank_threshold": round(t, 4),
+            "refusal_rate": _rate(sum(refused(r, t) for r in negative), len(negative)),
+            "false_refusal_rate": _rate(sum(refused(r, t) for r in mixed), len(mixed)),
+        }
+        for t in cuts
+    ]
 
 
 def threshold_sweep(negative: Sequence[float], mixed: Sequence[float], step: float = 0.05) -> list[dict[str, float]]:

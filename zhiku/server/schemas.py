@@ -191,6 +191,9 @@ class AnswerOut(BaseModel):
     mode: Literal["extractive", "llm", "refused"]
     refused: bool
     evidence: float = Field(description="How strongly the retrieved chunks match the question (0-1).")
+    rerank: float | None = Field(
+        default=None, description="Best reranker score among the sources; null without a reranker."
+    )
     grounding: float = Field(description="Share of answer sentences supported by their citations (0-1).")
     language: str
     citations: list[dict[str, Any]]
