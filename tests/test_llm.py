@@ -227,6 +227,38 @@ def test_a_refused_question_never_calls_the_scripted_model(tmp_path: Path) -> No
     assert llm.calls == 0 and answer.usage.calls == 0
 
 
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        (
+            "How many days of annual leave do new hires get?",
+            "The knowledge base does not contain information that answers this question. [1]",
+        ),
+        ("新员工有多少天年假？", " 知识库中没有找到能够回答这个问题的内容 "),
+        ("新员工有多少天年假？", "The knowledge base does NOT contain information that answers this question"),
+    ],
+)
+def test_the_models_own_refusal_is_reported_as_a_refusal(tmp_path: Path, question: str, said: str) -> None:
+    """Past the evidence gate the model may still find no answer; it then says the sentence the system
+    prompt gives it, and the answer is a refusal (no citations) that still counts the model's tokens."""
+    llm = ScriptedLLM(said)
+    answerer = Answerer(Analyzer(tmp_path), llm, refusal_threshold=0.0)
+    language = "zh" if "年假" in question else "en"
+    assert REFUSALS[language] in answerer.messages(question, _hits(), language)[0]["content"]
+    answer = answerer.answer(question, _hits())
+    assert answer.refused and answer.mode == "refused" and answer.citations == []
+    assert answer.text == REFUSALS[language] and answer.usage == Usage(100, 10, 1)
+    events = list(answerer.stream(question, _hits()))
+    final = events[-1].answer
+    assert final is not None and final.refused and final.usage.calls == 1
+
+
+def test_an_answer_that_only_mentions_the_refusal_is_not_one(tmp_path: Path) -> None:
+    text = f"New hires get 10 days [1]. {REFUSALS['en']}"
+    answer = Answerer(Analyzer(tmp_path), ScriptedLLM(text), refusal_threshold=0.0).answer("Leave days?", _hits())
+    assert not answer.refused and answer.mode == "llm" and answer.citations
+
+
 # -- the library against the real model -----------------------------------------------------------
 
 
