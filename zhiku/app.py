@@ -436,12 +436,12 @@ class App:
         return self.search(kb, _retrieval_query(question, history), mode=mode, path_glob=path_glob).hits
 
     def warm_up(self) -> None:
-        """Load everything a query needs (store, analyser, embedding model, answerer) now."""
+        """Load everything a query needs (store, analyser, embedding model, reranker, answerer) now."""
         for kb in self.list_kbs():
             self.store.warm_keyword_index(kb.id)
         self.analyzer.terms("warm up 预热")
         self.embedder.embed_query("warm up")
-        _ = self.answerer, self.retriever
+        _ = self.answerer, self.retriever  # the retriever loads the reranker, if one is configured
 
     def close(self) -> None:
         self.stop_background()
