@@ -17,9 +17,10 @@ from ..errors import ZhikuError
 
 
 class HTTPReranker:
-    """Calls ``POST {base_url}/rerank`` once per ``score`` call."""
+    """Calls ``POST {base_url}/rerank`` once per ``score`` call. The timeout is short: reranking is
+    optional, and a search whose reranker hangs should fall back to the retrieval order soon."""
 
-    def __init__(self, base_url: str, model: str, *, api_key: str | None = None, timeout: float = 60.0) -> None:
+    def __init__(self, base_url: str, model: str, *, api_key: str | None = None, timeout: float = 15.0) -> None:
         self.name = f"http:{model}"
         self.model = model
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
