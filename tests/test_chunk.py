@@ -134,6 +134,11 @@ def test_chunk_locators_cover_every_block_they_pack(tmp_path) -> None:
         ("4983", False),
         ("scan0001", False),
         ("8f3a2c1d-77aa", False),
+        ("IMG_2031", False),
+        ("PXL_20231004_081500", False),
+        ("Scan-12", False),
+        ("doc_policy", True),
+        ("photo-guidelines", True),
         ("", False),
     ],
 )

@@ -149,16 +149,20 @@ class Chunker:
 
 
 _STEM_PARTS = re.compile(r"[_\-.]+")
+#: What cameras, phones and scanners call their files (IMG_2031, DSC01234, PXL_20231004, Scan-12).
+_DEVICE_PREFIXES = frozenset(
+    "img dsc dscn dcim pxl mvimg vid mov scan scanned screenshot photo pic image doc wp".split()
+)
 
 
 def names_something(title: str) -> bool:
     """Whether ``title`` is worth indexing and embedding with every chunk of its document.
 
     A title with spaces or Chinese is a real title. A single token is usually a file name (parsers
-    fall back to the stem), and identifiers such as ``12345``, ``zh_refine_p00000``, ``scan0001`` or a
-    hash say nothing about the text: prepended to each chunk they only add tokens to embed (~7% of a
-    corpus of short passages) and noise to the vectors. ``vacation-policy``, ``handbook_en`` or
-    ``2023-annual-report`` stay.
+    fall back to the stem), and identifiers such as ``12345``, ``zh_refine_p00000``, ``scan0001``, a
+    camera's ``IMG_2031`` or a hash say nothing about the text: prepended to each chunk they only add
+    tokens to embed (~7% of a corpus of short passages) and noise to the vectors.
+    ``vacation-policy``, ``handbook_en`` or ``2023-annual-report`` stay.
     """
     title = title.strip()
     if not title:
@@ -166,6 +170,9 @@ def names_something(title: str) -> bool:
     if any(c.isspace() for c in title) or CJK_RE.search(title):
         return True
     parts = [p for p in _STEM_PARTS.split(title) if p]
+    words = [p for p in parts if not p.isdigit()]
+    if len(words) < len(parts) and all(w.lower() in _DEVICE_PREFIXES for w in words):
+        return False  # a device's name for a file: a prefix and a counter or timestamp
     for part in parts:
         letters = any(c.isalpha() for c in part)
         digits = sum(c.isdigit() for c in part)
