@@ -261,6 +261,7 @@ class ZhikuExtra(BaseModel):
     refused: bool
     grounding: float
     evidence: float
+    rerank: float | None = Field(default=None, description="Best reranker score among the sources (null: none).")
     sentences: list[dict[str, Any]]
     mode: Literal["extractive", "llm", "refused"]
     language: str
