@@ -48,7 +48,10 @@ class ONNXReranker:
         except ImportError as exc:
             raise MissingExtra("onnxruntime and tokenizers", "rerank") from exc
         if not path.exists():
-            raise ConfigError(f"reranker path {path} does not exist")
+            raise ConfigError(
+                f"reranker path {path} does not exist: point ZHIKU_RERANKER=onnx:<folder> at a folder holding "
+                "the model's model.onnx and tokenizer.json"
+            )
         model_path, tokenizer_path = _model_files(path)
         self.name = f"onnx:{(path if path.is_dir() else model_path.parent).name}"
         self.batch = batch
