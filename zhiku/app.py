@@ -115,7 +115,7 @@ class App:
             self.analyzer,
             self.llm,
             refusal_threshold=s.refusal_threshold,
-            rerank_threshold=s.rerank_threshold if self.reranker is not None else None,
+            rerank_threshold=s.rerank_threshold,  # only hits a reranker scored can trip it
             verify_threshold=s.verify_threshold,
             max_sources=s.answer_sources,
             max_tokens=s.llm_max_tokens,
@@ -449,6 +449,9 @@ class App:
             pool.close()
         self._pools.clear()
         self._runners = threading.local()
+        close_reranker = getattr(self.__dict__.get("reranker"), "close", None)  # an HTTP client, if built
+        if close_reranker is not None:
+            close_reranker()
         if self._store is not None:
             self._store.close()
 
