@@ -322,6 +322,32 @@ def test_federal_register_three_columns(real: Path) -> None:
     assert all(b.locator.bbox is not None for b in doc.blocks)
 
 
+def test_nics_dense_statistics_table(real: Path) -> None:
+    # Every state's row as the text layer states it (pdfium's own line: name, then its numbers)
+    # must be one table row, its cells in order: tight numeric columns are cut at their rules.
+    import pypdfium2 as pdfium
+
+    path = real / "nics-background-checks-2015-11.pdf"
+    pdf = pdfium.PdfDocument(str(path))
+    try:
+        text = pdf[0].get_textpage().get_text_range()
+    finally:
+        pdf.close()
+    expected = {}
+    for line in text.split("\r\n"):
+        m = re.match(r"^([A-Z][A-Za-z .]+?) ((?:[\d,]+ ?)+)$", line.strip())
+        if m:
+            expected[m.group(1).strip()] = m.group(2).strip()
+    assert len(expected) >= 55
+    doc = PdfParser().parse(path)
+    table = next(b for b in doc.blocks if b.kind == "table")
+    assert table.name == "NICS Firearm Background Checks November - 2015"
+    assert table.rows is not None and table.rows[0][:3] == ["State / Territory", "Permit", "Handgun"]
+    got = {row[0]: " ".join(c for c in row[1:] if c) for row in table.rows[1:]}
+    assert {name: got.get(name) for name in expected} == expected
+    assert any(b.kind == "paragraph" and b.text.startswith("NOTES: DISCLAIMERS:") for b in doc.blocks)
+
+
 def test_amt_handbook_two_columns(real: Path) -> None:
     doc = PdfParser().parse(real / "amt_handbook_sample.pdf")
     text = doc.text
@@ -407,6 +433,42 @@ def test_open_table_with_inner_rules_only(parser: PdfParser, tmp_path: Path) -> 
     doc = parser.parse(write_pdf(tmp_path / "open.pdf", [page]))
     table = next(b for b in doc.blocks if b.kind == "table")
     assert table.rows == [list(r) for r in rows]
+
+
+def test_banded_numeric_table_cut_at_its_column_rules(parser: PdfParser, tmp_path: Path) -> None:
+    # A statistics table the NICS way: a title and a note inside the frame, column rules, a rule
+    # every three rows only, right-aligned numbers in narrow columns (their gaps are smaller than a
+    # word space, so the text layer runs a row's numbers together across the rules).
+    left, right, size = 40.0, 400.0, 6.0
+    columns = [40.0, 110.0, 132.0, 154.0, 176.0, 300.0, 400.0]
+    names = ["Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado"]
+    values = [[f"{10_000 + 3_797 * r + 1_111 * c:,}" for c in range(5)] for r in range(len(names))]
+    top, step = 700.0, 12.0
+    header_y, first_y = top - 30, top - 42
+    last = first_y - step * len(names) + 8
+    bottom = last - 16
+    rules = [_rule(left, y, right, y) for y in (top, top - 18, header_y - 4, first_y - 3 * step + 8, last, bottom)]
+    rules += [_rule(x, bottom, x, top) for x in (left, right)]
+    rules += [_rule(x, last, x, top - 18) for x in columns[1:-1]]
+    page = Page(drawing="\n".join(["0 g", *rules]))
+    page.add(150, top - 13, "Background Checks 2015", size=9)
+    heads = ("State", "Permit", "Hand", "Long", "Other", "Totals")
+    for x, text in zip((42, 112, 134, 156, 178, 302), heads, strict=True):
+        page.add(x, header_y, text, size=size)
+    for r, (name, row) in enumerate(zip(names, values, strict=True)):
+        y = first_y - step * r
+        page.add(42, y, name, size=size)
+        for c, value in enumerate(row):
+            width = sum(0.278 if ch == "," else 0.556 for ch in value) * size  # Helvetica widths
+            page.add(columns[c + 2] - 1.0 - width, y, value, size=size)
+    page.add(42, bottom + 6, "NOTES: figures are checks initiated, not firearms sold.", size=size)
+    doc = parser.parse(write_pdf(tmp_path / "banded.pdf", [page]))
+    table = next(b for b in doc.blocks if b.kind == "table")
+    assert table.name == "Background Checks 2015"
+    assert table.rows is not None and table.rows[0] == list(heads)
+    assert table.rows[1:] == [[name, *row] for name, row in zip(names, values, strict=True)]
+    note = doc.blocks[doc.blocks.index(table) + 1]
+    assert note.kind == "paragraph" and note.text.startswith("NOTES: figures are checks")
 
 
 def test_short_chinese_line_ends_its_paragraph() -> None:

@@ -27,6 +27,15 @@ def test_off_topic_questions_are_refused_in_their_language(real_demo_app: App) -
     assert zh.refused and zh.language == "zh" and "知识库" in zh.text
 
 
+def test_table_rows_answer_with_their_column_names(real_demo_app: App) -> None:
+    # The demo handbooks hold a leave table (English) and a travel table (Chinese).
+    sick = real_demo_app.ask("default", "How many days of sick leave do I get?")
+    assert sick.text.startswith("Leave type: Sick leave; Days per year: 12;"), sick.text
+    hotel = real_demo_app.ask("default", "在上海出差住宿标准是多少？")
+    assert hotel.text.startswith("城市类别：一线城市；"), hotel.text
+    assert "住宿上限（元/晚）：600" in hotel.text and hotel.grounding == 1.0
+
+
 def test_cross_language_retrieval(real_demo_app: App) -> None:
     # Restricted to the other language's document, dense search must find the right section by
     # meaning alone (the question shares no words with it).

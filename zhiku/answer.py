@@ -13,7 +13,15 @@ from dataclasses import dataclass
 
 from .evidence import Evidence, EvidenceScorer, SentenceScore
 from .protocols import LLM
-from .text import Analyzer, detect_language, sentence_spans, split_sentences
+from .text import (
+    Analyzer,
+    detect_language,
+    readable,
+    sentence_spans,
+    split_sentences,
+    table_cells,
+    table_header,
+)
 from .types import Answer, Citation, Hit, SentenceCheck, Usage
 
 REFUSALS = {
@@ -53,6 +61,11 @@ def _with_neighbours(
     if here is None:
         return spans
     lo, hi = max(0, here - n), min(len(around), here + n + 1)
+    # Prose does not run on into a table's rows (nor a title into its table).
+    while lo < here and text.startswith("|", around[lo][0]):
+        lo += 1
+    while hi - 1 > here and text.startswith("|", around[hi - 1][0]):
+        hi -= 1
     start, end = around[lo][0], around[hi - 1][1]
     if _HEADING_RE.match(text[start : around[lo][1]].strip()):
         start = around[min(lo + 1, here)][0]  # do not open with a bare heading
@@ -248,6 +261,8 @@ class Answerer:
             close = _extract_key(sentence, sources) >= 0.8 * _extract_key(chosen[0], sources) if chosen else True
             if key in seen or (chosen and (_extract_rank(sentence, sources) < 1 or not close)):
                 continue
+            if chosen and _is_row(chosen[0], sources) and not _as_specific(sentence, chosen[0]):
+                continue  # a table row answers alone, unless another names the question as well
             seen.add(key)
             chosen.append(sentence)
         # Read in the documents' order: chunks by their best sentence, sentences of one chunk as written
@@ -256,10 +271,12 @@ class Answerer:
         first_seen = {h: i for i, h in reversed(list(enumerate(s.hit_index for s in chosen)))}
         chosen.sort(key=lambda s: (first_seen[s.hit_index], s.start))
         spans = [(s.hit_index, s.start, s.end) for s in chosen]
-        if best is not None and self.context_sentences:
-            # Around the best-ranked sentence, not the first one in document order.
+        in_table = best is not None and _is_row(best, sources)
+        if best is not None and self.context_sentences and not in_table:
+            # Around the best-ranked sentence, not the first one in document order. (A table row's
+            # neighbours are other rows: no context for it.)
             spans = _with_neighbours(spans, best, sources, self.context_sentences)
-        if best is not None:
+        if best is not None and not in_table:
             lead = _definition_lead(question, sources[best.hit_index].text)
             if lead and not any(h == best.hit_index and a <= lead[0] < b for h, a, b in spans):
                 spans = [(best.hit_index, *lead), *spans]
@@ -274,7 +291,9 @@ class Answerer:
         for hit_index, start, end in spans:
             n = numbering.setdefault(hit_index, len(numbering) + 1)
             text = sources[hit_index].text[start:end].strip()
-            if _LIST_ITEM_RE.match(text):  # a procedure: one block, one citation
+            if text.startswith("|"):  # a table row, read out with its column names
+                parts.append(f"{_read_row(sources[hit_index].text, start, language)} [{n}]")
+            elif _LIST_ITEM_RE.match(text):  # a procedure: one block, one citation
                 parts.append(f"{text} [{n}]")
             else:  # every sentence carries its citation
                 parts.append(joiner.join(f"{sentence} [{n}]" for sentence in split_sentences(text)))
@@ -393,10 +412,49 @@ def _extract_key(sentence: SentenceScore, sources: Sequence[Hit]) -> float:
 
 def _extract_rank(sentence: SentenceScore, sources: Sequence[Hit]) -> int:
     """2: holds a typed candidate answer; 1: an ordinary sentence; 0: a heading or a restated question."""
-    text = sources[sentence.hit_index].text[sentence.start : sentence.end].strip()
+    chunk = sources[sentence.hit_index].text
+    text = chunk[sentence.start : sentence.end].strip()
     if _HEADING_RE.match(text) or sentence.features.get("novel", 1.0) == 0.0:
         return 0
+    if text.startswith("|") and not table_header(chunk, sentence.start):
+        return 0  # a table's header row: column names, no answer
+    if chunk.startswith("|", _next_line(chunk, sentence.end)) and not text.startswith("|"):
+        return 0  # a table's title line
     return 2 if sentence.type_ok and sentence.features.get("near", 0.0) > 0 else 1
+
+
+def _is_row(sentence: SentenceScore, sources: Sequence[Hit]) -> bool:
+    return sources[sentence.hit_index].text.startswith("|", sentence.start)
+
+
+def _as_specific(sentence: SentenceScore, best: SentenceScore) -> bool:
+    """Does ``sentence`` name the question as fully as ``best``, and its asked aspect (``focus``:
+    the words that tell one row from the others) nearly as well?"""
+    focus, best_focus = sentence.features.get("focus", 0.0), best.features.get("focus", 0.0)
+    return sentence.coverage >= best.coverage and focus >= 0.8 * best_focus
+
+
+def _next_line(text: str, end: int) -> int:
+    """Where the first non-blank line after position ``end`` starts (``len(text)`` if none)."""
+    m = _NEXT_LINE_RE.search(text, end)
+    return m.end() if m else len(text)
+
+
+def _read_row(text: str, start: int, language: str) -> str:
+    """The table row starting at ``start`` as "column: value" pairs ("Permit: 18,870; Handgun:
+    23,022"); empty cells are left out, a cell under no column name stands alone."""
+    row = text[start : text.find("\n", start) if "\n" in text[start:] else len(text)]
+    names = table_cells(table_header(text, start))
+    colon, separator = ("：", "；") if language == "zh" else (": ", "; ")
+    pairs = []
+    for i, cell in enumerate(table_cells(row)):
+        if cell:
+            name = names[i] if i < len(names) else ""
+            pairs.append(f"{name}{colon}{cell}" if name and name != cell else cell)
+    return separator.join(pairs)
+
+
+_NEXT_LINE_RE = re.compile(r"\n\s*")
 
 
 def _cited(text: str, count: int) -> list[int]:
@@ -406,7 +464,8 @@ def _cited(text: str, count: int) -> list[int]:
 
 
 def _citation(n: int, hit: Hit) -> Citation:
-    snippet = hit.text if len(hit.text) <= 240 else hit.text[:240].rstrip() + "…"
+    text = readable(hit.text)
+    snippet = text if len(text) <= 240 else text[:240].rstrip() + "…"
     return Citation(n, hit.chunk_id, hit.doc_id, hit.path, hit.title, hit.locator, snippet, hit.score)
 
 

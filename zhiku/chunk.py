@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import CJK_RE, estimate_tokens, sentence_spans
+from .text import CJK_RE, TABLE_SEPARATOR_RE, estimate_tokens, sentence_spans
 from .types import Block, Chunk, Locator, ParsedDocument
 
 
@@ -67,9 +67,11 @@ class Chunker:
 
     def _table_units(self, text: str, block: Block, start: int, end: int) -> list[_Unit]:
         lines = _line_spans(text, start, end)
-        # A Markdown table: header row + separator row, then data rows.
-        head_n = 2 if len(lines) > 2 and re.fullmatch(r"[\s|:\-]+", text[lines[1][0] : lines[1][1]]) else 1
-        header = "\n".join(text[s:e] for s, e in lines[:head_n]) + "\n"
+        # A Markdown table: its title line (if any), header row and separator row, then data rows.
+        # Every piece repeats the head.
+        separator = next((i for i, (s, e) in enumerate(lines[:3]) if TABLE_SEPARATOR_RE.fullmatch(text[s:e])), None)
+        head_n = separator + 1 if separator is not None and separator + 1 < len(lines) else 1
+        header = text[lines[0][0] : lines[head_n - 1][1]] + "\n"
         header_tokens = estimate_tokens(header)
         return [
             _Unit(s, e, estimate_tokens(text[s:e]) + header_tokens, block, prefix=header, splittable=True)

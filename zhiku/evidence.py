@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .text import CJK_RE, Analyzer, sentence_spans
+from .text import CJK_RE, Analyzer, sentence_spans, table_header
 from .types import Hit
 
 # Arabic numbers (3, 3.5, 1,313,851, 90%) with an optional Chinese magnitude, or Chinese numerals.
@@ -166,9 +166,17 @@ class EvidenceScorer:
         pcover = self._cover(q, set().union(*terms)) if terms else 0.0
         q_set = set(q.terms)
         out: list[SentenceScore] = []
+        headers: dict[str, set[str]] = {}
         for j, (s, e) in enumerate(spans):
             sentence = text[s:e]
-            window = terms[j] | (terms[j - 1] if j else set()) | (terms[j + 1] if j + 1 < len(spans) else set())
+            if sentence.startswith("|"):
+                # A table row's context is its column names, not the rows around it.
+                header = table_header(text, s)
+                if header not in headers:
+                    headers[header] = set(self.analyzer.terms(header))
+                window = terms[j] | headers[header]
+            else:
+                window = terms[j] | (terms[j - 1] if j else set()) | (terms[j + 1] if j + 1 < len(spans) else set())
             candidate, near, head = self._best_candidate(q, sentence)
             # Other documents stating the same candidate: independent sources agreeing.
             others = {h.doc_id: h for h in hits if h.doc_id != hit.doc_id}.values()

@@ -77,16 +77,71 @@ _ABBREVIATIONS = frozenset({"e.g", "i.e", "etc", "vs", "mr", "mrs", "ms", "dr", 
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences in ``text`` (Chinese and English, mixed), whitespace trimmed."""
+    """Character spans of the sentences in ``text`` (Chinese and English, mixed), whitespace trimmed.
+
+    A Markdown table row is one span, whatever its cells say (a row is the unit a table answers
+    with); separator rows (``| --- |``) are no span at all.
+    """
+    if not text.startswith("|") and "\n|" not in text:
+        return _prose_spans(text, 0, len(text), [])
     spans: list[tuple[int, int]] = []
-    start = 0
-    for m in _SENTENCE_END_RE.finditer(text):
+    prose = 0  # where the prose before the next table row starts
+    for m in TABLE_ROW_RE.finditer(text):
+        _prose_spans(text, prose, m.start(), spans)
+        if not TABLE_SEPARATOR_RE.fullmatch(m.group()):
+            _add_span(text, m.start(), m.end(), spans)
+        prose = m.end()
+    return _prose_spans(text, prose, len(text), spans)
+
+
+#: A Markdown table row: a whole line between pipes.
+TABLE_ROW_RE = re.compile(r"^\|.*\|[ \t]*$", re.MULTILINE)
+#: A Markdown table's separator row.
+TABLE_SEPARATOR_RE = re.compile(r"\|[\s:\-|]*-[\s:\-|]*")
+
+
+def table_cells(row: str) -> list[str]:
+    """The cells of a Markdown table row (``| a | b |``), stripped, escaped pipes restored."""
+    inner = row.strip()
+    inner = inner[1:] if inner.startswith("|") else inner
+    inner = inner[:-1] if inner.endswith("|") and not inner.endswith("\\|") else inner
+    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", inner)]
+
+
+def table_header(text: str, row_start: int) -> str:
+    """The header row of the Markdown table a row starting at ``row_start`` belongs to ("" if none,
+    or if that row is the header itself)."""
+    lines = text[:row_start].split("\n")[:-1]  # the lines above the row
+    for i in range(len(lines) - 1, 0, -1):
+        line = lines[i].strip()
+        if not line.startswith("|"):
+            return ""
+        if TABLE_SEPARATOR_RE.fullmatch(line):
+            header = lines[i - 1].strip()
+            return header if header.startswith("|") else ""
+    return ""
+
+
+def readable(text: str) -> str:
+    """A chunk's text for display: table separator rows dropped and runs of empty cells collapsed,
+    so a wide table's snippet shows its words rather than pipes."""
+    if not text.startswith("|") and "\n|" not in text:
+        return text
+    lines = [line for line in text.split("\n") if not TABLE_SEPARATOR_RE.fullmatch(line.strip())]
+    return "\n".join(_EMPTY_CELLS_RE.sub("|", line) for line in lines)
+
+
+_EMPTY_CELLS_RE = re.compile(r"\|(?:[ \t]*\|)+")
+
+
+def _prose_spans(text: str, start: int, stop: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    for m in _SENTENCE_END_RE.finditer(text, start, stop):
         end = m.end()
         if m.group().startswith(".") and _ends_with_abbreviation(text, m.start()):
             continue
         _add_span(text, start, end, spans)
         start = end
-    _add_span(text, start, len(text), spans)
+    _add_span(text, start, stop, spans)
     return spans
 
 

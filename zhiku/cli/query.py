@@ -8,6 +8,7 @@ import textwrap
 import click
 
 from ..retrieve import MODES, describe_hits
+from ..text import readable
 from ..types import Answer
 from .common import kb_option, kb_or_default, open_app
 
@@ -59,7 +60,7 @@ def search(
             click.secho(f"[{i + 1}] {hit.path}" + (f"  ({where})" if where else ""), bold=True)
             if explain:
                 click.secho("    " + explained[i], fg="cyan")
-            click.echo(textwrap.indent(textwrap.shorten(hit.text, 300, placeholder=" …"), "    "))
+            click.echo(textwrap.indent(textwrap.shorten(readable(hit.text), 300, placeholder=" …"), "    "))
 
 
 @click.command()

@@ -65,6 +65,69 @@ def normalize_rows(rows: list[list[str]]) -> list[list[str]]:
     return [row + [""] * (width - len(row)) for row in cleaned]
 
 
+def split_title_row(rows: list[list[str]]) -> tuple[str, list[list[str]]]:
+    """A table's title row split off: ``(title, rows)``, or ``("", rows)`` when it has none.
+
+    A first row holding one text only (in one cell, or repeated across merged cells) above a header
+    row (two or more cells, none of them a number) in a table of three or more columns is a title
+    ("NICS Firearm Background Checks November - 2015", "2023年度部门预算表"), not a header: kept as
+    the header, it would be the only "column name" every later chunk of the table repeats, and the
+    real column names would read as data. A first row above numbers is data (a line item with no
+    figures of its own, "一般风险准备", in a statement continued from the page before).
+    """
+    if len(rows) < 3 or len(rows[0]) < 3:
+        return "", rows
+    values = {c for c in rows[0] if c}
+    below = [c for c in rows[1] if c]
+    if len(values) != 1 or len(below) < 2 or any(_NUMBER_CELL.fullmatch(c) for c in below):
+        return "", rows
+    return values.pop(), rows[1:]
+
+
+#: A cell that is a number (amount, share, year): what data rows hold and header rows do not.
+_NUMBER_CELL = re.compile(r"[-+(（]?[\d.,，%％ ]*\d[\d.,，%％ ]*[)）]?")
+
+
+def split_note_rows(rows: list[list[str]]) -> tuple[list[list[str]], list[str]]:
+    """Trailing note rows split off a table: ``(rows, notes)``.
+
+    A last row of one or two texts that opens with a note's label ("NOTES: DISCLAIMERS: | *Refers to
+    frames, receivers and ...", "注：", "资料来源：") across a table of three or more columns is a note
+    printed inside the table's frame. Left in, it reads as a data row whose cells sit under column
+    names they have nothing to do with. A label and a long value ("上述股东关联关系的说明 | 就本公司
+    知晓的范围内…") is data, and stays.
+    """
+    notes: list[str] = []
+    while len(rows) > 2 and len(rows[-1]) >= 3:
+        values = list(dict.fromkeys(c for c in rows[-1] if c))
+        if not values or len(values) > 2 or not _NOTE_LABEL.match(values[0]):
+            break
+        notes.insert(0, " ".join(values))
+        rows = rows[:-1]
+    return rows, notes
+
+
+#: How a note printed under a table opens.
+_NOTE_LABEL = re.compile(
+    r"\s*(?:\*|†|‡|(?:notes?|sources?|disclaimers?|footnotes?|remarks?)\b|注[：:①1]|注释|备注|说明[：:]|"
+    r"(?:资料|数据)?来源[：:])",
+    re.IGNORECASE,
+)
+
+
+def split_table(rows: list[list[str]]) -> tuple[str, list[list[str]], list[str]]:
+    """``(title, rows, notes)``: a table with its title row and trailing note rows split off."""
+    title, rows = split_title_row(rows)
+    rows, notes = split_note_rows(rows)
+    return title, rows, notes
+
+
+def table_text(rows: list[list[str]], title: str = "") -> str:
+    """A table block's text: its title line (when it has one), then the Markdown table."""
+    table = render_table(rows)
+    return f"{title}\n\n{table}" if title and table else table
+
+
 def render_table(rows: list[list[str]]) -> str:
     """Markdown rendering of a table; the first row is the header."""
     if not rows:

@@ -27,7 +27,7 @@ from docx.text.paragraph import Paragraph
 from lxml import etree
 
 from ..types import Block, Locator, ParsedDocument
-from .base import HeadingTracker, normalize_rows, one_line, render_table
+from .base import HeadingTracker, normalize_rows, one_line, split_table, table_text
 
 # English and localised (Chinese Word writes "标题 1") heading style names; ids cover the rest.
 _HEADING_STYLE = re.compile(r"^(?:heading|标题)\s*([1-9])$", re.IGNORECASE)
@@ -359,9 +359,11 @@ class DocxParser:
         out = _Builder()
         for el in _iter_body(doc):
             if el.tag == qn("w:tbl"):
-                rows = table_rows(el)
+                title, rows, table_notes = split_table(table_rows(el))
                 if rows:
-                    out.add("table", render_table(rows), rows=rows)
+                    out.add("table", table_text(rows, title), rows=rows, name=title)
+                for note in table_notes:
+                    out.add("paragraph", note)
                 continue
             paragraph = Paragraph(el, doc)
             text = one_line(paragraph_text(el))

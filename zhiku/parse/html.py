@@ -12,7 +12,7 @@ from pathlib import Path
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
 from ..types import Block, BlockKind, Locator, ParsedDocument
-from .base import HeadingTracker, clean_inline, normalize_rows, one_line, render_table
+from .base import HeadingTracker, clean_inline, normalize_rows, one_line, split_table, table_text
 
 _DROP = frozenset(
     {
@@ -186,8 +186,8 @@ class _Walker:
         self.headings = HeadingTracker()
         self.buffer: list[str] = []
 
-    def add(self, kind: BlockKind, text: str, rows: list[list[str]] | None = None) -> None:
-        self.blocks.append(Block(kind, text, locator=Locator(heading_path=self.headings.path), rows=rows))
+    def add(self, kind: BlockKind, text: str, rows: list[list[str]] | None = None, name: str = "") -> None:
+        self.blocks.append(Block(kind, text, locator=Locator(heading_path=self.headings.path), rows=rows, name=name))
 
     def flush(self) -> None:
         text = clean_inline("".join(self.buffer))
@@ -232,9 +232,11 @@ class _Walker:
             self.add("list", list_text(el))
         elif name == "table":
             self.flush()
-            rows = table_rows(el)
+            title, rows, notes = split_table(table_rows(el))
             if rows:
-                self.add("table", render_table(rows), rows=rows)
+                self.add("table", table_text(rows, title), rows=rows, name=title)
+            for note in notes:
+                self.add("paragraph", note)
         elif name == "pre":
             self.flush()
             self.add("code", el.get_text().strip("\n"))

@@ -14,7 +14,7 @@ doubled characters are repaired without OCR (``textlayer``).
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -23,7 +23,7 @@ import pypdfium2.raw as pdfium_c
 
 from ..errors import ParseError
 from ..types import Block, Locator, ParsedDocument
-from .base import HeadingTracker, normalize_rows, one_line, render_table
+from .base import HeadingTracker, normalize_rows, one_line, split_table, table_text
 from .layout import (
     Line,
     Paragraph,
@@ -270,13 +270,13 @@ def _blocks(pages: list[_Page], body: float, levels: dict[float, int]) -> list[B
             # A grid is kept as a table when it has two rows and most rows have several cells.
             if len(rows) >= 2 and sum(sum(1 for c in r if c) > 1 for r in rows) >= 0.6 * len(rows):
                 locator = Locator(page=page.number, heading_path=headings.path, bbox=_bbox(region.lines))
-                blocks.append(Block("table", render_table(rows), rows=rows, locator=locator))
+                blocks.extend(_table_blocks(rows, locator))
                 continue
             for i, para in enumerate(paragraphs(region.lines)):
                 if para.rows is not None:
                     rows = normalize_rows(para.rows)
                     locator = Locator(page=page.number, heading_path=headings.path, bbox=_round(para.bbox))
-                    blocks.append(Block("table", render_table(rows), rows=rows, locator=locator))
+                    blocks.extend(_table_blocks(rows, locator))
                 elif _is_footnote(para, body, page.height):
                     footnotes.append(_block(para, page.number, headings, body, {}))
                 elif i == 0 and blocks and _continues_sentence(blocks[-1], para, page.number):
@@ -285,6 +285,13 @@ def _blocks(pages: list[_Page], body: float, levels: dict[float, int]) -> list[B
                     blocks.append(_block(para, page.number, headings, body, levels))
         blocks.extend(footnotes)  # after the page's text, so columns read on across them
     return blocks
+
+
+def _table_blocks(rows: list[list[str]], locator: Locator) -> list[Block]:
+    """A table block, and a paragraph per note row printed inside its frame."""
+    title, rows, notes = split_table(rows)
+    table = Block("table", table_text(rows, title), rows=rows, locator=locator, name=title)
+    return [table, *(Block("paragraph", note, locator=replace(locator)) for note in notes)]
 
 
 def _is_footnote(para: Paragraph, body: float, height: float) -> bool:

@@ -19,7 +19,7 @@ from pptx.oxml.ns import qn
 
 from ..errors import ParseError
 from ..types import Block, BlockKind, Locator, ParsedDocument
-from .base import normalize_rows, one_line, render_table
+from .base import normalize_rows, one_line, split_table, table_text
 
 # Placeholders that repeat on every slide (or are the title, handled separately).
 _SKIP_PLACEHOLDERS = frozenset(
@@ -158,9 +158,11 @@ class _SlideReader:
         if shape.shape_type == MSO_SHAPE_TYPE.GROUP:
             self.shapes(shape.shapes, None)
         elif getattr(shape, "has_table", False):
-            rows = table_rows(shape.table)
+            title, rows, notes = split_table(table_rows(shape.table))
             if rows:
-                self.add("table", render_table(rows), rows=rows, name=one_line(shape.name or ""))
+                self.add("table", table_text(rows, title), rows=rows, name=title or one_line(shape.name or ""))
+            for note in notes:
+                self.add("paragraph", note)
         elif getattr(shape, "has_chart", False):
             self.chart(shape.chart)
         elif getattr(shape, "has_text_frame", False):

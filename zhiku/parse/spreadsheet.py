@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import ParseError
 from ..types import Block, Locator, ParsedDocument
-from .base import decode_text, one_line, render_table
+from .base import decode_text, one_line, split_title_row, table_text
 from .xlsx_parts import chart_blocks, read_cells
 
 #: Data rows per table block; longer tables become several blocks, each with the header row.
@@ -115,19 +115,22 @@ def table_blocks(
         loc = Locator(sheet=sheet, cell_range=cell_range(top, left, top, left), heading_path=list(heading_path))
         yield Block("paragraph", rows[0][0], locator=loc)
         return
+    title, rows = split_title_row(rows)
+    skip = 1 if title else 0  # the title row, above the header
     header, body = rows[0], rows[1:]
     for start in range(0, max(len(body), 1), MAX_TABLE_ROWS):
         part = body[start : start + MAX_TABLE_ROWS]
-        # The first part's range includes the header row; later parts cover their own data rows.
-        first_row = top if start == 0 else top + 1 + start
-        last_row = top + start + len(part)
+        # The first part's range includes the title and header rows; later parts cover their own data rows.
+        first_row = top if start == 0 else top + skip + 1 + start
+        last_row = top + skip + start + len(part)
         loc = Locator(
             sheet=sheet,
             cell_range=cell_range(first_row, left, last_row, right),
             heading_path=list(heading_path),
         )
         table = [header, *part]
-        yield Block("table", render_table(table), locator=loc, rows=table, name=name)
+        label = f"{name} · {title}" if title else name
+        yield Block("table", table_text(table, title), locator=loc, rows=table, name=label)
 
 
 def _grid(cells: dict[tuple[int, int], str], box: tuple[int, int, int, int]) -> list[list[str]]:

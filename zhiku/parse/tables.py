@@ -11,7 +11,9 @@ Pure geometry like ``layout``: the PDF parser hands in the page's path boxes and
 
 from __future__ import annotations
 
+import bisect
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -172,12 +174,14 @@ def _table(
         cell = (r - 1) * n_cols + c
         parent[find(cell + n_cols)] = find(cell)
     merged = bool(missing_right or missing_above)
-    # Text lines go to the cell holding their centre.
+    # Text lines go to the cell holding their centre; a line of numbers running across column rules
+    # (tight, right-aligned columns) is first cut at the rules.
     texts: dict[int, list[Line]] = {}
     inside: set[int] = set()
     size: float | None = None
+    lines, box, source = _cut_at_rules(lines, _boxes(lines), xs, ys[0], ys[-1], vertical)
     if lines:
-        cx, cy = _array([(ln.x0 + ln.x1) / 2 for ln in lines]), _array([(ln.y0 + ln.y1) / 2 for ln in lines])
+        cx, cy = (box[:, 0] + box[:, 2]) / 2, (box[:, 1] + box[:, 3]) / 2
         index = np.flatnonzero((xs[0] <= cx) & (cx <= xs[-1]) & (ys[0] <= cy) & (cy <= ys[-1]))
         columns = np.minimum(np.searchsorted(grid_x, cx[index], side="right") - 1, n_cols - 1)
         grid_rows = np.minimum(np.searchsorted(grid_y, cy[index], side="right") - 1, n_rows - 1)
@@ -186,7 +190,7 @@ def _table(
             if ln.rows is not None:
                 continue
             texts.setdefault(find(cell), []).append(ln)
-            inside.add(id(ln))
+            inside.add(source.get(id(ln), id(ln)))
             if size is None or ln.size > size:
                 size = ln.size
     # Two pieces of text side by side in one cell mean a column rule is missing (a partly ruled
@@ -213,6 +217,85 @@ def _table(
     if len(rows) < 2 or len(used) < 2:
         return None
     return Line(xs[0], ys[0], xs[-1], ys[-1], "", size or 0.0, False, rows), inside
+
+
+def _boxes(lines: list[Line]) -> Any:
+    """The lines' boxes as an ``(n, 4)`` array (x0, y0, x1, y1)."""
+    flat = (v for ln in lines for v in (ln.x0, ln.y0, ln.x1, ln.y1))
+    return np.fromiter(flat, dtype=np.float64, count=4 * len(lines)).reshape(-1, 4)
+
+
+def _cut_at_rules(
+    lines: list[Line],
+    box: Any,
+    xs: list[float],
+    bottom: float,
+    top: float,
+    vertical: list[tuple[float, float, float]],
+) -> tuple[list[Line], Any, dict[int, int]]:
+    """Lines crossing column rules cut into one line per column: the lines, their boxes and each
+    piece's original line.
+
+    pdfium joins the numbers of neighbouring narrow columns into one line when their gap is smaller
+    than a word space would be ("1,944 3,609 5,227" across Permit, Handgun and Long Gun); placed by
+    its centre, the whole run would land in one cell. A line is cut when a rule drawn at its height
+    crosses it and its words can be dealt out: as many words as columns crossed, one each; or only
+    numbers, each to the column under its estimated position (characters spread evenly). Other text
+    running over a rule is left alone.
+    """
+    source: dict[int, int] = {}
+    if not lines:
+        return lines, box, source
+    # The lines inside the table that span a grid position, found for all lines at once (most do not).
+    grid = _array(xs)
+    middles = (box[:, 1] + box[:, 3]) / 2
+    lows = np.searchsorted(grid, box[:, 0] + _SNAP, side="right")
+    highs = np.searchsorted(grid, box[:, 2] - _SNAP, side="left")
+    spanning = np.flatnonzero((lows < highs) & (middles >= bottom) & (middles <= top)).tolist()
+    if not spanning:
+        return lines, box, source
+    # The vertical extents of the rules drawn on each grid position.
+    drawn: dict[int, list[tuple[float, float]]] = {}
+    for rx, y0, y1 in vertical:
+        k = bisect.bisect_left(xs, rx - _SNAP)
+        if k < len(xs) and abs(xs[k] - rx) <= _SNAP:
+            drawn.setdefault(k, []).append((y0, y1))
+    out = list(lines)
+    for i in reversed(spanning):  # from the end, so the indexes ahead stay valid while splicing
+        ln, middle = lines[i], float(middles[i])
+        if ln.rows is not None:
+            continue
+        cuts = [xs[k] for k in range(lows[i], highs[i]) if any(y0 <= middle <= y1 for y0, y1 in drawn.get(k, ()))]
+        pieces = _deal(ln, cuts) if cuts else None
+        if pieces:
+            out[i : i + 1] = pieces
+            source.update((id(piece), id(ln)) for piece in pieces)
+    return (out, _boxes(out), source) if source else (lines, box, source)
+
+
+def _deal(ln: Line, cuts: list[float]) -> list[Line] | None:
+    words = ln.text.split()
+    edges = [ln.x0, *cuts, ln.x1]
+    columns: list[list[str]] = [[] for _ in range(len(edges) - 1)]
+    if len(words) == len(columns):
+        for column, word in zip(columns, words, strict=True):
+            column.append(word)
+    elif all(_NUMBER.fullmatch(w) for w in words):
+        width = (ln.x1 - ln.x0) / max(len(ln.text), 1)
+        for m in _WORD.finditer(ln.text):
+            x = ln.x0 + width * (m.start() + m.end()) / 2
+            columns[sum(1 for c in cuts if c < x)].append(m.group())
+    else:
+        return None
+    return [
+        Line(a, ln.y0, b, ln.y1, " ".join(column), ln.size, ln.bold)
+        for column, a, b in zip(columns, edges, edges[1:], strict=False)
+        if column
+    ]
+
+
+_NUMBER = re.compile(r"[-+(]?[\d.,]*\d[\d.,]*%?\)?")
+_WORD = re.compile(r"\S+")
 
 
 def _grid_row(cells: dict[int, list[Line]], n_cols: int) -> list[list[str]]:

@@ -1,0 +1,225 @@
+"""Tables end to end: title and note rows split off by the parsers, rows as evidence units, and
+extractive answers that read a row out with its column names (zhiku/parse/base.py, zhiku/text.py,
+zhiku/chunk.py, zhiku/answer.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import check_spans
+from zhiku.answer import Answerer
+from zhiku.chunk import Chunker
+from zhiku.parse import ParserRegistry
+from zhiku.parse.base import split_note_rows, split_table, split_title_row, table_text
+from zhiku.text import Analyzer, readable, sentence_spans, split_sentences, table_cells, table_header
+from zhiku.types import Block, Hit, Locator, ParsedDocument
+
+LEAVE = (
+    "Types of leave\n\n"
+    "| Leave type | Days per year | Paid | Needs a document |\n"
+    "| --- | --- | --- | --- |\n"
+    "| Annual leave | 10 to 20 | Yes | No |\n"
+    "| Sick leave | 12 | Yes | Doctor's note after 2 consecutive days |\n"
+    "| Marriage leave | 3 | Yes | Marriage certificate |\n"
+    "| Parental leave | 30 | Yes | Birth certificate |\n"
+    "| Volunteer day | 1 | Yes | No |"
+)
+TRAVEL = (
+    "住宿和餐补标准如下（每人每天）：\n\n"
+    "| 城市类别 | 城市举例 | 住宿上限（元/晚） | 餐补（元/天） |\n"
+    "| --- | --- | --- | --- |\n"
+    "| 一线城市 | 北京、上海、深圳 | 600 | 150 |\n"
+    "| 二线城市 | 杭州、成都、南京 | 450 | 120 |\n"
+    "| 其他城市 | 其他 | 350 | 100 |"
+)
+
+
+@pytest.fixture(scope="module")
+def answerer() -> Answerer:
+    return Answerer(Analyzer(), refusal_threshold=0.3)
+
+
+def hits(*texts: str) -> list[Hit]:
+    return [Hit(i + 10, i, 1.0 - 0.1 * i, t, Locator(), path=f"doc{i}.md") for i, t in enumerate(texts)]
+
+
+# -- parsers: title rows and note rows ------------------------------------------------------------
+
+
+def test_title_row_is_split_off_only_when_it_is_one_text_over_a_wide_table() -> None:
+    rows = [["Budget 2024", "", ""], ["Dept", "Q1", "Q2"], ["R&D", "10", "12"]]
+    assert split_title_row(rows) == ("Budget 2024", rows[1:])
+    merged = [["预算表", "预算表", "预算表"], ["部门", "一季度", "二季度"], ["研发", "10", "12"]]
+    assert split_title_row(merged) == ("预算表", merged[1:])  # a merged cell repeats its text
+    kept = [
+        [["Name", "", "Notes"], ["a", "b", "c"], ["d", "e", "f"]],  # two header texts: a header
+        [["Name", ""], ["a", "b"], ["c", "d"]],  # two columns: too narrow to tell
+        [["Title", "", ""], ["a", "", ""], ["b", "c", "d"]],  # the next row is no header either
+        [["Title", "", ""], ["a", "b", "c"]],  # nothing would be left below a header
+    ]
+    for rows in kept:
+        assert split_title_row(rows) == ("", rows)
+
+
+def test_note_rows_are_split_off_the_bottom() -> None:
+    note = "Figures are in millions of yuan, rounded to the nearest million and not yet audited."
+    rows = [["Dept", "Q1", "Q2"], ["R&D", "10", "12"], ["Sales", "8", "9"], ["Note:", note, ""]]
+    assert split_note_rows(rows) == (rows[:3], [f"Note: {note}"])
+    short = [["Dept", "Q1", "Q2"], ["R&D", "10", "12"], ["Total", "18", ""]]
+    assert split_note_rows(short) == (short, [])  # a last row of data
+    explained = [
+        ["股东", "持股", "比例"],
+        ["甲", "100", "1%"],
+        ["上述股东关联关系的说明", "就本公司知晓的范围内，不存在关联关系。", ""],
+    ]
+    assert split_note_rows(explained) == (explained, [])  # a label and its long value: data
+    assert split_note_rows([*short, ["注：", "单位为万元", ""]]) == (short, ["注： 单位为万元"])
+    title, body, notes = split_table([["Budget", "", ""], *rows])
+    assert (title, body, notes) == ("Budget", rows[:3], [f"Note: {note}"])
+    assert table_text(body, title).startswith("Budget\n\n| Dept | Q1 | Q2 |\n| --- | --- | --- |\n")
+
+
+def test_html_table_title_and_note_rows(tmp_path: Path) -> None:
+    path = tmp_path / "budget.html"
+    path.write_text(
+        "<html><body><h1>Budget</h1><table>"
+        "<tr><td colspan='3'>Department budget 2024</td></tr>"
+        "<tr><th>Dept</th><th>Q1</th><th>Q2</th></tr>"
+        "<tr><td>R&amp;D</td><td>10</td><td>12</td></tr>"
+        "<tr><td>Sales</td><td>8</td><td>9</td></tr>"
+        "<tr><td colspan='3'>Note: figures are in millions of yuan, rounded, unaudited.</td></tr>"
+        "</table></body></html>",
+        encoding="utf-8",
+    )
+    doc = ParserRegistry().parse(path)
+    check_spans(doc)
+    table = next(b for b in doc.blocks if b.kind == "table")
+    assert table.name == "Department budget 2024"
+    assert table.rows == [["Dept", "Q1", "Q2"], ["R&D", "10", "12"], ["Sales", "8", "9"]]
+    assert table.text.startswith("Department budget 2024\n\n| Dept | Q1 | Q2 |")
+    after = doc.blocks[doc.blocks.index(table) + 1]
+    assert after.kind == "paragraph" and after.text.startswith("Note: figures are in millions")
+
+
+def test_docx_merged_title_row(tmp_path: Path) -> None:
+    from docx import Document
+
+    document = Document()
+    document.add_heading("财务", level=1)
+    table = document.add_table(rows=4, cols=3)
+    values = [["", "", ""], ["部门", "一季度", "二季度"], ["研发部", "10", "12"], ["销售部", "8", "9"]]
+    for r, row in enumerate(values):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    table.cell(0, 0).merge(table.cell(0, 2))
+    table.cell(0, 0).text = "2024年部门预算表"
+    path = tmp_path / "budget.docx"
+    document.save(str(path))
+    doc = ParserRegistry().parse(path)
+    block = next(b for b in doc.blocks if b.kind == "table")
+    assert block.name == "2024年部门预算表"
+    assert block.rows == values[1:]
+
+
+def test_long_titled_table_chunks_repeat_title_and_header() -> None:
+    rows = [["Type", "Days"], *([f"leave type {i}", f"{i} days"] for i in range(80))]
+    text = table_text(rows, "Leave days by type")
+    doc = ParsedDocument.from_blocks([Block("table", text, rows=rows, name="Leave days by type")], title="")
+    chunks = Chunker(100, 20).chunk(doc)
+    assert len(chunks) >= 3
+    for chunk in chunks:
+        assert chunk.text.startswith("Leave days by type\n\n| Type | Days |\n| --- | --- |\n| leave type")
+    body = [line for c in chunks for line in c.text.splitlines()[4:]]
+    assert len(set(body)) == 80  # every row once, none lost at a split
+
+
+# -- rows as sentences --------------------------------------------------------------------------------
+
+
+def test_table_rows_are_whole_sentences_and_separators_none() -> None:
+    text = "Intro line. Second one.\n\nTitle\n\n| a | b. c |\n| --- | --- |\n| 1 | x. y |\n\nAfter. End."
+    assert split_sentences(text) == [
+        "Intro line.",
+        "Second one.",
+        "Title",
+        "| a | b. c |",
+        "| 1 | x. y |",
+        "After.",
+        "End.",
+    ]
+    for start, end in sentence_spans(text):
+        assert text[start:end] == text[start:end].strip()
+    assert split_sentences("Plain. Text! 你好。再见") == ["Plain.", "Text!", "你好。", "再见"]
+
+
+def test_table_cells_header_and_readable() -> None:
+    assert table_cells("| a | b \\| c |  |") == ["a", "b | c", ""]
+    row = LEAVE.index("| Sick leave")
+    assert table_header(LEAVE, row) == "| Leave type | Days per year | Paid | Needs a document |"
+    assert table_header(LEAVE, LEAVE.index("| Leave type")) == ""  # the header itself
+    assert table_header("no table here", 3) == ""
+    shown = readable("| Title |  |  |\n| --- | --- | --- |\n| a |  | b |")
+    assert shown == "| Title |\n| a | b |"
+    assert readable("plain text | with a pipe") == "plain text | with a pipe"
+
+
+# -- answers ----------------------------------------------------------------------------------------
+
+
+def test_a_table_answer_reads_the_asked_row_with_its_column_names(answerer: Answerer) -> None:
+    answer = answerer.answer("How many days of sick leave do I get?", hits(LEAVE))
+    assert not answer.refused
+    assert answer.text == (
+        "Leave type: Sick leave; Days per year: 12; Paid: Yes; "
+        "Needs a document: Doctor's note after 2 consecutive days [1]"
+    )
+    assert answer.grounding == 1.0 and answer.sentences[0].citations == [1]
+    assert "---" not in answer.citations[0].snippet
+
+
+def test_only_the_row_the_question_names(answerer: Answerer) -> None:
+    # "leave" is in every row; "parental" names one: the rows that only share "leave" stay out.
+    answer = answerer.answer("How many days of parental leave?", hits(LEAVE))
+    assert answer.text.startswith("Leave type: Parental leave; Days per year: 30")
+    assert answer.text.count("Leave type:") == 1
+
+
+def test_chinese_table_answer(answerer: Answerer) -> None:
+    answer = answerer.answer("在上海出差住宿标准是多少？", hits(TRAVEL))
+    expected = "城市类别：一线城市；城市举例：北京、上海、深圳；住宿上限（元/晚）：600；餐补（元/天）：150 [1]"
+    assert answer.text == expected
+    second = answerer.answer("二线城市的餐补是多少？", hits(TRAVEL))
+    assert second.text.startswith("城市类别：二线城市") and "餐补（元/天）：120" in second.text
+
+
+def test_a_table_title_or_header_is_not_the_answer(answerer: Answerer) -> None:
+    # The title holds the question's words but no answer; the header holds column names only.
+    table = (
+        "Firearm background checks November 2015\n\n| State | Permit | Handgun | Totals |\n"
+        "| --- | --- | --- | --- |\n| Texas | 21,550 | 56,941 | 146,982 |\n| Utah | 10,429 | 4,314 | 21,772 |"
+    )
+    answer = answerer.answer("How many firearm background checks were there in Texas in November 2015?", hits(table))
+    assert answer.text == "State: Texas; Permit: 21,550; Handgun: 56,941; Totals: 146,982 [1]"
+
+
+def test_xlsx_title_row_above_its_table(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Budget"
+    ws.append(["部门预算表（万元）"])
+    ws.merge_cells("A1:C1")
+    ws.append(["部门", "一季度", "二季度"])
+    ws.append(["研发部", 10, 12])
+    ws.append(["销售部", 8, 9])
+    path = tmp_path / "budget.xlsx"
+    wb.save(str(path))
+    doc = ParserRegistry().parse(path)
+    table = next(b for b in doc.blocks if b.kind == "table")
+    assert table.rows == [["部门", "一季度", "二季度"], ["研发部", "10", "12"], ["销售部", "8", "9"]]
+    assert table.name.endswith("部门预算表（万元）")
+    assert table.text.startswith("部门预算表（万元）\n\n| 部门 | 一季度 | 二季度 |")
+    assert table.locator.cell_range == "A1:C4"  # the title row is part of the cited range
