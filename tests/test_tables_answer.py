@@ -13,7 +13,16 @@ from zhiku.answer import Answerer
 from zhiku.chunk import Chunker
 from zhiku.parse import ParserRegistry
 from zhiku.parse.base import split_note_rows, split_table, split_title_row, table_text
-from zhiku.text import Analyzer, readable, sentence_spans, split_sentences, table_cells, table_header
+from zhiku.text import (
+    Analyzer,
+    are_column_names,
+    column_names,
+    readable,
+    sentence_spans,
+    split_sentences,
+    table_cells,
+    table_header,
+)
 from zhiku.types import Block, Hit, Locator, ParsedDocument
 
 LEAVE = (
@@ -223,3 +232,27 @@ def test_xlsx_title_row_above_its_table(tmp_path: Path) -> None:
     assert table.name.endswith("部门预算表（万元）")
     assert table.text.startswith("部门预算表（万元）\n\n| 部门 | 一季度 | 二季度 |")
     assert table.locator.cell_range == "A1:C4"  # the title row is part of the cited range
+
+
+def test_a_first_row_of_data_is_no_header(answerer: Answerer) -> None:
+    # A statement continued from the page before: its first row is a line item, not column names.
+    assert not are_column_names(["永续债", "", ""])
+    assert not are_column_names(["报告期末普通股股东总数", "79,053", "优先股股东总数", "0"])
+    assert are_column_names(["项目", "期末余额", "上年年末余额"])
+    statement = (
+        "| 一般风险准备 |  |  |\n| --- | --- | --- |\n"
+        "| 未分配利润 | -2,038,791,290.11 | -2,034,142,303.59 |\n"
+        "| 少数股东权益 | 3,808,480.86 | 3,990,824.31 |"
+    )
+    row = statement.index("| 未分配利润")
+    assert column_names(statement, row) == []
+    answer = answerer.answer("未分配利润期末余额是多少？", hits(statement))
+    assert answer.text == "未分配利润；-2,038,791,290.11；-2,034,142,303.59 [1]"
+    # and a first row of data can be the answer itself
+    totals = (
+        "| 报告期末普通股股东总数 | 79,053 | 优先股股东总数 | 0 |\n| --- | --- | --- | --- |\n"
+        "| 股东名称 | 股东性质 | 持股比例 | 持股数量 |"
+    )
+    assert answerer.answer("报告期末普通股股东总数是多少？", hits(totals)).text.startswith(
+        "报告期末普通股股东总数；79,053"
+    )

@@ -15,6 +15,8 @@ from .evidence import Evidence, EvidenceScorer, SentenceScore
 from .protocols import LLM
 from .text import (
     Analyzer,
+    are_column_names,
+    column_names,
     detect_language,
     readable,
     sentence_spans,
@@ -416,7 +418,7 @@ def _extract_rank(sentence: SentenceScore, sources: Sequence[Hit]) -> int:
     text = chunk[sentence.start : sentence.end].strip()
     if _HEADING_RE.match(text) or sentence.features.get("novel", 1.0) == 0.0:
         return 0
-    if text.startswith("|") and not table_header(chunk, sentence.start):
+    if text.startswith("|") and not table_header(chunk, sentence.start) and are_column_names(table_cells(text)):
         return 0  # a table's header row: column names, no answer
     if chunk.startswith("|", _next_line(chunk, sentence.end)) and not text.startswith("|"):
         return 0  # a table's title line
@@ -444,7 +446,7 @@ def _read_row(text: str, start: int, language: str) -> str:
     """The table row starting at ``start`` as "column: value" pairs ("Permit: 18,870; Handgun:
     23,022"); empty cells are left out, a cell under no column name stands alone."""
     row = text[start : text.find("\n", start) if "\n" in text[start:] else len(text)]
-    names = table_cells(table_header(text, start))
+    names = column_names(text, start)
     colon, separator = ("：", "；") if language == "zh" else (": ", "; ")
     pairs = []
     for i, cell in enumerate(table_cells(row)):

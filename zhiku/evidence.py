@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .text import CJK_RE, Analyzer, sentence_spans, table_header
+from .text import CJK_RE, Analyzer, column_names, sentence_spans
 from .types import Hit
 
 # Arabic numbers (3, 3.5, 1,313,851, 90%) with an optional Chinese magnitude, or Chinese numerals.
@@ -171,7 +171,7 @@ class EvidenceScorer:
             sentence = text[s:e]
             if sentence.startswith("|"):
                 # A table row's context is its column names, not the rows around it.
-                header = table_header(text, s)
+                header = " ".join(column_names(text, s))
                 if header not in headers:
                     headers[header] = set(self.analyzer.terms(header))
                 window = terms[j] | headers[header]

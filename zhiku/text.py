@@ -108,6 +108,25 @@ def table_cells(row: str) -> list[str]:
     return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", inner)]
 
 
+#: A table cell that is a number (amount, share, year): what data rows hold and header rows do not.
+NUMBER_CELL_RE = re.compile(r"[-+(（]?[\d.,，%％ ]*\d[\d.,，%％ ]*[)）]?")
+
+
+def are_column_names(cells: list[str]) -> bool:
+    """Do these header cells name columns? Two or more texts, none of them a number. A table cut
+    from the middle of a statement has a line item as its first row ("永续债 | | ", "报告期末普通股
+    股东总数 | 79,053 | …"): data, not names."""
+    names = [c for c in cells if c]
+    return len(names) >= 2 and not any(NUMBER_CELL_RE.fullmatch(c) for c in names)
+
+
+def column_names(text: str, row_start: int) -> list[str]:
+    """The column names of the Markdown table a row starting at ``row_start`` belongs to; empty when
+    the row is the first row, or when the first row is data rather than names."""
+    cells = table_cells(table_header(text, row_start))
+    return cells if are_column_names(cells) else []
+
+
 def table_header(text: str, row_start: int) -> str:
     """The header row of the Markdown table a row starting at ``row_start`` belongs to ("" if none,
     or if that row is the header itself)."""

@@ -6,6 +6,7 @@ import codecs
 import re
 
 from ..errors import ParseError
+from ..text import are_column_names
 
 _WS = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
@@ -78,14 +79,9 @@ def split_title_row(rows: list[list[str]]) -> tuple[str, list[list[str]]]:
     if len(rows) < 3 or len(rows[0]) < 3:
         return "", rows
     values = {c for c in rows[0] if c}
-    below = [c for c in rows[1] if c]
-    if len(values) != 1 or len(below) < 2 or any(_NUMBER_CELL.fullmatch(c) for c in below):
+    if len(values) != 1 or not are_column_names(rows[1]):
         return "", rows
     return values.pop(), rows[1:]
-
-
-#: A cell that is a number (amount, share, year): what data rows hold and header rows do not.
-_NUMBER_CELL = re.compile(r"[-+(（]?[\d.,，%％ ]*\d[\d.,，%％ ]*[)）]?")
 
 
 def split_note_rows(rows: list[list[str]]) -> tuple[list[list[str]], list[str]]:
