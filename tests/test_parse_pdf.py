@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from tests.conftest import shared_dataset
+from tests.conftest import check_spans, shared_dataset
 from tests.pdf_writer import Page, write_pdf
 from zhiku.errors import ParseError
 from zhiku.parse import ParserRegistry
@@ -528,3 +528,35 @@ def test_settings_reach_the_parsers_through_the_app(tmp_path: Path) -> None:
                 assert hits and "April" in hits[0].text
         finally:
             app.close()
+
+
+def _grid_table(page: Page, top: float, rows: list[tuple[str, str, str]]) -> None:
+    """A fully ruled table (a rule under every row, inner column rules), one row per 14 pt."""
+    bottom = top - 14 * len(rows)
+    drawing = [_rule(72, top - 14 * i, 400, top - 14 * i) for i in range(len(rows) + 1)]
+    drawing += [_rule(x, bottom, x, top) for x in (180, 290)]
+    page.drawing = "\n".join(filter(None, [page.drawing, *drawing]))
+    for i, row in enumerate(rows):
+        for x, cell in zip((76, 184, 294), row, strict=True):
+            page.add(x, top - 11 - 14 * i, cell, size=9)
+
+
+def test_table_continued_on_the_next_page_repeats_its_header(parser: PdfParser, tmp_path: Path) -> None:
+    first, second = Page(), Page()
+    first.add(72, 740, "Balance sheet, in yuan", size=12)
+    header = ("Item", "Closing", "Opening")
+    _grid_table(first, 200, [header, ("Cash", "23,182", "20,119"), ("Receivables", "1,200", "1,100")])
+    _grid_table(second, 760, [("Inventory", "300", "280"), ("Total assets", "24,682", "21,499")])
+    second.add(72, 600, "The notes form part of the statements.")
+    doc = parser.parse(write_pdf(tmp_path / "continued.pdf", [first, second]))
+    check_spans(doc)
+    tables = [b for b in doc.blocks if b.kind == "table"]
+    assert [t.locator.page for t in tables] == [1, 2]
+    assert tables[1].rows == [["Inventory", "300", "280"], ["Total assets", "24,682", "21,499"]]  # as printed
+    assert tables[1].text.startswith("| Item | Closing | Opening |\n| --- | --- | --- |\n| Inventory | 300 | 280 |")
+    # A table on the next page with column names of its own is a new table.
+    other = Page()
+    _grid_table(other, 760, [("Name", "Role", "Since"), ("Li Wei", "CFO", "2019"), ("Zhao Min", "CEO", "2016")])
+    other.add(72, 600, "The officers are appointed by the board.")
+    doc = parser.parse(write_pdf(tmp_path / "new.pdf", [first, other]))
+    assert [b for b in doc.blocks if b.kind == "table"][1].text.startswith("| Name | Role | Since |")

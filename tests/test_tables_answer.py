@@ -19,6 +19,7 @@ from zhiku.text import (
     column_names,
     readable,
     sentence_spans,
+    snippet,
     split_sentences,
     table_cells,
     table_header,
@@ -256,3 +257,19 @@ def test_a_first_row_of_data_is_no_header(answerer: Answerer) -> None:
     assert answerer.answer("报告期末普通股股东总数是多少？", hits(totals)).text.startswith(
         "报告期末普通股股东总数；79,053"
     )
+
+
+def test_snippets_show_the_rows_the_query_names() -> None:
+    analyzer = Analyzer()
+    shown = snippet(LEAVE, "sick leave days", analyzer)
+    assert shown == (
+        "Types of leave\n| Leave type | Days per year | Paid | Needs a document |\n…\n"
+        "| Sick leave | 12 | Yes | Doctor's note after 2 consecutive days |\n…"
+    )
+    assert snippet(LEAVE, "company car", analyzer) == readable(LEAVE)  # no row named: the head
+    assert snippet("Plain prose. Two sentences.", "prose", analyzer) == "Plain prose. Two sentences."
+    wide = "| " + " | ".join(f"column number {i}" for i in range(12)) + " |\n" + "| --- " * 12 + "|\n"
+    wide += "| " + " | ".join(str(i) for i in range(12)) + " |\n| Texas | " + " | ".join("7" * 11) + " |"
+    assert snippet(wide, "Texas", analyzer).startswith("…\n| Texas |")  # a long header is left out
+    answer = Answerer(analyzer, refusal_threshold=0.3).answer("How many days of sick leave do I get?", hits(LEAVE))
+    assert "| Sick leave | 12 |" in answer.citations[0].snippet and "Annual leave" not in answer.citations[0].snippet

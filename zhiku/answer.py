@@ -18,8 +18,8 @@ from .text import (
     are_column_names,
     column_names,
     detect_language,
-    readable,
     sentence_spans,
+    snippet,
     split_sentences,
     table_cells,
     table_header,
@@ -342,7 +342,7 @@ class Answerer:
             refused = self.refusal(question, evidence)
             refused.usage = usage
             return refused
-        citations = [_citation(n, hit) for n, hit in enumerate(sources, start=1)]
+        citations = [_citation(n, hit, snippet(hit.text, question, self.analyzer)) for n, hit in enumerate(sources, 1)]
         checks = self.verify(text, sources)
         grounding = sum(c.support for c in checks) / len(checks) if checks else 0.0
         used = {n for c in checks for n in c.citations}
@@ -465,10 +465,10 @@ def _cited(text: str, count: int) -> list[int]:
     return [n for n in numbers if 1 <= n <= count]
 
 
-def _citation(n: int, hit: Hit) -> Citation:
-    text = readable(hit.text)
-    snippet = text if len(text) <= 240 else text[:240].rstrip() + "…"
-    return Citation(n, hit.chunk_id, hit.doc_id, hit.path, hit.title, hit.locator, snippet, hit.score)
+def _citation(n: int, hit: Hit, shown: str) -> Citation:
+    """Citation ``n`` for ``hit``; ``shown`` is the part of its text to show (``text.snippet``)."""
+    shown = shown if len(shown) <= 240 else shown[:240].rstrip() + "…"
+    return Citation(n, hit.chunk_id, hit.doc_id, hit.path, hit.title, hit.locator, shown, hit.score)
 
 
 def _escape(text: str) -> str:

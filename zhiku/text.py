@@ -150,6 +150,38 @@ def readable(text: str) -> str:
     return "\n".join(_EMPTY_CELLS_RE.sub("|", line) for line in lines)
 
 
+def snippet(text: str, query: str, analyzer: Analyzer, rows: int = 3) -> str:
+    """What to show of a retrieved chunk for ``query``: ``readable(text)``, except that a table
+    chunk shows what precedes its separator (title, header) and then the (first ``rows``) data rows
+    sharing the most of the query's terms, "…" marking rows left out. Every chunk of a
+    long table starts with the same head, so the head alone would make all its hits look alike. A
+    header row longer than ``_LONG_HEADER`` characters is left out: it would fill the snippet."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    sep = next((i for i, line in enumerate(lines) if TABLE_SEPARATOR_RE.fullmatch(line.strip())), None)
+    if sep is None:
+        return readable(text)
+    wanted = set(analyzer.terms(query))
+    data = [line for line in lines[sep + 1 :] if line.startswith("|")]
+    shared = [len(wanted & set(analyzer.terms(line))) for line in data]
+    top = max(shared, default=0)
+    if top == 0:
+        return readable(text)
+    best = [i for i in range(len(data)) if shared[i] == top][:rows]
+    shown = lines[:sep]
+    if shown and len(readable(shown[-1])) > _LONG_HEADER:
+        shown.pop()
+    previous = -1
+    for i in best:
+        if i > previous + 1:
+            shown.append("…")
+        shown.append(data[i])
+        previous = i
+    if previous < len(data) - 1:
+        shown.append("…")
+    return readable("\n".join(shown))
+
+
+_LONG_HEADER = 120
 _EMPTY_CELLS_RE = re.compile(r"\|(?:[ \t]*\|)+")
 
 

@@ -8,7 +8,7 @@ import textwrap
 import click
 
 from ..retrieve import MODES, describe_hits
-from ..text import readable
+from ..text import snippet
 from ..types import Answer
 from .common import kb_option, kb_or_default, open_app
 
@@ -60,7 +60,8 @@ def search(
             click.secho(f"[{i + 1}] {hit.path}" + (f"  ({where})" if where else ""), bold=True)
             if explain:
                 click.secho("    " + explained[i], fg="cyan")
-            click.echo(textwrap.indent(textwrap.shorten(readable(hit.text), 300, placeholder=" …"), "    "))
+            shown = snippet(hit.text, query, app.analyzer)
+            click.echo(textwrap.indent(textwrap.shorten(shown, 300, placeholder=" …"), "    "))
 
 
 @click.command()

@@ -22,6 +22,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from ..errors import ParseError
+from ..text import are_column_names, table_cells
 from ..types import Block, Locator, ParsedDocument
 from .base import HeadingTracker, normalize_rows, one_line, split_table, table_text
 from .layout import (
@@ -131,7 +132,7 @@ class PdfParser:
         cleaned = remove_running_lines([p.lines for p in text_pages], sizes, body=body)
         for p, lines in zip(text_pages, cleaned, strict=True):
             p.lines = ruled_tables(lines, p.boxes) if p.boxes else lines
-        blocks = _blocks(pages, body, levels)
+        blocks = _continued_tables(_blocks(pages, body, levels))
         unread = [p.number for p in pages if p.unread]
         failed = [p for p in pages if p.failed]
         if not blocks:
@@ -292,6 +293,43 @@ def _table_blocks(rows: list[list[str]], locator: Locator) -> list[Block]:
     title, rows, notes = split_table(rows)
     table = Block("table", table_text(rows, title), rows=rows, locator=locator, name=title)
     return [table, *(Block("paragraph", note, locator=replace(locator)) for note in notes)]
+
+
+def _continued_tables(blocks: list[Block]) -> list[Block]:
+    """Tables continued from the page before get that table's header and name.
+
+    A statement or list that runs over pages prints its header once: the part on the next page
+    starts with data ("一般风险准备 | | ", "应付股利 | 40,017.86 | …"), and its rows would be read out
+    without column names and its chunks would carry none. A table that opens its page, right after a
+    table that closed the page before, with as many columns and a first row of data rather than
+    names, continues it: its Markdown repeats that header (as chunks of a long table do) and it takes
+    the table's name. Its ``rows`` stay as printed.
+    """
+    for i in range(1, len(blocks)):
+        prev, block = blocks[i - 1], blocks[i]
+        if (
+            block.kind == "table"
+            and prev.kind == "table"
+            and block.rows
+            and prev.rows
+            and block.locator.page is not None
+            and prev.locator.page == block.locator.page - 1
+            and len(block.rows[0]) == len(prev.rows[0])
+            and not are_column_names(block.rows[0])
+        ):
+            header = prev.rows[0] if are_column_names(prev.rows[0]) else _carried_header(prev)
+            if header:
+                block.name = block.name or prev.name
+                block.text = table_text([header, *block.rows], block.name)
+    return blocks
+
+
+def _carried_header(block: Block) -> list[str] | None:
+    """The header a continued table's Markdown repeats (its second line), if it got one."""
+    lines = [line for line in block.text.split("\n") if line.startswith("|")]
+    if block.rows and len(lines) == len(block.rows) + 2:  # one header row more than printed
+        return table_cells(lines[0])
+    return None
 
 
 def _is_footnote(para: Paragraph, body: float, height: float) -> bool:
