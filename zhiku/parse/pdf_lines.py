@@ -31,6 +31,8 @@ from .textlayer import may_be_doubled, undouble
 _WORD = re.compile("[^ \ufffe\x02]+")
 #: Where a word starts: a non-space character after a space or a soft-hyphen mark.
 _WORD_START = re.compile("(?<=[ \ufffe\x02])\\S")
+#: A cell that is only a number (amounts, counts, shares, dates written with digits).
+_NUMERIC = re.compile(r"[-+−(]?[\d][\d.,:/%  ]*\)?")
 _BOLD_NAMES = ("bold", "black", "heavy", "semibold", "demi", "bx", "-b")
 
 
@@ -231,13 +233,17 @@ class LineReader:
                 starts.append(k)
         starts.append(len(piece))
         out: list[Line] = []
-        style, fix = self._style, self._fix
+        style, fix, numeric = self._style, self._fix, _NUMERIC.fullmatch
+        size, bold = 0.0, False
         for i, box in enumerate(group_boxes):
             start = starts[i]
             text = piece[start : starts[i + 1]]
             stripped = text.strip()
             if stripped:
-                size, bold = style(raw, pos + start, text)
+                # A number in a row of cells takes the style of the cell before it: numbers are never
+                # headings, and a statistics table has thousands of them (six pdfium calls each).
+                if not out or not numeric(stripped):
+                    size, bold = style(raw, pos + start, text)
                 out.append(Line(box[0], box[1], box[2], box[3], undouble(stripped) if fix else stripped, size, bold))
         return out
 
