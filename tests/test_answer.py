@@ -126,3 +126,16 @@ def test_focus_weights_the_asked_aspect_over_the_topic(answerer: Answerer) -> No
     assert "藻类" in sources[0].text[by_focus.start : by_focus.end]
     others = [s.features["focus"] for s in evidence.best if s is not by_focus]
     assert by_focus.features["focus"] > 2 * max(others)
+
+
+def test_context_sentences_stay_in_the_answer_s_paragraph(answerer: Answerer) -> None:
+    # A figure caption is the previous "sentence" of the chunk but another block: not context.
+    sources = hits(
+        "Feeding\n\nMallard duckling preening\n\n"
+        "Ducks eat grasses, aquatic plants, fish, insects and worms. They feed mostly at dawn and dusk."
+        "\n\nSee also: list of duck breeds"
+    )
+    answer = answerer.answer("What do ducks eat?", sources)
+    assert answer.text == (
+        "Ducks eat grasses, aquatic plants, fish, insects and worms. [1] They feed mostly at dawn and dusk. [1]"
+    )

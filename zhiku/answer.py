@@ -63,10 +63,13 @@ def _with_neighbours(
     if here is None:
         return spans
     lo, hi = max(0, here - n), min(len(around), here + n + 1)
-    # Prose does not run on into a table's rows (nor a title into its table).
-    while lo < here and text.startswith("|", around[lo][0]):
+    # Context comes from the same paragraph: not across a blank line (another block: a caption, a
+    # heading, a table's rows), and prose does not run on into a table.
+    while lo < here and ("\n\n" in text[around[lo][1] : around[here][0]] or text.startswith("|", around[lo][0])):
         lo += 1
-    while hi - 1 > here and text.startswith("|", around[hi - 1][0]):
+    while hi - 1 > here and (
+        "\n\n" in text[around[here][1] : around[hi - 1][0]] or text.startswith("|", around[hi - 1][0])
+    ):
         hi -= 1
     start, end = around[lo][0], around[hi - 1][1]
     if _HEADING_RE.match(text[start : around[lo][1]].strip()):
