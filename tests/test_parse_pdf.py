@@ -435,6 +435,32 @@ def test_open_table_with_inner_rules_only(parser: PdfParser, tmp_path: Path) -> 
     assert table.rows == [list(r) for r in rows]
 
 
+def test_table_of_text_between_two_rules(parser: PdfParser, tmp_path: Path) -> None:
+    # Only a top and a bottom rule, column rules between them, and text in every cell: without the
+    # grid it reads as three text columns ("Department name Finance and audit Sales ...").
+    drawing = [_rule(72, 760, 400, 760), _rule(72, 714, 400, 714)]
+    drawing += [_rule(x, 714, x, 760) for x in (180, 290)]
+    page = Page(drawing="\n".join(drawing))
+    rows = [
+        ("Department name", "Manager", "Location"),
+        ("Finance and audit", "Li Wei", "Beijing"),
+        ("Sales and marketing", "Zhao Min", "Shanghai"),
+    ]
+    for i, row in enumerate(rows):
+        for x, cell in zip((76, 184, 294), row, strict=True):
+            page.add(x, 748 - 14 * i, cell, size=9)
+    page.add(72, 600, "The officers are appointed by the board.")
+    # A framed note (a box with no rule inside) stays a paragraph.
+    page.drawing += "\n" + "\n".join(
+        [_rule(72, 580, 400, 580), _rule(72, 540, 400, 540), _rule(72, 540, 72, 580), _rule(400, 540, 400, 580)]
+    )
+    page.add(80, 560, "Note: appointments are reviewed every year.")
+    doc = parser.parse(write_pdf(tmp_path / "two-rules.pdf", [page]))
+    assert [b.kind for b in doc.blocks] == ["table", "paragraph", "paragraph"]
+    assert doc.blocks[0].rows == [list(r) for r in rows]
+    assert doc.blocks[2].text == "Note: appointments are reviewed every year."
+
+
 def test_banded_numeric_table_cut_at_its_column_rules(parser: PdfParser, tmp_path: Path) -> None:
     # A statistics table the NICS way: a title and a note inside the frame, column rules, a rule
     # every three rows only, right-aligned numbers in narrow columns (their gaps are smaller than a

@@ -132,7 +132,9 @@ def ruled_tables(lines: list[Line], boxes: list[Box]) -> list[Line]:
     for lo, hi in _slabs(edges):
         vertical = [e for e in edges.vertical if lo <= e[1] and e[2] <= hi]
         horizontal = [e for e in edges.horizontal if lo <= e[0] <= hi]
-        if not vertical or len(horizontal) < 3:  # a grid needs 3 row rules and a column rule
+        # A grid needs a column rule and three row rules, or two (top and bottom: an open table whose
+        # rows are its text lines) when a column rule runs between them.
+        if not vertical or len(horizontal) < 2:
             continue
         table = _table(out, vertical, horizontal)
         if table is not None:
@@ -150,7 +152,7 @@ def _table(
     xs += [min(x0 for _, x0, _ in horizontal), max(x1 for _, _, x1 in horizontal)]
     xs = _snap(xs)
     ys = _snap([y for y, _, _ in horizontal])
-    if len(xs) < 3 or len(ys) < 3:
+    if len(xs) < 3 or len(ys) < 2 or (len(ys) == 2 and not _inner_rule(xs, vertical, ys)):
         return None
     n_cols, n_rows = len(xs) - 1, len(ys) - 1  # rows counted from the bottom (ys ascending)
     parent = list(range(n_cols * n_rows))
@@ -227,6 +229,12 @@ def _boxes(lines: list[Line]) -> Any:
 
 
 _CORNERS = operator.attrgetter("x0", "y0", "x1", "y1")
+
+
+def _inner_rule(xs: list[float], vertical: list[tuple[float, float, float]], ys: list[float]) -> bool:
+    """Is there a column rule inside the table (not at its edges) from its top rule to its bottom one?"""
+    height = ys[-1] - ys[0]
+    return any(xs[0] + _SNAP < x < xs[-1] - _SNAP and y1 - y0 >= height - 2 * _SNAP for x, y0, y1 in vertical)
 
 
 def _cut_at_rules(
