@@ -13,17 +13,16 @@ from zhiku.answer import Answerer
 from zhiku.chunk import Chunker
 from zhiku.parse import ParserRegistry
 from zhiku.parse.base import split_note_rows, split_table, split_title_row, table_text
-from zhiku.text import (
-    Analyzer,
+from zhiku.tabletext import (
     are_column_names,
     column_names,
+    is_header_row,
     readable,
-    sentence_spans,
     snippet,
-    split_sentences,
     table_cells,
     table_header,
 )
+from zhiku.text import Analyzer, sentence_spans, split_sentences
 from zhiku.types import Block, Hit, Locator, ParsedDocument
 
 LEAVE = (
@@ -273,3 +272,30 @@ def test_snippets_show_the_rows_the_query_names() -> None:
     assert snippet(wide, "Texas", analyzer).startswith("…\n| Texas |")  # a long header is left out
     answer = Answerer(analyzer, refusal_threshold=0.3).answer("How many days of sick leave do I get?", hits(LEAVE))
     assert "| Sick leave | 12 |" in answer.citations[0].snippet and "Annual leave" not in answer.citations[0].snippet
+
+
+SHAREHOLDERS = (
+    "| 股东名称 | 股东性质 | 持股比例 | 持股数量 | 质押或冻结情况 |  |\n"
+    "| --- | --- | --- | --- | --- | --- |\n"
+    "|  |  |  |  | 股份状态 | 数量 |\n"
+    "| 香港中央结算（代理人）有限公司 | 境外法人 | 29.43% | 257,055,899 |  |  |\n"
+    "| 北京海鸿源投资管理有限公司 | 境内非国有法人 | 9.33% | 81,494,850 | 质押 | 81,494,850 |"
+)
+
+
+def test_two_level_headers_name_their_columns(answerer: Answerer) -> None:
+    # A spanning upper header cell (merged: repeated, or left empty by the PDF grid) over a row of
+    # sub-names with no row label: both levels name the columns under them.
+    classes = "| | Class1 | Class1 | Class2 |\n| --- | --- | --- | --- |\n| | A | B | A |\n| R1 | True | False | True |"
+    assert column_names(classes, classes.index("| R1")) == ["", "Class1/A", "Class1/B", "Class2/A"]
+    assert is_header_row(classes, classes.index("| | A")) and is_header_row(classes, 0)
+    assert not is_header_row(classes, classes.index("| R1"))
+    row = SHAREHOLDERS.index("| 北京")
+    assert column_names(SHAREHOLDERS, row)[4:] == ["质押或冻结情况/股份状态", "质押或冻结情况/数量"]
+    answer = answerer.answer("北京海鸿源投资管理有限公司质押了多少股？", hits(SHAREHOLDERS))
+    assert answer.text == (
+        "股东名称：北京海鸿源投资管理有限公司；股东性质：境内非国有法人；持股比例：9.33%；持股数量：81,494,850；"
+        "质押或冻结情况/股份状态：质押；质押或冻结情况/数量：81,494,850 [1]"
+    )
+    # A plain header over data rows with labels has one level only.
+    assert column_names(LEAVE, LEAVE.index("| Sick")) == ["Leave type", "Days per year", "Paid", "Needs a document"]

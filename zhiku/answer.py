@@ -13,17 +13,8 @@ from dataclasses import dataclass
 
 from .evidence import Evidence, EvidenceScorer, SentenceScore
 from .protocols import LLM
-from .text import (
-    Analyzer,
-    are_column_names,
-    column_names,
-    detect_language,
-    sentence_spans,
-    snippet,
-    split_sentences,
-    table_cells,
-    table_header,
-)
+from .tabletext import column_names, is_header_row, snippet, table_cells
+from .text import Analyzer, detect_language, sentence_spans, split_sentences
 from .types import Answer, Citation, Hit, SentenceCheck, Usage
 
 REFUSALS = {
@@ -421,7 +412,7 @@ def _extract_rank(sentence: SentenceScore, sources: Sequence[Hit]) -> int:
     text = chunk[sentence.start : sentence.end].strip()
     if _HEADING_RE.match(text) or sentence.features.get("novel", 1.0) == 0.0:
         return 0
-    if text.startswith("|") and not table_header(chunk, sentence.start) and are_column_names(table_cells(text)):
+    if text.startswith("|") and is_header_row(chunk, sentence.start):
         return 0  # a table's header row: column names, no answer
     if chunk.startswith("|", _next_line(chunk, sentence.end)) and not text.startswith("|"):
         return 0  # a table's title line

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import CJK_RE, TABLE_SEPARATOR_RE, estimate_tokens, sentence_spans
+from .tabletext import TABLE_SEPARATOR_RE
+from .text import CJK_RE, estimate_tokens, sentence_spans
 from .types import Block, Chunk, Locator, ParsedDocument
 
 

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .text import CJK_RE, Analyzer, column_names, sentence_spans
+from .tabletext import column_names
+from .text import CJK_RE, Analyzer, sentence_spans
 from .types import Hit
 
 # Arabic numbers (3, 3.5, 1,313,851, 90%) with an optional Chinese magnitude, or Chinese numerals.

@@ -14,6 +14,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from .tabletext import TABLE_ROW_RE, TABLE_SEPARATOR_RE
+
 # CJK Unified Ideographs (+ extension A and compatibility ideographs).
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 CJK_RE = re.compile(f"[{_CJK}]")
@@ -92,97 +94,6 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             _add_span(text, m.start(), m.end(), spans)
         prose = m.end()
     return _prose_spans(text, prose, len(text), spans)
-
-
-#: A Markdown table row: a whole line between pipes.
-TABLE_ROW_RE = re.compile(r"^\|.*\|[ \t]*$", re.MULTILINE)
-#: A Markdown table's separator row.
-TABLE_SEPARATOR_RE = re.compile(r"\|[\s:\-|]*-[\s:\-|]*")
-
-
-def table_cells(row: str) -> list[str]:
-    """The cells of a Markdown table row (``| a | b |``), stripped, escaped pipes restored."""
-    inner = row.strip()
-    inner = inner[1:] if inner.startswith("|") else inner
-    inner = inner[:-1] if inner.endswith("|") and not inner.endswith("\\|") else inner
-    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", inner)]
-
-
-#: A table cell that is a number (amount, share, year): what data rows hold and header rows do not.
-NUMBER_CELL_RE = re.compile(r"[-+(（]?[\d.,，%％ ]*\d[\d.,，%％ ]*[)）]?")
-
-
-def are_column_names(cells: list[str]) -> bool:
-    """Do these header cells name columns? Two or more texts, none of them a number. A table cut
-    from the middle of a statement has a line item as its first row ("永续债 | | ", "报告期末普通股
-    股东总数 | 79,053 | …"): data, not names."""
-    names = [c for c in cells if c]
-    return len(names) >= 2 and not any(NUMBER_CELL_RE.fullmatch(c) for c in names)
-
-
-def column_names(text: str, row_start: int) -> list[str]:
-    """The column names of the Markdown table a row starting at ``row_start`` belongs to; empty when
-    the row is the first row, or when the first row is data rather than names."""
-    cells = table_cells(table_header(text, row_start))
-    return cells if are_column_names(cells) else []
-
-
-def table_header(text: str, row_start: int) -> str:
-    """The header row of the Markdown table a row starting at ``row_start`` belongs to ("" if none,
-    or if that row is the header itself)."""
-    lines = text[:row_start].split("\n")[:-1]  # the lines above the row
-    for i in range(len(lines) - 1, 0, -1):
-        line = lines[i].strip()
-        if not line.startswith("|"):
-            return ""
-        if TABLE_SEPARATOR_RE.fullmatch(line):
-            header = lines[i - 1].strip()
-            return header if header.startswith("|") else ""
-    return ""
-
-
-def readable(text: str) -> str:
-    """A chunk's text for display: table separator rows dropped and runs of empty cells collapsed,
-    so a wide table's snippet shows its words rather than pipes."""
-    if not text.startswith("|") and "\n|" not in text:
-        return text
-    lines = [line for line in text.split("\n") if not TABLE_SEPARATOR_RE.fullmatch(line.strip())]
-    return "\n".join(_EMPTY_CELLS_RE.sub("|", line) for line in lines)
-
-
-def snippet(text: str, query: str, analyzer: Analyzer, rows: int = 3) -> str:
-    """What to show of a retrieved chunk for ``query``: ``readable(text)``, except that a table
-    chunk shows what precedes its separator (title, header) and then the (first ``rows``) data rows
-    sharing the most of the query's terms, "…" marking rows left out. Every chunk of a
-    long table starts with the same head, so the head alone would make all its hits look alike. A
-    header row longer than ``_LONG_HEADER`` characters is left out: it would fill the snippet."""
-    lines = [line for line in text.split("\n") if line.strip()]
-    sep = next((i for i, line in enumerate(lines) if TABLE_SEPARATOR_RE.fullmatch(line.strip())), None)
-    if sep is None:
-        return readable(text)
-    wanted = set(analyzer.terms(query))
-    data = [line for line in lines[sep + 1 :] if line.startswith("|")]
-    shared = [len(wanted & set(analyzer.terms(line))) for line in data]
-    top = max(shared, default=0)
-    if top == 0:
-        return readable(text)
-    best = [i for i in range(len(data)) if shared[i] == top][:rows]
-    shown = lines[:sep]
-    if shown and len(readable(shown[-1])) > _LONG_HEADER:
-        shown.pop()
-    previous = -1
-    for i in best:
-        if i > previous + 1:
-            shown.append("…")
-        shown.append(data[i])
-        previous = i
-    if previous < len(data) - 1:
-        shown.append("…")
-    return readable("\n".join(shown))
-
-
-_LONG_HEADER = 120
-_EMPTY_CELLS_RE = re.compile(r"\|(?:[ \t]*\|)+")
 
 
 def _prose_spans(text: str, start: int, stop: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

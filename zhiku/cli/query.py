@@ -8,7 +8,7 @@ import textwrap
 import click
 
 from ..retrieve import MODES, describe_hits
-from ..text import snippet
+from ..tabletext import snippet
 from ..types import Answer
 from .common import kb_option, kb_or_default, open_app
 

@@ -6,7 +6,7 @@ import codecs
 import re
 
 from ..errors import ParseError
-from ..text import are_column_names
+from ..tabletext import are_column_names
 
 _WS = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")

@@ -22,7 +22,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from ..errors import ParseError
-from ..text import are_column_names, table_cells
+from ..tabletext import are_column_names, table_cells
 from ..types import Block, Locator, ParsedDocument
 from .base import HeadingTracker, normalize_rows, one_line, split_table, table_text
 from .layout import (

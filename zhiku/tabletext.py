@@ -1,0 +1,179 @@
+"""Markdown tables inside chunk text: rows, cells, column names, and what to show of them.
+
+Parsers render every table as Markdown (an optional title line, a header row, a ``| --- |``
+separator, data rows) and chunks repeat that head. Answering reads a row out with its column names
+(``column_names``), the scorer treats a row as one sentence, and ``snippet`` shows the rows a query
+names. Column names come from the header row, and from a second header row under it when the first
+spans several columns (``Class1 | Class1`` over ``A | B``; "质押或冻结情况" over "股份状态 | 数量").
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .text import Analyzer
+
+#: A Markdown table row: a whole line between pipes.
+TABLE_ROW_RE = re.compile(r"^\|.*\|[ \t]*$", re.MULTILINE)
+#: A Markdown table's separator row.
+TABLE_SEPARATOR_RE = re.compile(r"\|[\s:\-|]*-[\s:\-|]*")
+#: A table cell that is a number (amount, share, year): what data rows hold and header rows do not.
+NUMBER_CELL_RE = re.compile(r"[-+(（]?[\d.,，%％ ]*\d[\d.,，%％ ]*[)）]?")
+
+
+def table_cells(row: str) -> list[str]:
+    """The cells of a Markdown table row (``| a | b |``), stripped, escaped pipes restored."""
+    inner = row.strip()
+    inner = inner[1:] if inner.startswith("|") else inner
+    inner = inner[:-1] if inner.endswith("|") and not inner.endswith("\\|") else inner
+    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", inner)]
+
+
+def are_column_names(cells: list[str]) -> bool:
+    """Do these header cells name columns? Two or more texts, none of them a number. A table cut
+    from the middle of a statement has a line item as its first row ("永续债 | | ", "报告期末普通股
+    股东总数 | 79,053 | …"): data, not names."""
+    names = [c for c in cells if c]
+    return len(names) >= 2 and not any(NUMBER_CELL_RE.fullmatch(c) for c in names)
+
+
+def table_header(text: str, row_start: int) -> str:
+    """The header row of the Markdown table a row starting at ``row_start`` belongs to ("" if none,
+    or if that row is the header itself)."""
+    lines = text[:row_start].split("\n")[:-1]  # the lines above the row
+    for i in range(len(lines) - 1, 0, -1):
+        line = lines[i].strip()
+        if not line.startswith("|"):
+            return ""
+        if TABLE_SEPARATOR_RE.fullmatch(line):
+            header = lines[i - 1].strip()
+            return header if header.startswith("|") else ""
+    return ""
+
+
+def column_names(text: str, row_start: int) -> list[str]:
+    """The column names of the Markdown table a row starting at ``row_start`` belongs to; empty when
+    the row is a header row itself, or when the first row is data rather than names."""
+    head = _head(text, row_start)
+    if head is None:
+        return []
+    names, sub_start = head
+    return [] if sub_start == row_start else names
+
+
+def is_header_row(text: str, row_start: int) -> bool:
+    """Is the row starting at ``row_start`` a header row (the first row holding names, or the second
+    row of a two-level header)? Such a row names columns and answers nothing."""
+    head = _head(text, row_start)
+    if head is not None:
+        return head[1] == row_start
+    return not table_header(text, row_start) and are_column_names(table_cells(_line_at(text, row_start)))
+
+
+def _line_at(text: str, start: int) -> str:
+    end = text.find("\n", start)
+    return text[start : end if end >= 0 else len(text)]
+
+
+def _head(text: str, row_start: int) -> tuple[list[str], int] | None:
+    """``(column names, start of the second header row or -1)`` for the table of a data row."""
+    lines_above = text[:row_start].split("\n")[:-1]
+    # Find the separator above the row; the header is the line before it.
+    offset = row_start
+    starts: list[int] = []
+    for line in reversed(lines_above):
+        offset -= len(line) + 1
+        starts.append(offset)
+        stripped = line.strip()
+        if not stripped.startswith("|"):
+            return None
+        if TABLE_SEPARATOR_RE.fullmatch(stripped):
+            break
+    else:
+        return None
+    separator = starts[-1]
+    header_end = separator - 1
+    header_start = text.rfind("\n", 0, header_end) + 1
+    header_line = text[header_start:header_end].strip() if header_end > 0 else ""
+    header = table_cells(header_line)
+    if not header_line.startswith("|") or not are_column_names(header):
+        return None
+    first = separator + len(_line_at(text, separator)) + 1  # the first row below the separator
+    sub = table_cells(_line_at(text, first)) if first < len(text) else []
+    if not _is_second_header(header, sub):
+        return header, -1
+    return _two_level(header, sub), first
+
+
+def _is_second_header(header: list[str], sub: list[str]) -> bool:
+    """Is ``sub``, the row under the header, the lower level of a two-level header? The header spans
+    (a cell repeated from its left neighbour, or left empty by a merge) and ``sub`` names what it
+    spans: no numbers, nothing in the first (row label) column, and a name under a spanning cell."""
+    if len(sub) != len(header) or not sub or (sub[0] and sub[0] != header[0]):
+        return False
+    if any(NUMBER_CELL_RE.fullmatch(c) for c in sub if c):
+        return False
+    spans = [i > 0 and (not header[i] or header[i] == header[i - 1]) for i in range(len(header))]
+    return any(span and sub[i] for i, span in enumerate(spans)) or any(
+        sub[i] and i + 1 < len(spans) and spans[i + 1] for i in range(len(sub))
+    )
+
+
+def _two_level(header: list[str], sub: list[str]) -> list[str]:
+    """Names of a two-level header: "upper/lower" where both exist (the upper carried right over
+    cells a merge left empty), the one that exists otherwise."""
+    names: list[str] = []
+    upper = ""
+    for top, low in zip(header, sub, strict=True):
+        upper = top or (upper if low else "")
+        if low and upper and low != upper:
+            names.append(f"{upper}/{low}")
+        else:
+            names.append(low or upper)
+    return names
+
+
+def readable(text: str) -> str:
+    """A chunk's text for display: table separator rows dropped and runs of empty cells collapsed,
+    so a wide table's snippet shows its words rather than pipes."""
+    if not text.startswith("|") and "\n|" not in text:
+        return text
+    lines = [line for line in text.split("\n") if not TABLE_SEPARATOR_RE.fullmatch(line.strip())]
+    return "\n".join(_EMPTY_CELLS_RE.sub("|", line) for line in lines)
+
+
+def snippet(text: str, query: str, analyzer: Analyzer, rows: int = 3) -> str:
+    """What to show of a retrieved chunk for ``query``: ``readable(text)``, except that a table
+    chunk shows what precedes its separator (title, header) and then the (first ``rows``) data rows
+    sharing the most of the query's terms, "…" marking rows left out. Every chunk of a long table
+    starts with the same head, so the head alone would make all its hits look alike. A header row
+    longer than ``_LONG_HEADER`` characters is left out: it would fill the snippet."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    sep = next((i for i, line in enumerate(lines) if TABLE_SEPARATOR_RE.fullmatch(line.strip())), None)
+    if sep is None:
+        return readable(text)
+    wanted = set(analyzer.terms(query))
+    data = [line for line in lines[sep + 1 :] if line.startswith("|")]
+    shared = [len(wanted & set(analyzer.terms(line))) for line in data]
+    top = max(shared, default=0)
+    if top == 0:
+        return readable(text)
+    best = [i for i in range(len(data)) if shared[i] == top][:rows]
+    shown = lines[:sep]
+    if shown and len(readable(shown[-1])) > _LONG_HEADER:
+        shown.pop()
+    previous = -1
+    for i in best:
+        if i > previous + 1:
+            shown.append("…")
+        shown.append(data[i])
+        previous = i
+    if previous < len(data) - 1:
+        shown.append("…")
+    return readable("\n".join(shown))
+
+
+_LONG_HEADER = 120
+_EMPTY_CELLS_RE = re.compile(r"\|(?:[ \t]*\|)+")
