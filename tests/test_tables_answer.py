@@ -299,3 +299,19 @@ def test_two_level_headers_name_their_columns(answerer: Answerer) -> None:
     )
     # A plain header over data rows with labels has one level only.
     assert column_names(LEAVE, LEAVE.index("| Sick")) == ["Leave type", "Days per year", "Paid", "Needs a document"]
+
+
+def test_html_caption_names_its_table(tmp_path: Path) -> None:
+    path = tmp_path / "staff.html"
+    path.write_text(
+        "<html><body><table><caption>Table 2. Staff by office</caption>"
+        "<tr><th>Office</th><th>Staff</th></tr><tr><td>Beijing</td><td>120</td></tr>"
+        "<tr><td>Shanghai</td><td>80</td></tr></table></body></html>",
+        encoding="utf-8",
+    )
+    doc = ParserRegistry().parse(path)
+    check_spans(doc)
+    (table,) = doc.blocks
+    assert table.name == "Table 2. Staff by office"  # the caption was lost before 2026-12-03
+    assert table.text.startswith("Table 2. Staff by office\n\n| Office | Staff |")
+    assert table.rows == [["Office", "Staff"], ["Beijing", "120"], ["Shanghai", "80"]]

@@ -233,6 +233,10 @@ class _Walker:
         elif name == "table":
             self.flush()
             title, rows, notes = split_table(table_rows(el))
+            caption = el.find("caption")
+            if caption is not None and _own(caption, el, ("table",)):
+                # The table's own caption names it (a title row under it stays split off as well).
+                title = " ".join(filter(None, (one_line(inline_text(caption)), title)))
             if rows:
                 self.add("table", table_text(rows, title), rows=rows, name=title)
             for note in notes:
