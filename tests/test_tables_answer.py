@@ -315,3 +315,23 @@ def test_html_caption_names_its_table(tmp_path: Path) -> None:
     assert table.name == "Table 2. Staff by office"  # the caption was lost before 2026-12-03
     assert table.text.startswith("Table 2. Staff by office\n\n| Office | Staff |")
     assert table.rows == [["Office", "Staff"], ["Beijing", "120"], ["Shanghai", "80"]]
+
+
+def test_structured_rows_get_real_column_names() -> None:
+    from zhiku.ingest import extract_tables
+
+    years = [["Item", "2022", "2023"], ["Revenue", "1,200", "1,350"]]  # years name columns
+    continued = [["Inventory", "300", "280"], ["Total assets", "24,682", "21,499"]]
+    bare = [["一般风险准备", "", ""], ["未分配利润", "-2,038,791,290.11", "-2,034,142,303.59"]]
+    doc = ParsedDocument.from_blocks(
+        [
+            Block("table", table_text(years), rows=years),
+            Block("table", table_text([["Item", "Closing", "Opening"], *continued]), rows=continued),
+            Block("table", table_text(bare), rows=bare),
+        ]
+    )
+    first, second, third = extract_tables(doc)
+    assert (first.columns, first.rows) == (["Item", "2022", "2023"], [["Revenue", "1,200", "1,350"]])
+    assert (second.columns, second.rows) == (["Item", "Closing", "Opening"], continued)  # the carried header
+    assert (third.columns, third.rows) == (["column 1", "column 2", "column 3"], bare)  # no header at all
+    assert are_column_names(["Item", "2022", "2023"]) and not are_column_names(["Revenue", "1,200", "1,350"])

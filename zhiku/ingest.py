@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from .errors import ParseError, ZhikuError
-from .types import DocumentRecord, ParsedDocument, TableRecord
+from .tabletext import are_column_names, table_cells
+from .types import Block, DocumentRecord, ParsedDocument, TableRecord
 
 if TYPE_CHECKING:  # the parse worker imports this module: it must not pull in numpy, pydantic or the store
     from .chunk import Chunker
@@ -110,9 +111,24 @@ def extract_tables(parsed: ParsedDocument) -> list[TableRecord]:
             continue
         n = len(tables) + 1
         name = block.name or " > ".join(block.locator.heading_path) or f"table {n}"
-        header, *body = block.rows
-        tables.append(TableRecord(name, list(header), [list(r) for r in body], block.locator, ord=n - 1))
+        header, body = _columns(block)
+        tables.append(TableRecord(name, header, body, block.locator, ord=n - 1))
     return tables
+
+
+def _columns(block: Block) -> tuple[list[str], list[list[str]]]:
+    """A table block's columns and data rows. Its first row names the columns, unless it is data (a
+    table continued from the page before, a statement's line item): then the header its Markdown
+    carries names them, or, without one, "column 1", "column 2", ..."""
+    assert block.rows is not None
+    rows = [list(r) for r in block.rows]
+    if are_column_names(rows[0]):
+        return rows[0], rows[1:]
+    head = next((line for line in block.text.split("\n") if line.startswith("|")), "")
+    carried = table_cells(head)
+    if len(carried) == len(rows[0]) and carried != rows[0] and are_column_names(carried):
+        return carried, rows
+    return [f"column {i}" for i in range(1, len(rows[0]) + 1)], rows
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f/\\:]+")

@@ -32,11 +32,19 @@ def table_cells(row: str) -> list[str]:
 
 
 def are_column_names(cells: list[str]) -> bool:
-    """Do these header cells name columns? Two or more texts, none of them a number. A table cut
-    from the middle of a statement has a line item as its first row ("永续债 | | ", "报告期末普通股
-    股东总数 | 79,053 | …"): data, not names."""
+    """Do these header cells name columns? Two or more texts, none of them an amount (a year such as
+    "2023" is a name: "Item | 2022 | 2023"). A table cut from the middle of a statement has a line
+    item as its first row ("永续债 | | ", "报告期末普通股股东总数 | 79,053 | …"): data, not names."""
     names = [c for c in cells if c]
-    return len(names) >= 2 and not any(NUMBER_CELL_RE.fullmatch(c) for c in names)
+    return len(names) >= 2 and not any(is_amount(c) for c in names)
+
+
+def is_amount(cell: str) -> bool:
+    """A number that is data (``79,053``, ``-2.5%``, ``0``), not a year used as a column name."""
+    return bool(NUMBER_CELL_RE.fullmatch(cell)) and not _YEAR_RE.fullmatch(cell)
+
+
+_YEAR_RE = re.compile(r"(?:19|20)\d\d")
 
 
 def table_header(text: str, row_start: int) -> str:
@@ -113,7 +121,7 @@ def _is_second_header(header: list[str], sub: list[str]) -> bool:
     spans: no numbers, nothing in the first (row label) column, and a name under a spanning cell."""
     if len(sub) != len(header) or not sub or (sub[0] and sub[0] != header[0]):
         return False
-    if any(NUMBER_CELL_RE.fullmatch(c) for c in sub if c):
+    if any(is_amount(c) for c in sub if c):
         return False
     spans = [i > 0 and (not header[i] or header[i] == header[i - 1]) for i in range(len(header))]
     return any(span and sub[i] for i, span in enumerate(spans)) or any(
