@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 TABLE_ROW_RE = re.compile(r"^\|.*\|[ \t]*$", re.MULTILINE)
 #: A Markdown table's separator row.
 TABLE_SEPARATOR_RE = re.compile(r"\|[\s:\-|]*-[\s:\-|]*")
-#: A table cell that is a number (amount, share, year): what data rows hold and header rows do not.
-NUMBER_CELL_RE = re.compile(r"[-+(（]?[\d.,，%％ ]*\d[\d.,，%％ ]*[)）]?")
+#: A table cell that is a number (amount, share, year) when it also holds a digit: what data rows
+#: hold and header rows do not. One character class, no nested repeats: linear on any input.
+NUMBER_CELL_RE = re.compile(r"[-+(（]?[\d.,，%％ ]+[)）]?")
 
 
 def table_cells(row: str) -> list[str]:
@@ -41,7 +42,7 @@ def are_column_names(cells: list[str]) -> bool:
 
 def is_amount(cell: str) -> bool:
     """A number that is data (``79,053``, ``-2.5%``, ``0``), not a year used as a column name."""
-    return bool(NUMBER_CELL_RE.fullmatch(cell)) and not _YEAR_RE.fullmatch(cell)
+    return bool(NUMBER_CELL_RE.fullmatch(cell)) and any(ch.isdigit() for ch in cell) and not _YEAR_RE.fullmatch(cell)
 
 
 _YEAR_RE = re.compile(r"(?:19|20)\d\d")

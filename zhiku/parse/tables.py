@@ -305,7 +305,7 @@ def _deal(ln: Line, cuts: list[float]) -> list[Line] | None:
     if len(words) == len(columns):
         for column, word in zip(columns, words, strict=True):
             column.append(word)
-    elif all(_NUMBER.fullmatch(w) for w in words):
+    elif all(_NUMBER.fullmatch(w) and any(ch.isdigit() for ch in w) for w in words):
         width = (ln.x1 - ln.x0) / max(len(ln.text), 1)
         for m in _WORD.finditer(ln.text):
             x = ln.x0 + width * (m.start() + m.end()) / 2
@@ -319,7 +319,7 @@ def _deal(ln: Line, cuts: list[float]) -> list[Line] | None:
     ]
 
 
-_NUMBER = re.compile(r"[-+(]?[\d.,]*\d[\d.,]*%?\)?")
+_NUMBER = re.compile(r"[-+(]?[\d.,]+%?\)?")  # with a digit (checked apart: linear on any word)
 _WORD = re.compile(r"\S+")
 
 
