@@ -18,6 +18,7 @@ from zhiku.tabletext import (
     column_names,
     is_amount,
     is_header_row,
+    is_table_row,
     readable,
     snippet,
     table_cells,
@@ -345,3 +346,19 @@ def test_hostile_cells_are_judged_in_linear_time() -> None:
     assert not is_amount(cell) and are_column_names([cell, "Name"])
     table = f"| {cell} | Name |\n| --- | --- |\n| 1 | a |"
     assert column_names(table, table.index("| 1 |")) == [cell, "Name"]
+
+
+def test_pipes_in_prose_are_no_table(answerer: Answerer) -> None:
+    # CMRC's DEV_20 context ends in MediaWiki table markup; without a separator line no text is a
+    # table, so its sentences are scored and quoted as before the table code.
+    prose = '舜天是琉球国舜天王朝建立者，神号尊敦。|-style="text-align: center;"\n|a| b |'
+    assert split_sentences(prose) == [
+        "舜天是琉球国舜天王朝建立者，神号尊敦。",
+        '|-style="text-align: center;"',
+        "|a| b |",
+    ]
+    assert not is_table_row(prose, prose.index("|a|"))
+    assert is_table_row(LEAVE, LEAVE.index("| Sick")) and is_table_row(LEAVE, LEAVE.index("| Leave type"))
+    assert not is_table_row(LEAVE, LEAVE.index("Sick"))  # not at the start of a line
+    answer = answerer.answer("舜天的神号是什么？", hits(prose))
+    assert "尊敦" in answer.text and "：" not in answer.text.split("[")[0]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .evidence import Evidence, EvidenceScorer, SentenceScore
 from .protocols import LLM
-from .tabletext import column_names, is_header_row, snippet, table_cells
+from .tabletext import column_names, is_header_row, is_table_row, snippet, table_cells
 from .text import Analyzer, detect_language, sentence_spans, split_sentences
 from .types import Answer, Citation, Hit, SentenceCheck, Usage
 
@@ -56,10 +56,10 @@ def _with_neighbours(
     lo, hi = max(0, here - n), min(len(around), here + n + 1)
     # Context comes from the same paragraph: not across a blank line (another block: a caption, a
     # heading, a table's rows), and prose does not run on into a table.
-    while lo < here and ("\n\n" in text[around[lo][1] : around[here][0]] or text.startswith("|", around[lo][0])):
+    while lo < here and ("\n\n" in text[around[lo][1] : around[here][0]] or is_table_row(text, around[lo][0])):
         lo += 1
     while hi - 1 > here and (
-        "\n\n" in text[around[here][1] : around[hi - 1][0]] or text.startswith("|", around[hi - 1][0])
+        "\n\n" in text[around[here][1] : around[hi - 1][0]] or is_table_row(text, around[hi - 1][0])
     ):
         hi -= 1
     start, end = around[lo][0], around[hi - 1][1]
@@ -287,7 +287,7 @@ class Answerer:
         for hit_index, start, end in spans:
             n = numbering.setdefault(hit_index, len(numbering) + 1)
             text = sources[hit_index].text[start:end].strip()
-            if text.startswith("|"):  # a table row, read out with its column names
+            if is_table_row(sources[hit_index].text, start):  # read out with its column names
                 parts.append(f"{_read_row(sources[hit_index].text, start, language)} [{n}]")
             elif _LIST_ITEM_RE.match(text):  # a procedure: one block, one citation
                 parts.append(f"{text} [{n}]")
@@ -412,15 +412,16 @@ def _extract_rank(sentence: SentenceScore, sources: Sequence[Hit]) -> int:
     text = chunk[sentence.start : sentence.end].strip()
     if _HEADING_RE.match(text) or sentence.features.get("novel", 1.0) == 0.0:
         return 0
-    if text.startswith("|") and is_header_row(chunk, sentence.start):
+    row = is_table_row(chunk, sentence.start)
+    if row and is_header_row(chunk, sentence.start):
         return 0  # a table's header row: column names, no answer
-    if chunk.startswith("|", _next_line(chunk, sentence.end)) and not text.startswith("|"):
+    if not row and is_table_row(chunk, _next_line(chunk, sentence.end)):
         return 0  # a table's title line
     return 2 if sentence.type_ok and sentence.features.get("near", 0.0) > 0 else 1
 
 
 def _is_row(sentence: SentenceScore, sources: Sequence[Hit]) -> bool:
-    return sources[sentence.hit_index].text.startswith("|", sentence.start)
+    return is_table_row(sources[sentence.hit_index].text, sentence.start)
 
 
 def _as_specific(sentence: SentenceScore, best: SentenceScore) -> bool:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .tabletext import column_names
+from .tabletext import column_names, is_table_row
 from .text import CJK_RE, Analyzer, sentence_spans
 from .types import Hit
 
@@ -170,7 +170,7 @@ class EvidenceScorer:
         headers: dict[str, set[str]] = {}
         for j, (s, e) in enumerate(spans):
             sentence = text[s:e]
-            if sentence.startswith("|"):
+            if is_table_row(text, s):
                 # A table row's context is its column names, not the rows around it.
                 header = " ".join(column_names(text, s))
                 if header not in headers:

@@ -24,6 +24,24 @@ TABLE_SEPARATOR_RE = re.compile(r"\|[\s:\-|]*-[\s:\-|]*")
 NUMBER_CELL_RE = re.compile(r"[-+(（]?[\d.,，%％ ]+[)）]?")
 
 
+#: A separator row on a line of its own: a text without one holds no Markdown table.
+SEPARATOR_LINE_RE = re.compile(r"^\|[\s:\-|]*-[\s:\-|]*$", re.MULTILINE)
+
+
+def is_table_row(text: str, start: int) -> bool:
+    """Is the line starting at ``start`` a row of a Markdown table: a whole line between pipes, with
+    a separator under its table's header (a stray "|-style=..." left in prose is no row)."""
+    if not text.startswith("|", start) or (start and text[start - 1] != "\n"):
+        return False
+    line = _line_at(text, start).rstrip()
+    if len(line) < 2 or not line.endswith("|"):
+        return False
+    if table_header(text, start):
+        return True
+    after = start + len(_line_at(text, start)) + 1  # a header row: the separator is right below it
+    return after < len(text) and bool(TABLE_SEPARATOR_RE.fullmatch(_line_at(text, after).strip()))
+
+
 def table_cells(row: str) -> list[str]:
     """The cells of a Markdown table row (``| a | b |``), stripped, escaped pipes restored."""
     inner = row.strip()
