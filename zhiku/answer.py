@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .evidence import Evidence, EvidenceScorer, SentenceScore
 from .protocols import LLM
-from .tabletext import column_names, is_header_row, is_table_row, snippet, table_cells
+from .tabletext import is_header_row, is_table_row, read_row, snippet
 from .text import Analyzer, detect_language, sentence_spans, split_sentences
 from .types import Answer, Citation, Hit, SentenceCheck, Usage
 
@@ -288,7 +288,7 @@ class Answerer:
             n = numbering.setdefault(hit_index, len(numbering) + 1)
             text = sources[hit_index].text[start:end].strip()
             if is_table_row(sources[hit_index].text, start):  # read out with its column names
-                parts.append(f"{_read_row(sources[hit_index].text, start, language)} [{n}]")
+                parts.append(f"{read_row(sources[hit_index].text, start, language)} [{n}]")
             elif _LIST_ITEM_RE.match(text):  # a procedure: one block, one citation
                 parts.append(f"{text} [{n}]")
             else:  # every sentence carries its citation
@@ -437,20 +437,6 @@ def _next_line(text: str, end: int) -> int:
     return m.end() if m else len(text)
 
 
-def _read_row(text: str, start: int, language: str) -> str:
-    """The table row starting at ``start`` as "column: value" pairs ("Permit: 18,870; Handgun:
-    23,022"); empty cells are left out, a cell under no column name stands alone."""
-    row = text[start : text.find("\n", start) if "\n" in text[start:] else len(text)]
-    names = column_names(text, start)
-    colon, separator = ("：", "；") if language == "zh" else (": ", "; ")
-    pairs = []
-    for i, cell in enumerate(table_cells(row)):
-        if cell:
-            name = names[i] if i < len(names) else ""
-            pairs.append(f"{name}{colon}{cell}" if name and name != cell else cell)
-    return separator.join(pairs)
-
-
 _NEXT_LINE_RE = re.compile(r"\n\s*")
 
 
@@ -461,7 +447,7 @@ def _cited(text: str, count: int) -> list[int]:
 
 
 def _citation(n: int, hit: Hit, shown: str) -> Citation:
-    """Citation ``n`` for ``hit``; ``shown`` is the part of its text to show (``text.snippet``)."""
+    """Citation ``n`` for ``hit``; ``shown`` is the part of its text to show (``tabletext.snippet``)."""
     shown = shown if len(shown) <= 240 else shown[:240].rstrip() + "…"
     return Citation(n, hit.chunk_id, hit.doc_id, hit.path, hit.title, hit.locator, shown, hit.score)
 

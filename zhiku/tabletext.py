@@ -162,6 +162,20 @@ def _two_level(header: list[str], sub: list[str]) -> list[str]:
     return names
 
 
+def read_row(text: str, start: int, language: str) -> str:
+    """The table row starting at ``start`` as "column: value" pairs ("Permit: 18,870; Handgun:
+    23,022"; Chinese "：" and "；"); empty cells are left out, a cell under no column name stands
+    alone."""
+    names = column_names(text, start)
+    colon, separator = ("：", "；") if language == "zh" else (": ", "; ")
+    pairs = []
+    for i, cell in enumerate(table_cells(_line_at(text, start))):
+        if cell:
+            name = names[i] if i < len(names) else ""
+            pairs.append(f"{name}{colon}{cell}" if name and name != cell else cell)
+    return separator.join(pairs)
+
+
 def readable(text: str) -> str:
     """A chunk's text for display: table separator rows dropped and runs of empty cells collapsed,
     so a wide table's snippet shows its words rather than pipes."""
