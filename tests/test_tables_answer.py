@@ -16,8 +16,10 @@ from zhiku.parse.base import split_note_rows, split_table, split_title_row, tabl
 from zhiku.tabletext import (
     are_column_names,
     column_names,
+    has_separator,
     is_amount,
     is_header_row,
+    is_separator,
     is_table_row,
     readable,
     snippet,
@@ -346,6 +348,10 @@ def test_hostile_cells_are_judged_in_linear_time() -> None:
     assert not is_amount(cell) and are_column_names([cell, "Name"])
     table = f"| {cell} | Name |\n| --- | --- |\n| 1 | a |"
     assert column_names(table, table.index("| 1 |")) == [cell, "Name"]
+    # and a long dashed line that is not quite a separator row (2.5 s at 20,000 characters before)
+    dashes = "|" + "-" * 200_000 + "x"
+    assert not is_separator(dashes) and not has_separator(dashes)
+    assert sentence_spans(dashes) == [(0, len(dashes))]
 
 
 def test_pipes_in_prose_are_no_table(answerer: Answerer) -> None:

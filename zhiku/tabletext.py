@@ -17,15 +17,25 @@ if TYPE_CHECKING:
 
 #: A Markdown table row: a whole line between pipes.
 TABLE_ROW_RE = re.compile(r"^\|.*\|[ \t]*$", re.MULTILINE)
-#: A Markdown table's separator row.
-TABLE_SEPARATOR_RE = re.compile(r"\|[\s:\-|]*-[\s:\-|]*")
+#: The characters of a separator row (one class, no nested repeats: linear on any input).
+_SEPARATOR_CHARS_RE = re.compile(r"\|[ \t:|-]*")
+_SEPARATOR_LINE_RE = re.compile(r"^\|[ \t:|-]*$", re.MULTILINE)
+
+
+def is_separator(line: str) -> bool:
+    """Is ``line`` a Markdown table's separator row (``| --- | :-: |``)?"""
+    line = line.strip()
+    return "-" in line and bool(_SEPARATOR_CHARS_RE.fullmatch(line))
+
+
+def has_separator(text: str) -> bool:
+    """Does ``text`` hold a separator row on a line of its own (and so, possibly, a table)?"""
+    return any("-" in m.group() for m in _SEPARATOR_LINE_RE.finditer(text))
+
+
 #: A table cell that is a number (amount, share, year) when it also holds a digit: what data rows
 #: hold and header rows do not. One character class, no nested repeats: linear on any input.
 NUMBER_CELL_RE = re.compile(r"[-+(（]?[\d.,，%％ ]+[)）]?")
-
-
-#: A separator row on a line of its own: a text without one holds no Markdown table.
-SEPARATOR_LINE_RE = re.compile(r"^\|[\s:\-|]*-[\s:\-|]*$", re.MULTILINE)
 
 
 def is_table_row(text: str, start: int) -> bool:
@@ -39,7 +49,7 @@ def is_table_row(text: str, start: int) -> bool:
     if table_header(text, start):
         return True
     after = start + len(_line_at(text, start)) + 1  # a header row: the separator is right below it
-    return after < len(text) and bool(TABLE_SEPARATOR_RE.fullmatch(_line_at(text, after).strip()))
+    return after < len(text) and bool(is_separator(_line_at(text, after)))
 
 
 def table_cells(row: str) -> list[str]:
@@ -74,7 +84,7 @@ def table_header(text: str, row_start: int) -> str:
         line = lines[i].strip()
         if not line.startswith("|"):
             return ""
-        if TABLE_SEPARATOR_RE.fullmatch(line):
+        if is_separator(line):
             header = lines[i - 1].strip()
             return header if header.startswith("|") else ""
     return ""
@@ -116,7 +126,7 @@ def _head(text: str, row_start: int) -> tuple[list[str], int] | None:
         stripped = line.strip()
         if not stripped.startswith("|"):
             return None
-        if TABLE_SEPARATOR_RE.fullmatch(stripped):
+        if is_separator(stripped):
             break
     else:
         return None
@@ -181,7 +191,7 @@ def readable(text: str) -> str:
     so a wide table's snippet shows its words rather than pipes."""
     if not text.startswith("|") and "\n|" not in text:
         return text
-    lines = [line for line in text.split("\n") if not TABLE_SEPARATOR_RE.fullmatch(line.strip())]
+    lines = [line for line in text.split("\n") if not is_separator(line)]
     return "\n".join(_EMPTY_CELLS_RE.sub("|", line) for line in lines)
 
 
@@ -192,7 +202,7 @@ def snippet(text: str, query: str, analyzer: Analyzer, rows: int = 3) -> str:
     starts with the same head, so the head alone would make all its hits look alike. A header row
     longer than ``_LONG_HEADER`` characters is left out: it would fill the snippet."""
     lines = [line for line in text.split("\n") if line.strip()]
-    sep = next((i for i, line in enumerate(lines) if TABLE_SEPARATOR_RE.fullmatch(line.strip())), None)
+    sep = next((i for i, line in enumerate(lines) if is_separator(line)), None)
     if sep is None:
         return readable(text)
     wanted = set(analyzer.terms(query))

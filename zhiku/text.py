@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .tabletext import SEPARATOR_LINE_RE, TABLE_ROW_RE, TABLE_SEPARATOR_RE
+from .tabletext import TABLE_ROW_RE, has_separator, is_separator
 
 # CJK Unified Ideographs (+ extension A and compatibility ideographs).
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -84,13 +84,13 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     A Markdown table row is one span, whatever its cells say (a row is the unit a table answers
     with); separator rows (``| --- |``) are no span at all.
     """
-    if (not text.startswith("|") and "\n|" not in text) or not SEPARATOR_LINE_RE.search(text):
+    if (not text.startswith("|") and "\n|" not in text) or not has_separator(text):
         return _prose_spans(text, 0, len(text), [])
     spans: list[tuple[int, int]] = []
     prose = 0  # where the prose before the next table row starts
     for m in TABLE_ROW_RE.finditer(text):
         _prose_spans(text, prose, m.start(), spans)
-        if not TABLE_SEPARATOR_RE.fullmatch(m.group()):
+        if not is_separator(m.group()):
             _add_span(text, m.start(), m.end(), spans)
         prose = m.end()
     return _prose_spans(text, prose, len(text), spans)
