@@ -314,3 +314,14 @@ def test_zip_limits_from_settings_apply_to_ingestion(tmp_path: Path) -> None:
         assert default.add("default", [docx_path]).ok
     finally:
         default.close()
+
+
+def test_long_pathological_lines_parse_in_linear_time(registry: ParserRegistry, tmp_path: Path) -> None:
+    # Lines that nearly match a table delimiter row or a number ("|-|-|…x", "1111…x"): the patterns
+    # that tested them backtracked quadratically (1.3 s at 8,000 characters; this size would take
+    # minutes and hit the parse time limit instead of parsing).
+    line = "|-" * 100_000 + "x"
+    md = tmp_path / "odd.md"
+    md.write_text(f"| a | b |\n{line}\n\nText after.\n", encoding="utf-8")
+    doc = registry.parse(md)
+    assert "Text after." in doc.text and line in doc.text

@@ -25,8 +25,9 @@ from .base import is_cjk, join_lines
 #: pdfium's marker for a hyphen it judged soft (a word broken at the line end), plus real hyphens.
 _HYPHENS = ("-", "\u00ad", "\u2010", "\x02", "\ufffe")
 _SENTENCE_END = tuple(".!?:;。！？：；…")
-#: A cell that is a number, amount, percentage or date.
-_NUMERIC = re.compile(r"^[\s\d,.\-–—%()$¥€£+/:*#]*\d[\s\d,.\-–—%()$¥€£+/:*#]*$")
+#: The characters of a cell that is a number, amount, percentage or date (with a digit among them,
+#: checked apart: one class, so the match is linear on any line).
+_NUMERIC = re.compile(r"[\s\d,.\-–—%()$¥€£+/:*#]*")
 #: Text with a page number at its start or end, set apart by a space.
 _NUMBERED = re.compile(r"^(?:\d{1,4}\s+\S.*|.*\S\s+\d{1,4})$")
 _BULLETS = tuple("•◦▪▫‣⁃●○■□➢►–")
@@ -103,6 +104,10 @@ class Paragraph:
 
 
 # -- running headers and footers ---------------------------------------------------------------------
+
+
+def _is_numeric(text: str) -> bool:
+    return bool(_NUMERIC.fullmatch(text)) and any(ch.isdigit() for ch in text)
 
 
 def _edge_key(text: str) -> str:
@@ -392,7 +397,7 @@ def _is_grid(columns: list[list[Line]]) -> bool:
         return False
     # The cheap tests first (the answer does not depend on the order): text columns fail here
     # without their rows being banded.
-    numeric = sum(1 for ln in lines if _NUMERIC.match(ln.text)) >= 0.3 * len(lines)
+    numeric = sum(1 for ln in lines if _is_numeric(ln.text)) >= 0.3 * len(lines)
     # Without numbers, only many short cells that leave their columns mostly empty: reading text
     # columns row by row would interleave their sentences, a worse mistake than the reverse.
     if not numeric and (len(columns) < 3 or sorted([len(ln.text) for ln in lines])[len(lines) // 2] > 25):
