@@ -22,11 +22,10 @@ from zhiku.tabletext import (
     is_separator,
     is_table_row,
     readable,
-    snippet,
     table_cells,
     table_header,
 )
-from zhiku.text import Analyzer, sentence_spans, split_sentences
+from zhiku.text import Analyzer, sentence_spans, snippet, split_sentences
 from zhiku.types import Block, Hit, Locator, ParsedDocument
 
 LEAVE = (
@@ -368,3 +367,15 @@ def test_pipes_in_prose_are_no_table(answerer: Answerer) -> None:
     assert not is_table_row(LEAVE, LEAVE.index("Sick"))  # not at the start of a line
     answer = answerer.answer("舜天的神号是什么？", hits(prose))
     assert "尊敦" in answer.text and "：" not in answer.text.split("[")[0]
+
+
+def test_prose_snippets_start_at_the_sentence_the_query_names() -> None:
+    analyzer = Analyzer()
+    filler = " ".join(f"Sentence {i} is about office plants and nothing else." for i in range(8))
+    text = f"{filler} Parking permits are issued by the facilities desk on the ground floor. Then more."
+    shown = snippet(text, "Where do I get a parking permit?", analyzer)
+    assert shown.startswith("…Sentence 7 is about office plants") or shown.startswith("…Parking permits")
+    assert "Parking permits are issued" in shown[:240]
+    short = "Parking permits are issued by the facilities desk. Office plants are watered on Fridays."
+    assert snippet(short, "parking permit", analyzer) == short  # the head already shows it
+    assert snippet(text, "quantum chromodynamics", analyzer) == text  # nothing named: the head

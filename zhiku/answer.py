@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from .evidence import Evidence, EvidenceScorer, SentenceScore
 from .protocols import LLM
-from .tabletext import is_header_row, is_table_row, read_row, snippet
-from .text import Analyzer, detect_language, sentence_spans, split_sentences
+from .tabletext import is_header_row, is_table_row, read_row
+from .text import Analyzer, detect_language, sentence_spans, snippet, split_sentences
 from .types import Answer, Citation, Hit, SentenceCheck, Usage
 
 REFUSALS = {
@@ -447,7 +447,7 @@ def _cited(text: str, count: int) -> list[int]:
 
 
 def _citation(n: int, hit: Hit, shown: str) -> Citation:
-    """Citation ``n`` for ``hit``; ``shown`` is the part of its text to show (``tabletext.snippet``)."""
+    """Citation ``n`` for ``hit``; ``shown`` is the part of its text to show (``text.snippet``)."""
     shown = shown if len(shown) <= 240 else shown[:240].rstrip() + "…"
     return Citation(n, hit.chunk_id, hit.doc_id, hit.path, hit.title, hit.locator, shown, hit.score)
 

@@ -195,22 +195,22 @@ def readable(text: str) -> str:
     return "\n".join(_EMPTY_CELLS_RE.sub("|", line) for line in lines)
 
 
-def snippet(text: str, query: str, analyzer: Analyzer, rows: int = 3) -> str:
-    """What to show of a retrieved chunk for ``query``: ``readable(text)``, except that a table
-    chunk shows what precedes its separator (title, header) and then the (first ``rows``) data rows
-    sharing the most of the query's terms, "…" marking rows left out. Every chunk of a long table
-    starts with the same head, so the head alone would make all its hits look alike. A header row
-    longer than ``_LONG_HEADER`` characters is left out: it would fill the snippet."""
+def table_snippet(text: str, wanted: set[str], analyzer: Analyzer, rows: int = 3) -> str | None:
+    """What to show of a table chunk for a query's terms ``wanted``: what precedes its separator
+    (title, header), then the (first ``rows``) data rows sharing the most of those terms, "…"
+    marking rows left out. None for a chunk without a table, or when no row shares a term. Every
+    chunk of a long table starts with the same head, so the head alone would make all its hits look
+    alike. A header row longer than ``_LONG_HEADER`` characters is left out: it would fill the
+    snippet."""
     lines = [line for line in text.split("\n") if line.strip()]
     sep = next((i for i, line in enumerate(lines) if is_separator(line)), None)
     if sep is None:
-        return readable(text)
-    wanted = set(analyzer.terms(query))
+        return None
     data = [line for line in lines[sep + 1 :] if line.startswith("|")]
     shared = [len(wanted & set(analyzer.terms(line))) for line in data]
     top = max(shared, default=0)
     if top == 0:
-        return readable(text)
+        return None
     best = [i for i in range(len(data)) if shared[i] == top][:rows]
     shown = lines[:sep]
     if shown and len(readable(shown[-1])) > _LONG_HEADER:

@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .tabletext import TABLE_ROW_RE, has_separator, is_separator
+from .tabletext import TABLE_ROW_RE, has_separator, is_separator, readable, table_snippet
 
 # CJK Unified Ideographs (+ extension A and compatibility ideographs).
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -94,6 +94,30 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             _add_span(text, m.start(), m.end(), spans)
         prose = m.end()
     return _prose_spans(text, prose, len(text), spans)
+
+
+def snippet(text: str, query: str, analyzer: Analyzer, width: int = 240) -> str:
+    """What to show of a retrieved chunk for ``query`` (callers cut it to ``width``): a table chunk's
+    head and the rows the query names (``tabletext.table_snippet``); prose from the sentence sharing
+    the most query terms, with the sentence before it when that is short, "…" marking the cut, when
+    that sentence would fall outside the first half of ``width``; otherwise the chunk from its start.
+    """
+    wanted = set(analyzer.terms(query))
+    table = table_snippet(text, wanted, analyzer)
+    if table is not None:
+        return table
+    shown = readable(text)
+    spans = sentence_spans(shown)
+    if not wanted or len(spans) < 2:
+        return shown
+    shared = [len(wanted & set(analyzer.terms(shown[s:e]))) for s, e in spans]
+    best = shared.index(max(shared))
+    if shared[best] == 0 or spans[best][1] <= width // 2:
+        return shown
+    start = spans[best][0]
+    if best and start - spans[best - 1][0] < width // 3:
+        start = spans[best - 1][0]
+    return "…" + shown[start:]
 
 
 def _prose_spans(text: str, start: int, stop: int, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -8,7 +8,7 @@ import textwrap
 import click
 
 from ..retrieve import MODES, describe_hits
-from ..tabletext import snippet
+from ..text import snippet
 from ..types import Answer
 from .common import kb_option, kb_or_default, open_app
 
@@ -60,7 +60,7 @@ def search(
             click.secho(f"[{i + 1}] {hit.path}" + (f"  ({where})" if where else ""), bold=True)
             if explain:
                 click.secho("    " + explained[i], fg="cyan")
-            shown = snippet(hit.text, query, app.analyzer)
+            shown = snippet(hit.text, query, app.analyzer, width=300)
             click.echo(textwrap.indent(textwrap.shorten(shown, 300, placeholder=" …"), "    "))
 
 
