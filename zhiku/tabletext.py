@@ -28,6 +28,22 @@ def is_separator(line: str) -> bool:
     return "-" in line and bool(_SEPARATOR_CHARS_RE.fullmatch(line))
 
 
+def is_delimiter_row(line: str) -> bool:
+    """A GFM table's delimiter row as people write it (``| --- | :-: |``, outer pipes optional).
+    Checked cell by cell rather than with one pattern, whose nested repeats backtracked
+    quadratically on long lines."""
+    s = line.strip()
+    if "-" not in s or not _DELIM_CHARS_RE.fullmatch(s):
+        return False
+    s = s[1:] if s.startswith("|") else s
+    s = s[:-1] if s.endswith("|") else s
+    return all(_DELIM_CELL_RE.fullmatch(cell.strip()) for cell in s.split("|"))
+
+
+_DELIM_CHARS_RE = re.compile(r"[ \t|:-]+")
+_DELIM_CELL_RE = re.compile(r":?-+:?")
+
+
 def has_separator(text: str) -> bool:
     """Does ``text`` hold a separator row on a line of its own (and so, possibly, a table)?"""
     return any("-" in m.group() for m in _SEPARATOR_LINE_RE.finditer(text))

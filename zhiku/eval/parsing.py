@@ -58,6 +58,7 @@ from ..errors import ZhikuError
 from ..parse import ParserRegistry
 from ..parse.safety import ZipLimits
 from ..settings import Settings
+from ..tabletext import is_delimiter_row
 from ..text import CJK_RE
 from ..types import ParsedDocument
 from .report import ProgressFactory, bar
@@ -73,9 +74,9 @@ _IMAGE_RE = re.compile("!" + _LINK_TEXT + _LINK_URL)
 _LINK_RE = re.compile(_LINK_TEXT + _LINK_URL)
 _AUTOLINK_RE = re.compile(r"<(?:https?|ftp|mailto):[^>\s]*>", re.IGNORECASE)
 _TAG_RE = re.compile(r"</?[A-Za-z][^>]*>")
-_FENCE_RE = re.compile(r"^\s*(```|~~~).*$", re.MULTILINE)
-_ORDERED_RE = re.compile(r"^(\s*)\d{1,3}[.)](?=\s)", re.MULTILINE)
-_SEPARATOR_RE = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+# Horizontal whitespace only: ``\s`` would let a match run over blank lines and backtrack.
+_FENCE_RE = re.compile(r"^[ \t]*(```|~~~).*$", re.MULTILINE)
+_ORDERED_RE = re.compile(r"^([ \t]*)\d{1,3}[.)](?=\s)", re.MULTILINE)
 _CELL_SPLIT_RE = re.compile(r"(?<!\\)\|")
 
 
@@ -88,7 +89,7 @@ def strip_markdown(text: str) -> str:
     text = _TAG_RE.sub(" ", text)
     text = _FENCE_RE.sub(" ", text)
     text = _ORDERED_RE.sub(r"\1", text)
-    text = "\n".join(" " if _SEPARATOR_RE.match(line) and "-" in line else line for line in text.splitlines())
+    text = "\n".join(" " if is_delimiter_row(line) else line for line in text.splitlines())
     return html.unescape(text)
 
 
@@ -155,7 +156,7 @@ def markdown_tables(text: str) -> list[list[list[str]]]:
     i = 0
     while i + 1 < len(lines):
         head, sep = lines[i], lines[i + 1]
-        if "|" in head and "-" in sep and _SEPARATOR_RE.match(sep):
+        if "|" in head and is_delimiter_row(sep):
             rows = [_split_row(head)]
             i += 2
             while i < len(lines) and "|" in lines[i] and lines[i].strip():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..tabletext import is_delimiter_row
 from ..types import Block, BlockKind, Locator, ParsedDocument
 from .base import HeadingTracker, decode_text, join_lines, normalize_rows, one_line, render_table
 
@@ -18,23 +19,10 @@ _SETEXT_2 = re.compile(r"^ {0,3}-+[ \t]*$")
 _HR = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
-_DELIM_CHARS = re.compile(r"[ \t|:-]+")
-_DELIM_CELL = re.compile(r":?-+:?")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
-
-
-def _is_delimiter_row(line: str) -> bool:
-    """A GFM table's delimiter row (``| --- | :-: |``, outer pipes optional). Checked cell by cell
-    rather than with one pattern, whose nested repeats backtracked quadratically on long lines."""
-    s = line.strip()
-    if "-" not in s or not _DELIM_CHARS.fullmatch(s):
-        return False
-    s = s[1:] if s.startswith("|") else s
-    s = s[:-1] if s.endswith("|") else s
-    return all(_DELIM_CELL.fullmatch(cell.strip()) for cell in s.split("|"))
 
 
 def strip_inline(text: str) -> str:
@@ -125,7 +113,7 @@ class _Reader:
 
     def is_table_start(self) -> bool:
         nxt = self.i + 1
-        return "|" in self.lines[self.i] and nxt < len(self.lines) and _is_delimiter_row(self.lines[nxt])
+        return "|" in self.lines[self.i] and nxt < len(self.lines) and is_delimiter_row(self.lines[nxt])
 
     def table(self) -> None:
         rows = [split_row(self.lines[self.i])]
