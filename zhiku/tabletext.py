@@ -2,7 +2,7 @@
 
 Parsers render every table as Markdown (an optional title line, a header row, a ``| --- |``
 separator, data rows) and chunks repeat that head. Answering reads a row out with its column names
-(``column_names``), the scorer treats a row as one sentence, and ``snippet`` shows the rows a query
+(``column_names``), the scorer treats a row as one sentence, and ``table_snippet`` shows the rows a query
 names. Column names come from the header row, and from a second header row under it when the first
 spans several columns (``Class1 | Class1`` over ``A | B``; "质押或冻结情况" over "股份状态 | 数量").
 """

@@ -299,6 +299,8 @@ def _joined(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 
 def _deal(ln: Line, cuts: list[float]) -> list[Line] | None:
+    """``ln`` cut at the x positions ``cuts`` (one piece per column that gets words), or None when
+    its words cannot be dealt out (see ``_cut_at_rules``)."""
     words = ln.text.split()
     edges = [ln.x0, *cuts, ln.x1]
     columns: list[list[str]] = [[] for _ in range(len(edges) - 1)]
