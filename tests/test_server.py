@@ -93,6 +93,14 @@ def test_search_has_explain_data(client: httpx.Client, mode: str) -> None:
         assert set(hit["ranks"]) & {"bm25", "dense"}
 
 
+def test_search_hits_carry_a_snippet_for_the_query(client: httpx.Client) -> None:
+    # The demo's leave table: the snippet shows its head and the row the query names, not every row.
+    body = client.post(f"/api/kbs/{KB}/search", json={"query": "sick leave days", "mode": "bm25"}).json()
+    table = next(h for h in body["hits"] if "| Sick leave |" in h["text"])
+    assert "| Sick leave | 12 |" in table["snippet"] and "| Volunteer day |" not in table["snippet"]
+    assert "---" not in table["snippet"]
+
+
 def test_search_path_glob(client: httpx.Client) -> None:
     body = client.post(f"/api/kbs/{KB}/search", json={"query": "年假", "path_glob": "*.md"}).json()
     assert body["hits"]

@@ -47,7 +47,8 @@ def search(
         kb = kb_or_default(app, kb_name)
         result = app.search(kb, query, mode=mode, top_k=top_k, path_glob=path_glob, rerank=rerank)  # type: ignore[arg-type]
         if as_json:
-            payload = {"mode": result.mode, "notes": result.notes, "hits": [h.to_dict() for h in result.hits]}
+            hits = [{**h.to_dict(), "snippet": snippet(h.text, query, app.analyzer, width=300)} for h in result.hits]
+            payload = {"mode": result.mode, "notes": result.notes, "hits": hits}
             click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
             return
         for note in result.notes:

@@ -22,6 +22,7 @@ from .. import __version__
 from ..answer import AnswerEvent
 from ..app import App
 from ..errors import ZhikuError
+from ..text import snippet
 from .common import ApiError, ZhikuApp, classify, error_body, hint, primed, sse
 from .jobs import job_result
 from .jobs import router as jobs_router
@@ -176,7 +177,7 @@ def search(name: str, body: SearchBody, zhiku: ZhikuApp) -> dict[str, Any]:
         name, body.query, mode=body.mode, top_k=body.top_k, path_glob=body.path_glob, rerank=body.rerank
     )
     pending = zhiku.store.pending_count(zhiku.store.kb_id(name))
-    hits = [h.to_dict() for h in result.hits]
+    hits = [{**h.to_dict(), "snippet": snippet(h.text, body.query, zhiku.analyzer)} for h in result.hits]
     return {"query": body.query, "mode": result.mode, "hits": hits, "notes": result.notes, "pending_vectors": pending}
 
 

@@ -150,6 +150,11 @@ class HitOut(BaseModel):
     doc_id: int
     score: float = Field(description="Retrieval (fused) score; with a reranker the order follows scores.rerank.")
     text: str
+    snippet: str = Field(
+        default="",
+        description="What to show of the chunk for this query: a table's head and the rows the query names, "
+        "or prose from the sentence that matches it ('…' marks cuts).",
+    )
     locator: dict[str, Any] = Field(description="Where the chunk is: page, heading_path, slide, sheet, ...")
     path: str = ""
     title: str = ""
