@@ -21,6 +21,7 @@ from zhiku.tabletext import (
     is_header_row,
     is_separator,
     is_table_row,
+    read_row,
     readable,
     table_cells,
     table_header,
@@ -379,3 +380,15 @@ def test_prose_snippets_start_at_the_sentence_the_query_names() -> None:
     short = "Parking permits are issued by the facilities desk. Office plants are watered on Fridays."
     assert snippet(short, "parking permit", analyzer) == short  # the head already shows it
     assert snippet(text, "quantum chromodynamics", analyzer) == text  # nothing named: the head
+
+
+def test_a_form_laid_out_as_a_grid_has_no_column_names() -> None:
+    # Label/value cells with merged values repeated across the first row: not a header.
+    form = (
+        "| 姓名 | 王伟 | 王伟 | 王伟 | 曾用名 | 曾用名 | 曾用名 | 性别 | 性别 |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+        "| 出生日期 | 1990-05-01 | 1990-05-01 | 1990-05-01 | 民族 | 汉 | 汉 | 籍贯 | 上海 |"
+    )
+    row = form.index("| 出生日期")
+    assert column_names(form, row) == [] and not is_header_row(form, 0)
+    assert read_row(form, row, "zh") == "出生日期；1990-05-01；民族；汉；籍贯；上海"  # merged repeats once

@@ -122,7 +122,8 @@ def is_header_row(text: str, row_start: int) -> bool:
     head = _head(text, row_start)
     if head is not None:
         return head[1] == row_start
-    return not table_header(text, row_start) and are_column_names(table_cells(_line_at(text, row_start)))
+    cells = table_cells(_line_at(text, row_start))
+    return not table_header(text, row_start) and are_column_names(cells) and _mostly_distinct(cells)
 
 
 def _line_at(text: str, start: int) -> str:
@@ -155,9 +156,16 @@ def _head(text: str, row_start: int) -> tuple[list[str], int] | None:
         return None
     first = separator + len(_line_at(text, separator)) + 1  # the first row below the separator
     sub = table_cells(_line_at(text, first)) if first < len(text) else []
-    if not _is_second_header(header, sub):
-        return header, -1
-    return _two_level(header, sub), first
+    names, second = (_two_level(header, sub), first) if _is_second_header(header, sub) else (header, -1)
+    return (names, second) if _mostly_distinct(names) else None
+
+
+def _mostly_distinct(names: list[str]) -> bool:
+    """Do the names tell most columns apart? A form laid out as a grid ("姓名 | MinerU | MinerU |
+    曾用名 | 曾用名 | … | 性别 | 性别") repeats its merged cells across the first row: it has labels
+    and values, not column names."""
+    given = [n for n in names if n]
+    return len(set(given)) >= 0.6 * len(given)
 
 
 def _is_second_header(header: list[str], sub: list[str]) -> bool:
@@ -190,15 +198,17 @@ def _two_level(header: list[str], sub: list[str]) -> list[str]:
 
 def read_row(text: str, start: int, language: str) -> str:
     """The table row starting at ``start`` as "column: value" pairs ("Permit: 18,870; Handgun:
-    23,022"; Chinese "：" and "；"); empty cells are left out, a cell under no column name stands
-    alone."""
+    23,022"; Chinese "：" and "；"); empty cells and repeats of a merged cell are left out, a cell
+    under no column name stands alone."""
     names = column_names(text, start)
     colon, separator = ("：", "；") if language == "zh" else (": ", "; ")
-    pairs = []
+    pairs: list[str] = []
     for i, cell in enumerate(table_cells(_line_at(text, start))):
         if cell:
             name = names[i] if i < len(names) else ""
-            pairs.append(f"{name}{colon}{cell}" if name and name != cell else cell)
+            pair = f"{name}{colon}{cell}" if name and name != cell else cell
+            if not pairs or pair != pairs[-1]:  # a merged cell repeats its text in every column it spans
+                pairs.append(pair)
     return separator.join(pairs)
 
 
