@@ -392,3 +392,10 @@ def test_a_form_laid_out_as_a_grid_has_no_column_names() -> None:
     row = form.index("| 出生日期")
     assert column_names(form, row) == [] and not is_header_row(form, 0)
     assert read_row(form, row, "zh") == "出生日期；1990-05-01；民族；汉；籍贯；上海"  # merged repeats once
+
+
+def test_names_that_recur_apart_still_name_columns() -> None:
+    # NICS: "Handgun" and "*Other" recur under every group; they are not merged runs.
+    header = ["State", "Permit", *(["Handgun", "Long Gun", "*Other"] * 3), "Totals"]  # 6 names in 12 columns
+    table = "| " + " | ".join(header) + " |\n|" + " --- |" * len(header) + "\n| Texas |" + " 1 |" * 11
+    assert column_names(table, table.index("| Texas")) == header

@@ -9,6 +9,7 @@ spans several columns (``Class1 | Class1`` over ``A | B``; "质押或冻结情�
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import TYPE_CHECKING
 
@@ -161,11 +162,13 @@ def _head(text: str, row_start: int) -> tuple[list[str], int] | None:
 
 
 def _mostly_distinct(names: list[str]) -> bool:
-    """Do the names tell most columns apart? A form laid out as a grid ("姓名 | MinerU | MinerU |
-    曾用名 | 曾用名 | … | 性别 | 性别") repeats its merged cells across the first row: it has labels
-    and values, not column names."""
+    """Are the names more than runs of merged cells? A form laid out as a grid ("姓名 | MinerU |
+    MinerU | 曾用名 | 曾用名 | … | 性别 | 性别") repeats its merged cells across the first row: it has
+    labels and values, not column names. Names that recur apart ("Handgun" under each group of the
+    NICS table) are fine."""
     given = [n for n in names if n]
-    return len(set(given)) >= 0.6 * len(given)
+    repeats = sum(1 for a, b in itertools.pairwise(given) if a == b)
+    return repeats <= 0.5 * len(given)
 
 
 def _is_second_header(header: list[str], sub: list[str]) -> bool:
