@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from .errors import ParseError, ZhikuError
-from .tabletext import are_column_names, table_cells
+from .tabletext import are_column_names, carried_header
 from .types import Block, DocumentRecord, ParsedDocument, TableRecord
 
 if TYPE_CHECKING:  # the parse worker imports this module: it must not pull in numpy, pydantic or the store
@@ -124,9 +124,8 @@ def _columns(block: Block) -> tuple[list[str], list[list[str]]]:
     rows = [list(r) for r in block.rows]
     if are_column_names(rows[0]):
         return rows[0], rows[1:]
-    head = next((line for line in block.text.split("\n") if line.startswith("|")), "")
-    carried = table_cells(head)
-    if len(carried) == len(rows[0]) and carried != rows[0] and are_column_names(carried):
+    carried = carried_header(block.text, rows)
+    if carried and len(carried) == len(rows[0]) and are_column_names(carried):
         return carried, rows
     return [f"column {i}" for i in range(1, len(rows[0]) + 1)], rows
 

@@ -93,18 +93,42 @@ def is_amount(cell: str) -> bool:
 _YEAR_RE = re.compile(r"(?:19|20)\d\d")
 
 
+def _separator_above(text: str, row_start: int) -> int | None:
+    """Where the separator row of the table a row starting at ``row_start`` belongs to starts: the
+    nearest separator above it with only table rows in between (None if there is none)."""
+    offset = row_start
+    for line in reversed(text[:row_start].split("\n")[:-1]):  # the lines above the row, nearest first
+        offset -= len(line) + 1
+        stripped = line.strip()
+        if not stripped.startswith("|"):
+            return None
+        if is_separator(stripped):
+            return offset
+    return None
+
+
+def _header_line(text: str, separator: int) -> str:
+    """The header row above the separator starting at ``separator`` ("" when there is none)."""
+    if separator <= 0:
+        return ""
+    line = text[text.rfind("\n", 0, separator - 1) + 1 : separator - 1].strip()
+    return line if line.startswith("|") else ""
+
+
 def table_header(text: str, row_start: int) -> str:
     """The header row of the Markdown table a row starting at ``row_start`` belongs to ("" if none,
     or if that row is the header itself)."""
-    lines = text[:row_start].split("\n")[:-1]  # the lines above the row
-    for i in range(len(lines) - 1, 0, -1):
-        line = lines[i].strip()
-        if not line.startswith("|"):
-            return ""
-        if is_separator(line):
-            header = lines[i - 1].strip()
-            return header if header.startswith("|") else ""
-    return ""
+    separator = _separator_above(text, row_start)
+    return "" if separator is None else _header_line(text, separator)
+
+
+def carried_header(text: str, rows: list[list[str]]) -> list[str] | None:
+    """The header a table block's Markdown shows above its printed ``rows`` when they lack one (a
+    table continued from the page before repeats the header of the table it continues)."""
+    lines = [line for line in text.split("\n") if line.startswith("|")]
+    if rows and len(lines) == len(rows) + 2:  # one header row and the separator more than printed
+        return table_cells(lines[0])
+    return None
 
 
 def column_names(text: str, row_start: int) -> list[str]:
@@ -134,26 +158,10 @@ def _line_at(text: str, start: int) -> str:
 
 def _head(text: str, row_start: int) -> tuple[list[str], int] | None:
     """``(column names, start of the second header row or -1)`` for the table of a data row."""
-    lines_above = text[:row_start].split("\n")[:-1]
-    # Find the separator above the row; the header is the line before it.
-    offset = row_start
-    starts: list[int] = []
-    for line in reversed(lines_above):
-        offset -= len(line) + 1
-        starts.append(offset)
-        stripped = line.strip()
-        if not stripped.startswith("|"):
-            return None
-        if is_separator(stripped):
-            break
-    else:
-        return None
-    separator = starts[-1]
-    header_end = separator - 1
-    header_start = text.rfind("\n", 0, header_end) + 1
-    header_line = text[header_start:header_end].strip() if header_end > 0 else ""
+    separator = _separator_above(text, row_start)
+    header_line = "" if separator is None else _header_line(text, separator)
     header = table_cells(header_line)
-    if not header_line.startswith("|") or not are_column_names(header):
+    if separator is None or not header_line or not are_column_names(header):
         return None
     first = separator + len(_line_at(text, separator)) + 1  # the first row below the separator
     sub = table_cells(_line_at(text, first)) if first < len(text) else []

@@ -22,7 +22,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from ..errors import ParseError
-from ..tabletext import are_column_names, table_cells
+from ..tabletext import are_column_names, carried_header
 from ..types import Block, Locator, ParsedDocument
 from .base import HeadingTracker, normalize_rows, one_line, split_table, table_text
 from .layout import (
@@ -317,19 +317,11 @@ def _continued_tables(blocks: list[Block]) -> list[Block]:
             and len(block.rows[0]) == len(prev.rows[0])
             and not are_column_names(block.rows[0])
         ):
-            header = prev.rows[0] if are_column_names(prev.rows[0]) else _carried_header(prev)
+            header = prev.rows[0] if are_column_names(prev.rows[0]) else carried_header(prev.text, prev.rows)
             if header:
                 block.name = block.name or prev.name
                 block.text = table_text([header, *block.rows], block.name)
     return blocks
-
-
-def _carried_header(block: Block) -> list[str] | None:
-    """The header a continued table's Markdown repeats (its second line), if it got one."""
-    lines = [line for line in block.text.split("\n") if line.startswith("|")]
-    if block.rows and len(lines) == len(block.rows) + 2:  # one header row more than printed
-        return table_cells(lines[0])
-    return None
 
 
 def _is_footnote(para: Paragraph, body: float, height: float) -> bool:
