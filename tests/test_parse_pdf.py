@@ -19,6 +19,7 @@ from zhiku.parse.layout import Line, paragraphs, reading_order, remove_running_l
 from zhiku.parse.pdf import PdfOptions, PdfParser
 from zhiku.parse.textlayer import may_be_doubled
 from zhiku.settings import Settings
+from zhiku.tabletext import column_names
 
 LEFT = [
     "Alpha one starts the first column and",
@@ -342,9 +343,21 @@ def test_nics_dense_statistics_table(real: Path) -> None:
     doc = PdfParser().parse(path)
     table = next(b for b in doc.blocks if b.kind == "table")
     assert table.name == "NICS Firearm Background Checks November - 2015"
-    assert table.rows is not None and table.rows[0][:3] == ["State / Territory", "Permit", "Handgun"]
-    got = {row[0]: " ".join(c for c in row[1:] if c) for row in table.rows[1:]}
+    # A two-level header: the group labels ("Pre-Pawn" over Handgun | Long Gun | *Other) have no
+    # rule under them, only the sub-columns' rules ending below them.
+    assert table.rows is not None
+    upper, lower = table.rows[0], table.rows[1]
+    assert upper[0] == "State / Territory" and upper[-1] == "Totals" and lower[:3] == ["", "Permit", "Handgun"]
+    assert [c for c in upper if c][1:3] == ["Pre-Pawn", "Redemption"]
+    assert upper[upper.index("Pre-Pawn") : upper.index("Pre-Pawn") + 4] == ["Pre-Pawn", "", "", "Redemption"]
+    assert lower[upper.index("Pre-Pawn") : upper.index("Pre-Pawn") + 3] == ["Handgun", "Long Gun", "*Other"]
+    got = {row[0]: " ".join(c for c in row[1:] if c) for row in table.rows[2:]}
     assert {name: got.get(name) for name in expected} == expected
+    texas = next(i for i, line in enumerate(table.text.split("\n")) if line.startswith("| Texas |"))
+    offset = sum(len(line) + 1 for line in table.text.split("\n")[:texas])
+    names = column_names(table.text, offset)
+    assert names[:3] == ["State / Territory", "Permit", "Handgun"] and names[-1] == "Totals"
+    assert "Pre-Pawn/Long Gun" in names and "Return to Seller - Private Sale/*Other" in names
     assert any(b.kind == "paragraph" and b.text.startswith("NOTES: DISCLAIMERS:") for b in doc.blocks)
 
 
@@ -418,6 +431,39 @@ def test_ruled_table_with_merged_and_wrapped_cells(parser: PdfParser, tmp_path: 
     ]
     assert table.locator.bbox is not None and table.locator.bbox[0] == pytest.approx(72, abs=1)
     assert doc.blocks[2].text == "Figures are unaudited."
+
+
+def test_group_label_over_sub_columns_without_a_rule_under_it(parser: PdfParser, tmp_path: Path) -> None:
+    # The NICS layout: one header row between two rules; the sub-columns' rules stop at 704, below
+    # the group labels; "Item" and "Total" have no inner rule and span the whole header.
+    rules = [_rule(72, y, 310, y) for y in (720, 690, 670, 650)]
+    rules += [_rule(x, 650, x, 720) for x in (72, 110, 190, 270, 310)]
+    rules += [_rule(x, 650, x, 704) for x in (150, 230)]
+    page = Page(drawing="\n".join(["0 g", *rules]))
+    cells = [(76, 700, "Item"), (135, 710, "Sales"), (212, 710, "Returns"), (276, 700, "Total")]
+    cells += [(114, 694, "North"), (154, 694, "South"), (194, 694, "North"), (234, 694, "South")]
+    cells += [(76, 676, "Paper"), (114, 676, "12"), (154, 676, "7"), (194, 676, "1"), (234, 676, "0")]
+    cells += [(76, 656, "Toner"), (114, 656, "3"), (154, 656, "5"), (194, 656, "0"), (234, 656, "2")]
+    cells += [(276, 676, "20"), (276, 656, "10")]
+    for x, y, text in sorted(cells, key=lambda c: (-c[1], c[0])):
+        page.add(x, y, text, size=8)
+    doc = parser.parse(write_pdf(tmp_path / "groups.pdf", [page]))
+    table = next(b for b in doc.blocks if b.kind == "table")
+    assert table.rows == [
+        ["Item", "Sales", "", "Returns", "", "Total"],
+        ["", "North", "South", "North", "South", ""],
+        ["Paper", "12", "7", "1", "0", "20"],
+        ["Toner", "3", "5", "0", "2", "10"],
+    ]
+    toner = table.text.index("| Toner |")
+    assert column_names(table.text, toner) == [
+        "Item",
+        "Sales/North",
+        "Sales/South",
+        "Returns/North",
+        "Returns/South",
+        "Total",
+    ]
 
 
 def test_open_table_with_inner_rules_only(parser: PdfParser, tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from zhiku.tabletext import (
     readable,
     table_cells,
     table_header,
+    table_title,
 )
 from zhiku.text import Analyzer, sentence_spans, snippet, split_sentences
 from zhiku.types import Block, Hit, Locator, ParsedDocument
@@ -399,3 +400,76 @@ def test_names_that_recur_apart_still_name_columns() -> None:
     header = ["State", "Permit", *(["Handgun", "Long Gun", "*Other"] * 3), "Totals"]  # 6 names in 12 columns
     table = "| " + " | ".join(header) + " |\n|" + " --- |" * len(header) + "\n| Texas |" + " 1 |" * 11
     assert column_names(table, table.index("| Texas")) == header
+
+
+# -- wide tables, group headers, table titles --------------------------------------------------------
+
+GROUPED = (
+    "Firearm background checks November 2015\n\n"
+    "| State | Permit | Handgun | Long Gun | Pre-Pawn |  |  | Redemption |  |  | Totals |\n"
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+    "|  |  |  |  | Handgun | Long Gun | Other | Handgun | Long Gun | Other |  |\n"
+    "| Ohio | 9,338 | 34,878 | 31,817 | 24 | 16 | 1 | 1,228 | 1,389 | 4 | 78,695 |\n"
+    "| Texas | 21,550 | 56,941 | 51,670 | 29 | 20 | 0 | 5,748 | 5,331 | 21 | 146,982 |"
+)
+
+
+def test_group_labels_without_sub_names_do_not_spread() -> None:
+    # "State" spans both header rows; the unlabelled sub-columns under nothing keep their own names.
+    row = GROUPED.index("| Texas")
+    assert column_names(GROUPED, row) == [
+        "State",
+        "Permit",
+        "Handgun",
+        "Long Gun",
+        "Pre-Pawn/Handgun",
+        "Pre-Pawn/Long Gun",
+        "Pre-Pawn/Other",
+        "Redemption/Handgun",
+        "Redemption/Long Gun",
+        "Redemption/Other",
+        "Totals",
+    ]
+    assert table_title(GROUPED, row) == "Firearm background checks November 2015"
+    assert table_title(LEAVE, LEAVE.index("| Sick")) == "Types of leave"
+    assert table_title(GROUPED.split("\n\n", 1)[1], 0) == ""  # the header row itself: no table above it
+
+
+def test_a_wide_row_is_read_out_narrowed_to_the_asked_columns(answerer: Answerer) -> None:
+    answer = answerer.answer("How many pre-pawn long gun checks were there in Ohio?", hits(GROUPED))
+    assert answer.text == "State: Ohio; Pre-Pawn/Long Gun: 16 [1]"
+    handguns = answerer.answer("How many handgun checks in Texas?", hits(GROUPED)).text
+    assert handguns == "State: Texas; Handgun: 56,941; Pre-Pawn/Handgun: 29; Redemption/Handgun: 5,748 [1]"
+    # a question naming no column: the whole row
+    whole = answerer.answer("What are the figures for Texas?", hits(GROUPED)).text
+    assert whole.startswith("State: Texas; Permit: 21,550;") and whole.endswith("Totals: 146,982 [1]")
+    # a narrow row is never cut
+    leave = answerer.answer("How many days of sick leave do I get?", hits(LEAVE)).text
+    assert leave.startswith("Leave type: Sick leave; Days per year: 12; Paid: Yes")
+
+
+def test_a_row_answer_is_not_padded_with_prose_that_misses_its_subject(answerer: Answerer) -> None:
+    # The notes name "handgun" and "checks" more often than the row does; only the row (with its
+    # title and column names) names Texas as well.
+    notes = (
+        "NOTES: Some states may reflect lower than expected numbers for handgun checks based on varying "
+        "state laws pertaining to handgun permits; these statistics represent firearm background checks"
+    )
+    answer = answerer.answer("How many handgun background checks were there in Texas?", hits(GROUPED, notes))
+    assert answer.text.startswith("State: Texas;") and "NOTES" not in answer.text
+    assert len(answer.citations) == 1
+
+
+def test_chunks_of_a_long_table_repeat_both_header_rows() -> None:
+    body = "\n".join(f"| State {i} | {i} | {i} | {i} | {i} | {i} | {i} | {i} | {i} | {i} | {i} |" for i in range(200))
+    text = GROUPED.rsplit("\n", 2)[0] + "\n" + body
+    doc = ParsedDocument.from_blocks([Block("table", text)], title="checks")
+    chunks = Chunker(max_tokens=300).chunk(doc)
+    assert len(chunks) > 3
+    head = text.split("\n| --- ")[0]
+    second = "|  |  |  |  | Handgun | Long Gun | Other | Handgun | Long Gun | Other |  |"
+    for chunk in chunks:
+        assert chunk.text.startswith(head) and chunk.text.split("\n")[4] == second
+        row = chunk.text.index("| State ", chunk.text.index(second) + len(second))
+        assert column_names(chunk.text, row)[5] == "Pre-Pawn/Long Gun"
+    assert snippet(chunks[-1].text, "State 199", Analyzer()).endswith("| State 199 | 199 |" + " 199 |" * 9)

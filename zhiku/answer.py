@@ -281,6 +281,11 @@ class Answerer:
             steps = _list_around(sources[best.hit_index].text, best.start)
             if steps:
                 spans = [(best.hit_index, *steps)]
+        wanted = set(self.scorer.question(question).terms)
+
+        def asked(cell: str) -> int:  # how many of the question's words a column name and value hold
+            return len(wanted.intersection(self.analyzer.terms(cell)))
+
         numbering: dict[int, int] = {}
         parts = []
         joiner = "" if language == "zh" else " "
@@ -288,7 +293,8 @@ class Answerer:
             n = numbering.setdefault(hit_index, len(numbering) + 1)
             text = sources[hit_index].text[start:end].strip()
             if is_table_row(sources[hit_index].text, start):  # read out with its column names
-                parts.append(f"{read_row(sources[hit_index].text, start, language)} [{n}]")
+                row = read_row(sources[hit_index].text, start, language, asked)
+                parts.append(f"{row} [{n}]")
             elif _LIST_ITEM_RE.match(text):  # a procedure: one block, one citation
                 parts.append(f"{text} [{n}]")
             else:  # every sentence carries its citation
@@ -425,10 +431,12 @@ def _is_row(sentence: SentenceScore, sources: Sequence[Hit]) -> bool:
 
 
 def _as_specific(sentence: SentenceScore, best: SentenceScore) -> bool:
-    """Does ``sentence`` name the question as fully as ``best``, and its asked aspect (``focus``:
-    the words that tell one row from the others) nearly as well?"""
+    """Does ``sentence`` name the question as fully as ``best`` (with what gives each its sense:
+    a row's title and column names, a sentence's neighbours), and its asked aspect (``focus``: the
+    words that tell one row from the others) nearly as well?"""
     focus, best_focus = sentence.features.get("focus", 0.0), best.features.get("focus", 0.0)
-    return sentence.coverage >= best.coverage and focus >= 0.8 * best_focus
+    window, best_window = sentence.features.get("window", 0.0), best.features.get("window", 0.0)
+    return sentence.coverage >= best.coverage and window >= best_window and focus >= 0.8 * best_focus
 
 
 def _next_line(text: str, end: int) -> int:

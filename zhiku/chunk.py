@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .tabletext import is_separator
+from .tabletext import is_header_row, is_separator
 from .text import CJK_RE, estimate_tokens, sentence_spans
 from .types import Block, Chunk, Locator, ParsedDocument
 
@@ -68,10 +68,12 @@ class Chunker:
 
     def _table_units(self, text: str, block: Block, start: int, end: int) -> list[_Unit]:
         lines = _line_spans(text, start, end)
-        # A Markdown table: its title line (if any), header row and separator row, then data rows.
-        # Every piece repeats the head.
+        # A Markdown table: its title line (if any), header row and separator row (and the second row
+        # of a two-level header), then data rows. Every piece repeats the head.
         separator = next((i for i, (s, e) in enumerate(lines[:3]) if is_separator(text[s:e])), None)
         head_n = separator + 1 if separator is not None and separator + 1 < len(lines) else 1
+        if separator is not None and head_n + 1 < len(lines) and is_header_row(text, lines[head_n][0]):
+            head_n += 1
         header = text[lines[0][0] : lines[head_n - 1][1]] + "\n"
         header_tokens = estimate_tokens(header)
         return [

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .tabletext import column_names, is_table_row
+from .tabletext import column_names, is_table_row, table_title
 from .text import CJK_RE, Analyzer, sentence_spans
 from .types import Hit
 
@@ -171,8 +171,8 @@ class EvidenceScorer:
         for j, (s, e) in enumerate(spans):
             sentence = text[s:e]
             if is_table_row(text, s):
-                # A table row's context is its column names, not the rows around it.
-                header = " ".join(column_names(text, s))
+                # A table row's context is its table's title and column names, not the rows around it.
+                header = " ".join([table_title(text, s), *column_names(text, s)])
                 if header not in headers:
                     headers[header] = set(self.analyzer.terms(header))
                 window = terms[j] | headers[header]

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .text import Analyzer
 
+#: A row with more "column: value" pairs than this is read out narrowed to the asked columns.
+WIDE_ROW = 8
+#: A text line longer than this above a table is a paragraph, not the table's title.
+_LONG_TITLE = 200
 #: A Markdown table row: a whole line between pipes.
 TABLE_ROW_RE = re.compile(r"^\|.*\|[ \t]*$", re.MULTILINE)
 #: The characters of a separator row (one class, no nested repeats: linear on any input).
@@ -122,6 +127,19 @@ def table_header(text: str, row_start: int) -> str:
     return "" if separator is None else _header_line(text, separator)
 
 
+def table_title(text: str, row_start: int) -> str:
+    """The title line of the Markdown table a row starting at ``row_start`` belongs to: the text line
+    just above its header row, blank lines skipped ("" if there is none). Parsers put a table's
+    caption or title row there, and chunks repeat it with the header."""
+    separator = _separator_above(text, row_start)
+    if separator is None or not _header_line(text, separator):
+        return ""
+    header_start = text.rfind("\n", 0, separator - 1) + 1
+    above = text[:header_start].rstrip()
+    line = above[above.rfind("\n") + 1 :].strip()
+    return "" if not line or line.startswith("|") or len(line) > _LONG_TITLE else line
+
+
 def carried_header(text: str, rows: list[list[str]]) -> list[str] | None:
     """The header a table block's Markdown shows above its printed ``rows`` when they lack one (a
     table continued from the page before repeats the header of the table it continues)."""
@@ -195,32 +213,50 @@ def _is_second_header(header: list[str], sub: list[str]) -> bool:
 
 def _two_level(header: list[str], sub: list[str]) -> list[str]:
     """Names of a two-level header: "upper/lower" where both exist (the upper carried right over
-    cells a merge left empty), the one that exists otherwise."""
+    cells a merge left empty), the one that exists otherwise. An upper name with nothing under it
+    spans the two rows, not the columns to its right ("State / Territory" beside unlabelled
+    sub-columns): it is not carried."""
     names: list[str] = []
     upper = ""
     for top, low in zip(header, sub, strict=True):
-        upper = top or (upper if low else "")
-        if low and upper and low != upper:
+        if top:
+            upper = top if low else ""
+        elif not low:
+            upper = ""
+        if top and not low:
+            names.append(top)
+        elif low and upper and low != upper:
             names.append(f"{upper}/{low}")
         else:
             names.append(low or upper)
     return names
 
 
-def read_row(text: str, start: int, language: str) -> str:
+def read_row(text: str, start: int, language: str, asked: Callable[[str], int] | None = None) -> str:
     """The table row starting at ``start`` as "column: value" pairs ("Permit: 18,870; Handgun:
     23,022"; Chinese "：" and "；"); empty cells and repeats of a merged cell are left out, a cell
-    under no column name stands alone."""
+    under no column name stands alone.
+
+    A wide row (more than ``WIDE_ROW`` pairs) is narrowed to what the question asks: its first pair
+    (the row's label) and the pairs for which ``asked`` (of the column name and value: how many of
+    the question's words they hold) is highest, when any is above zero. Twenty-five "column: value"
+    pairs bury the one that was asked for; "pre-pawn long gun" picks "Pre-Pawn/Long Gun" over every
+    other "Long Gun"."""
     names = column_names(text, start)
     colon, separator = ("：", "；") if language == "zh" else (": ", "; ")
-    pairs: list[str] = []
+    pairs: list[tuple[str, str]] = []
     for i, cell in enumerate(table_cells(_line_at(text, start))):
         if cell:
             name = names[i] if i < len(names) else ""
-            pair = f"{name}{colon}{cell}" if name and name != cell else cell
+            pair = (name if name != cell else "", cell)
             if not pairs or pair != pairs[-1]:  # a merged cell repeats its text in every column it spans
                 pairs.append(pair)
-    return separator.join(pairs)
+    if asked is not None and len(pairs) > WIDE_ROW:
+        scores = [asked(f"{name} {cell}") for name, cell in pairs[1:]]
+        top = max(scores)
+        if top > 0:
+            pairs = [pairs[0]] + [pair for pair, score in zip(pairs[1:], scores, strict=True) if score == top]
+    return separator.join(f"{name}{colon}{cell}" if name else cell for name, cell in pairs)
 
 
 def readable(text: str) -> str:
@@ -244,14 +280,15 @@ def table_snippet(text: str, wanted: set[str], analyzer: Analyzer, rows: int = 3
     if sep is None:
         return None
     data = [line for line in lines[sep + 1 :] if line.startswith("|")]
+    shown = lines[:sep]
+    if data and is_header_row("\n".join(lines[: sep + 2]), len("\n".join(lines[: sep + 1])) + 1):
+        shown.append(data.pop(0))  # the second row of a two-level header is head, not data
     shared = [len(wanted & set(analyzer.terms(line))) for line in data]
     top = max(shared, default=0)
     if top == 0:
         return None
     best = [i for i in range(len(data)) if shared[i] == top][:rows]
-    shown = lines[:sep]
-    if shown and len(readable(shown[-1])) > _LONG_HEADER:
-        shown.pop()
+    shown = [line for line in shown if not line.startswith("|") or len(readable(line)) <= _LONG_HEADER]
     previous = -1
     for i in best:
         if i > previous + 1:

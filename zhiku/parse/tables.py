@@ -152,6 +152,10 @@ def _table(
     xs += [min(x0 for _, x0, _ in horizontal), max(x1 for _, _, x1 in horizontal)]
     xs = _snap(xs)
     ys = _snap([y for y, _, _ in horizontal])
+    implied = _implied_rules(xs, ys, vertical)
+    if implied:
+        horizontal = horizontal + implied
+        ys = _snap([y for y, _, _ in horizontal])
     if len(xs) < 3 or len(ys) < 2 or (len(ys) == 2 and not _inner_rule(xs, vertical, ys)):
         return None
     n_cols, n_rows = len(xs) - 1, len(ys) - 1  # rows counted from the bottom (ys ascending)
@@ -266,13 +270,7 @@ def _cut_at_rules(
     spanning = np.flatnonzero((lows < highs) & (middles >= bottom) & (middles <= top)).tolist()
     if not spanning:
         return lines, box, source
-    # The vertical extents of the rules drawn on each grid position (touching pieces joined).
-    pieces: dict[int, list[tuple[float, float]]] = {}
-    for rx, y0, y1 in vertical:
-        k = bisect.bisect_left(xs, rx - _SNAP)
-        if k < len(xs) and abs(xs[k] - rx) <= _SNAP:
-            pieces.setdefault(k, []).append((y0, y1))
-    drawn = {k: _joined(spans) for k, spans in pieces.items()}
+    drawn = _drawn(xs, vertical)
     out = list(lines)
     for i in reversed(spanning):  # from the end, so the indexes ahead stay valid while splicing
         ln, middle = lines[i], float(middles[i])
@@ -284,6 +282,49 @@ def _cut_at_rules(
             out[i : i + 1] = dealt
             source.update((id(piece), id(ln)) for piece in dealt)
     return (out, _boxes(out), source) if source else (lines, box, source)
+
+
+def _drawn(xs: list[float], vertical: list[tuple[float, float, float]]) -> dict[int, list[tuple[float, float]]]:
+    """The vertical extents of the rules drawn on each grid position ``xs[k]`` (touching pieces
+    joined)."""
+    pieces: dict[int, list[tuple[float, float]]] = {}
+    for rx, y0, y1 in vertical:
+        k = bisect.bisect_left(xs, rx - _SNAP)
+        if k < len(xs) and abs(xs[k] - rx) <= _SNAP:
+            pieces.setdefault(k, []).append((y0, y1))
+    return {k: _joined(spans) for k, spans in pieces.items()}
+
+
+def _implied_rules(
+    xs: list[float], ys: list[float], vertical: list[tuple[float, float, float]]
+) -> list[tuple[float, float, float]]:
+    """Row borders that column rules imply by stopping inside a row, as horizontal edges.
+
+    A group label over sub-columns ("Pre-Pawn" over Handgun | Long Gun | *Other in the NICS table)
+    often has no rule under it: the sub-columns' rules simply end below the label. Where two or
+    more inner column rules end at one height inside a grid row, each implies a border there
+    across its two neighbouring columns; the band above becomes a row of its own, merged across
+    the sub-columns, and the columns without such rules (a row label, "Totals") span both bands.
+    """
+    ends: list[tuple[float, int]] = []
+    for k, spans in _drawn(xs, vertical).items():
+        if 0 < k < len(xs) - 1:
+            for y0, y1 in spans:
+                for y in (y0, y1):
+                    r = bisect.bisect_left(ys, y)
+                    if 0 < r < len(ys) and ys[r - 1] + 2 * _SNAP < y < ys[r] - 2 * _SNAP:
+                        ends.append((y, k))
+    ends.sort()
+    out: list[tuple[float, float, float]] = []
+    group: list[tuple[float, int]] = []
+    for end in [*ends, (float("inf"), 0)]:
+        if group and end[0] - group[0][0] > _SNAP:
+            if len(group) >= 2:
+                y = sum(y for y, _ in group) / len(group)
+                out += [(y, xs[k - 1], xs[k + 1]) for _, k in group]
+            group = []
+        group.append(end)
+    return out
 
 
 def _joined(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
