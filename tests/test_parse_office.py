@@ -465,6 +465,41 @@ def test_docx_lists_tables_footnotes_order(registry: ParserRegistry, tmp_path: P
     assert "Old text" not in doc.text
 
 
+def test_docx_table_of_contents_is_left_out(registry: ParserRegistry, tmp_path: Path) -> None:
+    # Word writes a TOC as "toc N" paragraphs (Chinese Word: "目录 N"), usually inside a content
+    # control whose gallery is "Table of Contents", with a "TOC Heading" paragraph on top. Its lines
+    # repeat the headings with page numbers: nothing to answer from, noise for search.
+    from docx import Document
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    doc = Document()
+    for name in ("toc 1", "toc 2", "目录 1"):
+        doc.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+    doc.add_paragraph("Employee handbook")
+    doc.add_paragraph("Leave\t3", style="toc 1")
+    doc.add_paragraph("Sick leave\t4", style="toc 2")
+    doc.add_paragraph("出差\t5", style="目录 1")
+    control = parse_xml(
+        f"<w:sdt {nsdecls('w')}><w:sdtPr><w:docPartObj><w:docPartGallery w:val='Table of Contents'/>"
+        "</w:docPartObj></w:sdtPr><w:sdtContent><w:p><w:r><w:t>Contents</w:t></w:r></w:p>"
+        "<w:p><w:r><w:t>Travel 6</w:t></w:r></w:p></w:sdtContent></w:sdt>"
+    )
+    doc.element.body.insert(len(doc.element.body) - 1, control)  # before the section properties
+    doc.add_heading("Leave", level=1)
+    doc.add_paragraph("New hires get ten days of annual leave.")
+    path = tmp_path / "handbook.docx"
+    doc.save(str(path))
+    parsed = registry.parse(path)
+    assert [(b.kind, b.text) for b in parsed.blocks] == [
+        ("paragraph", "Employee handbook"),
+        ("heading", "Leave"),
+        ("paragraph", "New hires get ten days of annual leave."),
+    ]
+    check_spans(parsed)
+
+
 def test_docx_truncated(registry: ParserRegistry, tmp_path: Path) -> None:
     good = tmp_path / "policy.docx"
     _docx(good)

@@ -32,6 +32,8 @@ from .base import HeadingTracker, normalize_rows, one_line, split_table, table_t
 # English and localised (Chinese Word writes "标题 1") heading style names; ids cover the rest.
 _HEADING_STYLE = re.compile(r"^(?:heading|标题)\s*([1-9])$", re.IGNORECASE)
 _TITLE_STYLES = frozenset({"title", "标题"})
+#: Table-of-contents entries ("toc 1", id "TOC1"; Chinese Word "目录 1") and the TOC's own heading.
+_TOC_STYLE = re.compile(r"^(?:toc|目录)\s*(?:[1-9]|heading|标题)$", re.IGNORECASE)
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 _CONTAINERS = frozenset({qn("w:sdt"), qn("w:sdtContent"), qn("w:customXml"), qn("w:smartTag")})
 _TEXT_TAGS = (qn("w:t"), qn("w:tab"), qn("w:br"), qn("w:cr"), qn("w:noBreakHyphen"))
@@ -314,14 +316,29 @@ def read_notes(doc: DocumentObject, kind: str) -> dict[str, str]:
 
 
 def _iter_body(doc: DocumentObject) -> Iterator[Any]:
-    """``<w:p>`` and ``<w:tbl>`` elements in order, including those inside content controls."""
+    """``<w:p>`` and ``<w:tbl>`` elements in order, including those inside content controls; a
+    table of contents (Word's content control for it) is left out."""
     stack = list(reversed(list(doc.element.body.iterchildren())))
     while stack:
         el = stack.pop()
         if el.tag in (qn("w:p"), qn("w:tbl")):
             yield el
-        elif el.tag in _CONTAINERS:
+        elif el.tag in _CONTAINERS and not _is_toc_control(el):
             stack.extend(reversed(list(el.iterchildren())))
+
+
+def _is_toc_control(el: Any) -> bool:
+    """Is ``el`` the content control Word wraps a table of contents in?"""
+    gallery = el.find(f"{qn('w:sdtPr')}/{qn('w:docPartObj')}/{qn('w:docPartGallery')}")
+    return gallery is not None and _val(gallery).lower() == "table of contents"
+
+
+def is_toc_entry(paragraph: Paragraph) -> bool:
+    """Is ``paragraph`` a line of a table of contents ("Introduction ⇥ 3") or its heading? Such
+    lines repeat the headings' words with page numbers and nothing else: search noise."""
+    style = paragraph.style
+    names = (getattr(style, "name", None) or "", getattr(style, "style_id", None) or "")
+    return any(_TOC_STYLE.match(name.strip()) for name in names)
 
 
 class _Builder:
@@ -367,7 +384,7 @@ class DocxParser:
                 continue
             paragraph = Paragraph(el, doc)
             text = one_line(paragraph_text(el))
-            if text:
+            if text and not is_toc_entry(paragraph):
                 level = heading_level(paragraph)
                 num = _num_pr(paragraph)
                 marker = numbering.marker(num[0], num[1]) if num else ""  # numbered headings count too
