@@ -3,7 +3,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from zhiku import App, Settings
+from zhiku import App, Settings, ingest
 from zhiku.demo import DEMO_DIR
 from zhiku.embed.local import HashEmbedder
 
@@ -111,3 +111,35 @@ def test_tables_are_stored_as_rows_and_deleted_with_their_document(app: App, tmp
     assert app.store.counts(kb_id)["tables"] == 2
     app.delete_document("k", report.outcomes[0].doc_id or 0)
     assert app.store.list_tables(kb_id) == [] and app.store.consistency(kb_id)["tables_without_document"] == 0
+
+
+def test_documents_indexed_by_another_pipeline_are_parsed_again(settings: Settings, tmp_path: Path) -> None:
+    # Same bytes, but indexed by an older zhiku (no or another ``pipeline``) or with other chunk
+    # settings: ``add`` parses the file again instead of calling it unchanged.
+    note = tmp_path / "note.md"
+    note.write_text("# Parking\n\n" + "Visitors park on level B2 near the lifts. " * 60 + "\n", encoding="utf-8")
+    app = App(settings)
+    try:
+        app.ensure_kb("k")
+        assert app.add("k", [note]).count("added") == 1
+        assert app.add("k", [note]).count("unchanged") == 1
+        (doc,) = app.list_documents("k")
+        assert doc.metadata["pipeline"] == app.pipeline == f"{ingest.PIPELINE_REVISION}/300/40"
+        chunks_at_300 = doc.chunks
+        # a document from before the pipeline was recorded
+        with app.store._write() as db:  # noqa: SLF001
+            db.execute("UPDATE documents SET metadata = '{}'")
+        assert app.add("k", [note]).count("updated") == 1
+        assert app.list_documents("k")[0].metadata["pipeline"] == app.pipeline
+    finally:
+        app.close()
+    smaller = App(Settings(home=settings.home, embedder="hash", chunk_tokens=100, chunk_overlap=10))
+    try:
+        assert smaller.add("k", [note]).count("updated") == 1
+        (doc,) = smaller.list_documents("k")
+        assert doc.metadata["pipeline"].endswith("/100/10") and doc.chunks > chunks_at_300
+        assert smaller.add("k", [note]).count("unchanged") == 1
+        counts = smaller.store.counts(smaller.store.kb_id("k"))
+        assert counts["chunks"] == counts["keyword_entries"] == counts["vectors"] == doc.chunks
+    finally:
+        smaller.close()

@@ -86,6 +86,28 @@ def test_dry_run_reports_and_changes_nothing(app: App, folder: Path) -> None:
     assert len(app.list_documents("k")) == 3
 
 
+def test_sync_parses_again_what_another_pipeline_indexed(settings: Settings, folder: Path) -> None:
+    # After an upgrade that changes parsing (``PIPELINE_REVISION``) or a new chunk size, the same
+    # files are parsed again: a dry run says so, the sync does it, the next sync has nothing to do.
+    first = App(settings)
+    try:
+        first.ensure_kb("k")
+        first.sync("k", folder)
+    finally:
+        first.close()
+    app = App(Settings(home=settings.home, embedder="hash", chunk_tokens=120, chunk_overlap=20))
+    try:
+        plan = app.sync("k", folder, dry_run=True).plan
+        assert plan is not None and len(plan.stale) == 3 and plan.unchanged == 0 and not plan.changed
+        assert "3 to parse again" in plan.summary()
+        result = app.sync("k", folder)
+        assert _results(result) == {"leave.md": "updated", "parking.md": "updated", "remote.md": "updated"}
+        assert {d.metadata["pipeline"] for d in app.list_documents("k")} == {app.pipeline}
+        assert app.sync("k", folder).summary == "nothing to do (3 unchanged)"
+    finally:
+        app.close()
+
+
 def test_a_failing_file_is_skipped_until_its_bytes_change(app: App, folder: Path) -> None:
     app.ensure_kb("k")
     bad = folder / "blank.md"

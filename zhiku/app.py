@@ -18,7 +18,7 @@ from .chunk import Chunker
 from .doctor import DoctorReport, diagnose
 from .embed import CachedEmbedder, EmbedderRegistry, VectorCache
 from .errors import ConfigError, NotFound, ZhikuError
-from .ingest import FileOutcome, Indexer, IngestReport, expand_paths, keep_upload
+from .ingest import FileOutcome, Indexer, IngestReport, expand_paths, keep_upload, pipeline_id
 from .jobs import BackgroundRunner, JobCallback, JobRunner, RunStats, VectorCallback, outcome_of
 from .protocols import LLM, Embedder, Reranker, Store
 from .rerank import RerankerRegistry
@@ -134,6 +134,12 @@ class App:
         )
 
     # -- jobs ------------------------------------------------------------------------------------
+
+    @property
+    def pipeline(self) -> str:
+        """What makes documents' chunks here (``ingest.pipeline_id``): a document indexed by another
+        is parsed again by the next add or sync."""
+        return pipeline_id(self.settings.chunk_tokens, self.settings.chunk_overlap)
 
     def new_pool(self) -> ParsePool:
         """A pool of parser processes configured from the settings (one per runner)."""
@@ -317,7 +323,8 @@ class App:
         """Make ``kb`` hold exactly the supported files of ``folder`` (new added, changed re-indexed,
         deleted removed). ``dry_run`` only reports what would change."""
         kb_id = self.store.kb_id(kb)
-        plan = plan_sync(self.store, kb_id, Path(folder), self.parsers.supported_extensions(), hash_changed=dry_run)
+        extensions = self.parsers.supported_extensions()
+        plan = plan_sync(self.store, kb_id, Path(folder), extensions, self.pipeline, hash_changed=dry_run)
         if dry_run:
             return SyncResult(plan.summary(), [], plan)
         root = str(Path(folder).expanduser().resolve())

@@ -1,6 +1,7 @@
 """Ingestion: files in, chunks with keyword terms and vectors out, one document per transaction.
 
-Each file is hashed first; an unchanged file (same path, same hash) is skipped without parsing.
+Each file is hashed first; an unchanged file (same path, same hash, indexed by the same pipeline:
+``PIPELINE_REVISION`` and chunk settings) is skipped without parsing.
 A file that fails (corrupt, encrypted, empty, too big, unknown format) is recorded with its reason
 and the batch goes on.
 """
@@ -30,6 +31,22 @@ if TYPE_CHECKING:  # the parse worker imports this module: it must not pull in n
     from .text import Analyzer
 
 Status = Literal["added", "updated", "unchanged", "failed"]
+
+#: Bump when a change alters what parsing, chunking or keyword analysis make of a file. A document
+#: indexed under another revision, or with other chunk settings, counts as changed: the next
+#: ``zhiku add`` or ``zhiku sync`` parses it again (vectors of chunk texts seen before come from the
+#: vector cache, so only new texts are embedded).
+PIPELINE_REVISION = 2
+
+
+def pipeline_id(chunk_tokens: int, chunk_overlap: int) -> str:
+    """What made a document's chunks ("revision/tokens/overlap"), kept as ``metadata["pipeline"]``."""
+    return f"{PIPELINE_REVISION}/{chunk_tokens}/{chunk_overlap}"
+
+
+def is_current(doc: DocumentRecord, pipeline: str) -> bool:
+    """Was ``doc`` indexed by this ``pipeline``? (Documents from before it was recorded were not.)"""
+    return doc.metadata.get("pipeline") == pipeline
 
 
 @dataclass
@@ -182,6 +199,7 @@ class Indexer:
         self.analyzer = analyzer
         self.embedder = embedder
         self.max_bytes = max_bytes
+        self.pipeline = pipeline_id(chunker.max_tokens, chunker.overlap)
 
     def add_files(
         self,
@@ -207,7 +225,7 @@ class Indexer:
                 raise ParseError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
             content_hash = file_hash(path)
             existing = self.store.find_document(kb_id, key)
-            if existing and existing.content_hash == content_hash:
+            if existing and existing.content_hash == content_hash and is_current(existing, self.pipeline):
                 return FileOutcome(key, "unchanged", existing.chunks, doc_id=existing.id)
             parsed = self.parsers.parse(path, max_bytes=self.max_bytes)
             mime = mimetypes.guess_type(path.name)[0] or ""
@@ -247,7 +265,7 @@ class Indexer:
             model=self.embedder.name if self.embedder else "",
             mime=mime,
             size=size or len(parsed.text.encode()),
-            metadata=parsed.metadata,
+            metadata={**parsed.metadata, "pipeline": self.pipeline},
             tables=extract_tables(parsed),
         )
         return self.store.write_documents(kb_id, [write])[0]

@@ -26,7 +26,7 @@ from typing import cast
 
 from .embed import CachedEmbedder
 from .errors import NotFound, ZhikuError
-from .ingest import FileOutcome, Status
+from .ingest import FileOutcome, Status, is_current, pipeline_id
 from .protocols import Store
 from .settings import Settings
 from .store.records import DocumentWrite, Job, JobDone
@@ -89,6 +89,7 @@ class JobRunner:
         self.analyzer = analyzer
         self.embedder = embedder
         self.pool = pool
+        self.pipeline = pipeline_id(settings.chunk_tokens, settings.chunk_overlap)
         self.pid = os.getpid()
         self._held: dict[int, tuple[Job, ParseTask]] = {}
         self._last_beat = 0.0
@@ -205,7 +206,10 @@ class JobRunner:
                 return
             if job.kind == "add":
                 existing = self.store.find_document(job.kb_id, job.key)
-                task = ParseTask(job.id, job.key, job.source or job.key, existing.content_hash if existing else None)
+                known = None if existing is None else existing.content_hash
+                if existing is not None and not is_current(existing, self.pipeline):
+                    known = ""  # indexed by another revision or chunk size: parse again, same bytes or not
+                task = ParseTask(job.id, job.key, job.source or job.key, known)
                 self._held[job.id] = (job, task)
                 self.store.update_job(job.id, stage="parsing", progress=0.1)
                 self.pool.submit(task)
@@ -224,7 +228,7 @@ class JobRunner:
             elif job.kind == "sync":
                 from .sync import run_sync_job  # sync plans with ingest helpers; imported when needed
 
-                run_sync_job(self.store, job, self.extensions)
+                run_sync_job(self.store, job, self.extensions, self.pipeline)
             else:
                 raise ZhikuError(f"unknown job kind {job.kind!r}")
         except NotFound:
@@ -279,7 +283,7 @@ class JobRunner:
                     None,  # vectors follow in the background (or from the cache, a moment later)
                     mime=doc.mime,
                     size=doc.size,
-                    metadata=doc.metadata,
+                    metadata={**doc.metadata, "pipeline": self.pipeline},
                     tables=doc.tables,
                     stored_file=kept if root else "",
                     mtime=outcome.mtime if root else None,

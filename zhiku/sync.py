@@ -1,6 +1,7 @@
 """Folder sync: make a knowledge base hold exactly the supported files of a folder.
 
-New files are added, changed ones re-indexed, deleted ones removed. A file whose size and mtime are
+New files are added, changed ones re-indexed, deleted ones removed, and files indexed by another
+pipeline (``ingest.PIPELINE_REVISION`` or chunk settings) parsed again. A file whose size and mtime are
 what was indexed is not even read; one whose mtime moved is hashed by its add job and, if its bytes
 are the same, only its mtime is updated. A file that failed keeps failing quietly: it is skipped
 while its bytes are the ones that failed (``zhiku jobs retry`` tries it again). So a second sync of
@@ -33,10 +34,11 @@ class SyncPlan:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     failing: list[str] = field(default_factory=list)  # keys skipped: same bytes as when they failed
+    stale: list[str] = field(default_factory=list)  # same file, indexed by another pipeline: parsed again
 
     @property
     def nothing_to_do(self) -> bool:
-        return not (self.new or self.changed or self.removed)
+        return not (self.new or self.changed or self.removed or self.stale)
 
     def summary(self) -> str:
         if self.nothing_to_do:
@@ -48,13 +50,15 @@ class SyncPlan:
                 f"{len(self.removed)} removed",
                 f"{self.unchanged} unchanged",
             ]
+            if self.stale:
+                parts.insert(2, f"{len(self.stale)} to parse again (indexed by another zhiku version or chunk size)")
             text = ", ".join(parts)
         if self.failing:
             text += f"; {len(self.failing)} still failing (zhiku jobs retry --failed)"
         return text
 
     def specs(self) -> list[JobSpec]:
-        adds = [JobSpec("add", key, key) for key in [*self.new, *self.changed]]
+        adds = [JobSpec("add", key, key) for key in [*self.new, *self.changed, *self.stale]]
         return adds + [JobSpec("delete", key) for key in self.removed]
 
     def to_dict(self) -> dict[str, object]:
@@ -65,6 +69,7 @@ class SyncPlan:
             "removed": self.removed,
             "unchanged": self.unchanged,
             "failing": self.failing,
+            "stale": self.stale,
             "summary": self.summary(),
         }
 
@@ -95,10 +100,17 @@ class SyncResult:
 
 
 def plan_sync(
-    store: Store, kb_id: int, folder: Path, extensions: Iterable[str], *, hash_changed: bool = False
+    store: Store,
+    kb_id: int,
+    folder: Path,
+    extensions: Iterable[str],
+    pipeline: str,
+    *,
+    hash_changed: bool = False,
 ) -> SyncPlan:
-    """Compare ``folder`` with the knowledge base. ``hash_changed`` hashes files whose size or mtime
-    moved (a dry run's exact answer); without it they count as changed and their add job decides."""
+    """Compare ``folder`` with the knowledge base, whose documents are current when indexed by
+    ``pipeline`` (``ingest.pipeline_id``). ``hash_changed`` hashes files whose size or mtime moved (a
+    dry run's exact answer); without it they count as changed and their add job decides."""
     root = folder.expanduser().resolve()
     if not root.is_dir():
         raise ZhikuError(f"{folder}: not a folder (zhiku sync takes a folder; use zhiku add for files)")
@@ -120,12 +132,14 @@ def plan_sync(
             else:
                 plan.new.append(key)
             continue
-        content_hash, size, mtime = state
+        content_hash, size, mtime, indexed_by = state
         same_stat = size == stat.st_size and mtime is not None and mtime == stat.st_mtime
-        if same_stat or (hash_changed and _same_bytes(path, content_hash)):
-            plan.unchanged += 1
-        else:
+        if not (same_stat or (hash_changed and _same_bytes(path, content_hash))):
             plan.changed.append(key)
+        elif indexed_by != pipeline:
+            plan.stale.append(key)
+        else:
+            plan.unchanged += 1
     prefix = str(root).rstrip(os.sep) + os.sep
     plan.removed = sorted(k for k in states if k.startswith(prefix) and k not in seen)
     return plan
@@ -138,14 +152,14 @@ def _same_bytes(path: Path, content_hash: str) -> bool:
         return False
 
 
-def run_sync_job(store: Store, job: Job, extensions: Iterable[str]) -> None:
+def run_sync_job(store: Store, job: Job, extensions: Iterable[str], pipeline: str) -> None:
     """Do a ``sync`` job: scan its folder and queue the add/delete jobs (in the sync job's batch).
 
     The scan queues before it finishes the sync job; a crash in between leaves the sync job to run
     again, and queuing is idempotent (a job already queued for the same key is not queued twice).
     """
     store.update_job(job.id, stage="scanning", progress=0.1)
-    plan = plan_sync(store, job.kb_id, Path(job.source or job.key), extensions)
+    plan = plan_sync(store, job.kb_id, Path(job.source or job.key), extensions, pipeline)
     if not plan.nothing_to_do:
         store.enqueue_jobs(job.kb_id, plan.specs(), job.batch)
     store.finish_job(JobDone(job.id, plan.summary()))

@@ -238,7 +238,8 @@ def sync(
             while True:
                 time.sleep(every)
                 kb_id = app.store.kb_id(name)
-                if not plan_sync(app.store, kb_id, folder, app.parsers.supported_extensions()).nothing_to_do:
+                plan = plan_sync(app.store, kb_id, folder, app.parsers.supported_extensions(), app.pipeline)
+                if not plan.nothing_to_do:
                     _sync_once(app, name, folder, quiet, as_json)
         except KeyboardInterrupt:
             click.echo("stopped watching", err=True)

@@ -199,13 +199,15 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
         rows = self._db.execute(f"{_DOC_SELECT} WHERE d.kb_id = ? ORDER BY d.path", (kb_id,))
         return [_doc(r) for r in rows]
 
-    def file_states(self, kb_id: int) -> dict[str, tuple[str, int, float | None]]:
-        """``key -> (content_hash, size, mtime)`` of the knowledge base's documents (attachments
-        excluded): what folder sync compares a folder against."""
+    def file_states(self, kb_id: int) -> dict[str, tuple[str, int, float | None, str]]:
+        """``key -> (content_hash, size, mtime, pipeline)`` of the knowledge base's documents
+        (attachments excluded): what folder sync compares a folder against."""
         rows = self._db.execute(
-            "SELECT path, content_hash, size, mtime FROM documents WHERE kb_id = ? AND parent_id IS NULL", (kb_id,)
+            "SELECT path, content_hash, size, mtime, coalesce(json_extract(metadata, '$.pipeline'), '')"
+            " FROM documents WHERE kb_id = ? AND parent_id IS NULL",
+            (kb_id,),
         )
-        return {r[0]: (r[1], int(r[2]), r[3]) for r in rows}
+        return {r[0]: (r[1], int(r[2]), r[3], str(r[4])) for r in rows}
 
     def touch_document(self, kb_id: int, key: str, mtime: float | None, job: JobDone | None = None) -> None:
         """Record a new mtime for an unchanged document (so sync need not hash it again)."""
