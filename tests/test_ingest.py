@@ -127,7 +127,7 @@ def test_documents_indexed_by_another_pipeline_are_parsed_again(settings: Settin
         assert doc.metadata["pipeline"] == app.pipeline == f"{ingest.PIPELINE_REVISION}/300/40"
         chunks_at_300 = doc.chunks
         # a document from before the pipeline was recorded
-        with app.store._write() as db:  # noqa: SLF001
+        with app.store._write() as db:
             db.execute("UPDATE documents SET metadata = '{}'")
         assert app.add("k", [note]).count("updated") == 1
         assert app.list_documents("k")[0].metadata["pipeline"] == app.pipeline

@@ -51,6 +51,16 @@ def test_pdf_multipage_chinese_report(registry: ParserRegistry) -> None:
     # The running page header repeats on every page: dropped everywhere but where it is the title.
     header_pages = {b.locator.page for b in doc.blocks if "年第一季度报告全文" in b.text}
     assert len(header_pages) <= 1
+    # The balance sheet runs over pages 9-11 (its continuations print no header): one structured
+    # table, from its first item to its grand total.
+    from zhiku.ingest import extract_tables
+
+    tables = extract_tables(doc)
+    sheet = next(t for t in tables if t.locator.page == 9)
+    assert sheet.columns == ["项目", "期末余额", "期初余额"]
+    items = [row[0].replace(" ", "") for row in sheet.rows]
+    assert items[0] == "流动资产：" and items[-1] == "负债和所有者权益总计" and "非流动资产合计" in items
+    assert len(tables) < len([b for b in doc.blocks if b.kind == "table"])
 
 
 def test_pdf_federal_register_drops_running_header(registry: ParserRegistry) -> None:

@@ -14,6 +14,7 @@ from pypdf import PdfReader, PdfWriter
 from tests.conftest import check_spans, shared_dataset
 from tests.pdf_writer import Page, write_pdf
 from zhiku.errors import ParseError
+from zhiku.ingest import extract_tables
 from zhiku.parse import ParserRegistry
 from zhiku.parse.layout import Line, paragraphs, reading_order, remove_running_lines
 from zhiku.parse.pdf import PdfOptions, PdfParser
@@ -358,6 +359,9 @@ def test_nics_dense_statistics_table(real: Path) -> None:
     names = column_names(table.text, offset)
     assert names[:3] == ["State / Territory", "Permit", "Handgun"] and names[-1] == "Totals"
     assert "Pre-Pawn/Long Gun" in names and "Return to Seller - Private Sale/*Other" in names
+    (record,) = extract_tables(doc)
+    assert record.columns == names and len(record.columns) == len(set(record.columns))
+    assert record.rows[0][0] == "Alabama" and record.rows[-1][0] == "Totals" and len(record.rows) == 56
     assert any(b.kind == "paragraph" and b.text.startswith("NOTES: DISCLAIMERS:") for b in doc.blocks)
 
 
@@ -626,6 +630,10 @@ def test_table_continued_on_the_next_page_repeats_its_header(parser: PdfParser, 
     assert [t.locator.page for t in tables] == [1, 2]
     assert tables[1].rows == [["Inventory", "300", "280"], ["Total assets", "24,682", "21,499"]]  # as printed
     assert tables[1].text.startswith("| Item | Closing | Opening |\n| --- | --- | --- |\n| Inventory | 300 | 280 |")
+    # Stored as one structured table: the SQL tool sums a statement over all its pages.
+    (record,) = extract_tables(doc)
+    assert record.columns == ["Item", "Closing", "Opening"] and record.locator.page == 1
+    assert [row[0] for row in record.rows] == ["Cash", "Receivables", "Inventory", "Total assets"]
     # A table on the next page with column names of its own is a new table.
     other = Page()
     _grid_table(other, 760, [("Name", "Role", "Since"), ("Li Wei", "CFO", "2019"), ("Zhao Min", "CEO", "2016")])

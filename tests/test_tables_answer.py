@@ -473,3 +473,21 @@ def test_chunks_of_a_long_table_repeat_both_header_rows() -> None:
         row = chunk.text.index("| State ", chunk.text.index(second) + len(second))
         assert column_names(chunk.text, row)[5] == "Pre-Pawn/Long Gun"
     assert snippet(chunks[-1].text, "State 199", Analyzer()).endswith("| State 199 | 199 |" + " 199 |" * 9)
+
+
+def test_structured_columns_are_distinct_and_two_level() -> None:
+    from zhiku.ingest import extract_tables
+
+    grouped = [
+        ["Item", "Sales", "", "Returns", "", ""],
+        ["", "North", "South", "North", "South", ""],
+        ["Paper", "12", "7", "1", "0", "20"],
+    ]
+    repeated = [["Name", "Score", "Score"], ["Li", "3", "4"]]
+    doc = ParsedDocument.from_blocks(
+        [Block("table", table_text(grouped), rows=grouped), Block("table", table_text(repeated), rows=repeated)]
+    )
+    first, second = extract_tables(doc)
+    assert first.columns == ["Item", "Sales/North", "Sales/South", "Returns/North", "Returns/South", "column 6"]
+    assert first.rows == [grouped[2]]
+    assert second.columns == ["Name", "Score", "Score 2"]

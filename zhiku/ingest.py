@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from .errors import ParseError, ZhikuError
-from .tabletext import are_column_names, carried_header
+from .tabletext import carried_header, header_rows
 from .types import Block, DocumentRecord, ParsedDocument, TableRecord
 
 if TYPE_CHECKING:  # the parse worker imports this module: it must not pull in numpy, pydantic or the store
@@ -36,7 +36,7 @@ Status = Literal["added", "updated", "unchanged", "failed"]
 #: indexed under another revision, or with other chunk settings, counts as changed: the next
 #: ``zhiku add`` or ``zhiku sync`` parses it again (vectors of chunk texts seen before come from the
 #: vector cache, so only new texts are embedded).
-PIPELINE_REVISION = 2
+PIPELINE_REVISION = 3
 
 
 def pipeline_id(chunk_tokens: int, chunk_overlap: int) -> str:
@@ -123,28 +123,61 @@ def extract_tables(parsed: ParsedDocument) -> list[TableRecord]:
     ``table N`` (N counts the document's tables from 1).
     """
     tables: list[TableRecord] = []
+    previous: Block | None = None  # the block before this one
+    last_page = None  # the page the last table record's rows end on
     for block in parsed.blocks:
+        before, previous = previous, block
         if block.kind != "table" or not block.rows:
+            continue
+        columns, body, carried = _columns(block)
+        last = tables[-1] if tables else None
+        if (
+            carried
+            and last is not None
+            and before is not None
+            and before.kind == "table"
+            and block.locator.page is not None
+            and last_page is not None
+            and block.locator.page == last_page + 1
+            and columns == last.columns
+            and (block.name or last.name) == last.name
+        ):
+            last.rows.extend(body)  # a table continued from the page before: one record for both
+            last_page = block.locator.page
             continue
         n = len(tables) + 1
         name = block.name or " > ".join(block.locator.heading_path) or f"table {n}"
-        header, body = _columns(block)
-        tables.append(TableRecord(name, header, body, block.locator, ord=n - 1))
+        tables.append(TableRecord(name, columns, body, block.locator, ord=n - 1))
+        last_page = block.locator.page
     return tables
 
 
-def _columns(block: Block) -> tuple[list[str], list[list[str]]]:
-    """A table block's columns and data rows. Its first row names the columns, unless it is data (a
-    table continued from the page before, a statement's line item): then the header its Markdown
-    carries names them, or, without one, "column 1", "column 2", ..."""
+def _columns(block: Block) -> tuple[list[str], list[list[str]], bool]:
+    """A table block's column names (distinct and non-empty: the later SQL tool needs them so), its
+    data rows, and whether the names came from a carried header. Its first row names the columns,
+    with the second when the header has two levels ("Pre-Pawn/Handgun"), unless it is data (a table
+    continued from the page before, a statement's line item): then the header its Markdown carries
+    names them, or, without one, "column 1", "column 2", ..."""
     assert block.rows is not None
     rows = [list(r) for r in block.rows]
-    if are_column_names(rows[0]):
-        return rows[0], rows[1:]
-    carried = carried_header(block.text, rows)
-    if carried and len(carried) == len(rows[0]) and are_column_names(carried):
-        return carried, rows
-    return [f"column {i}" for i in range(1, len(rows[0]) + 1)], rows
+    head = header_rows(rows)
+    if head is not None:
+        return _distinct(head[0]), rows[head[1] :], False
+    carried = header_rows(carried_header(block.text, rows))
+    if carried is not None and len(carried[0]) == len(rows[0]):
+        return _distinct(carried[0]), rows, True
+    return [f"column {i}" for i in range(1, len(rows[0]) + 1)], rows, False
+
+
+def _distinct(names: list[str]) -> list[str]:
+    """Column names with an empty one called "column N" and a repeated one numbered ("Handgun 2")."""
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names, 1):
+        name = name or f"column {i}"
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} {seen[name]}")
+    return out
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f/\\:]+")

@@ -140,13 +140,27 @@ def table_title(text: str, row_start: int) -> str:
     return "" if not line or line.startswith("|") or len(line) > _LONG_TITLE else line
 
 
-def carried_header(text: str, rows: list[list[str]]) -> list[str] | None:
-    """The header a table block's Markdown shows above its printed ``rows`` when they lack one (a
-    table continued from the page before repeats the header of the table it continues)."""
+def carried_header(text: str, rows: list[list[str]]) -> list[list[str]]:
+    """The header rows (one, or two for a two-level header) a table block's Markdown shows above its
+    printed ``rows`` when they lack one: a table continued from the page before repeats the header
+    of the table it continues. Empty when the Markdown shows just the printed rows."""
     lines = [line for line in text.split("\n") if line.startswith("|")]
-    if rows and len(lines) == len(rows) + 2:  # one header row and the separator more than printed
-        return table_cells(lines[0])
-    return None
+    extra = len(lines) - 1 - len(rows)  # header rows shown beyond the printed ones (the separator is none)
+    if not rows or extra not in (1, 2):
+        return []
+    return [table_cells(lines[0])] + ([table_cells(lines[2])] if extra == 2 else [])
+
+
+def header_rows(rows: list[list[str]]) -> tuple[list[str], int] | None:
+    """The column names of a table given as rows, and how many of its first rows hold them (1, or 2
+    for a two-level header); None when its first row is data rather than names, or a form's labels
+    and values."""
+    if not rows or not are_column_names(rows[0]):
+        return None
+    header = rows[0]
+    sub = rows[1] if len(rows) > 1 else []
+    names, n = (_two_level(header, sub), 2) if _is_second_header(header, sub) else (header, 1)
+    return (names, n) if _mostly_distinct(names) else None
 
 
 def column_names(text: str, row_start: int) -> list[str]:
@@ -178,13 +192,15 @@ def _head(text: str, row_start: int) -> tuple[list[str], int] | None:
     """``(column names, start of the second header row or -1)`` for the table of a data row."""
     separator = _separator_above(text, row_start)
     header_line = "" if separator is None else _header_line(text, separator)
-    header = table_cells(header_line)
-    if separator is None or not header_line or not are_column_names(header):
+    if separator is None or not header_line:
         return None
     first = separator + len(_line_at(text, separator)) + 1  # the first row below the separator
     sub = table_cells(_line_at(text, first)) if first < len(text) else []
-    names, second = (_two_level(header, sub), first) if _is_second_header(header, sub) else (header, -1)
-    return (names, second) if _mostly_distinct(names) else None
+    head = header_rows([table_cells(header_line), sub])
+    if head is None:
+        return None
+    names, n = head
+    return names, (first if n == 2 else -1)
 
 
 def _mostly_distinct(names: list[str]) -> bool:

@@ -22,7 +22,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from ..errors import ParseError
-from ..tabletext import are_column_names, carried_header
+from ..tabletext import are_column_names, carried_header, header_rows
 from ..types import Block, Locator, ParsedDocument
 from .base import HeadingTracker, normalize_rows, one_line, split_table, table_text
 from .layout import (
@@ -317,10 +317,11 @@ def _continued_tables(blocks: list[Block]) -> list[Block]:
             and len(block.rows[0]) == len(prev.rows[0])
             and not are_column_names(block.rows[0])
         ):
-            header = prev.rows[0] if are_column_names(prev.rows[0]) else carried_header(prev.text, prev.rows)
+            head = header_rows(prev.rows)
+            header = prev.rows[: head[1]] if head else carried_header(prev.text, prev.rows)
             if header:
                 block.name = block.name or prev.name
-                block.text = table_text([header, *block.rows], block.name)
+                block.text = table_text([*header, *block.rows], block.name)
     return blocks
 
 
