@@ -148,3 +148,20 @@ def test_file_name_titles_that_name_nothing_stay_out_of_the_context(title: str, 
     chunk = Chunker(max_tokens=300, overlap=40).chunk(doc)[0]
     assert (title in chunk.context) is kept if title else chunk.context == ""
     assert chunk.index_text.endswith(chunk.text)
+
+
+def test_a_chunk_over_two_pages_knows_where_each_part_is() -> None:
+    blocks = [
+        Block("paragraph", "Annual leave is ten days for new hires.", locator=Locator(page=3)),
+        Block("paragraph", "Sick leave needs a doctor's note after two days.", locator=Locator(page=4)),
+    ]
+    doc = ParsedDocument.from_blocks(blocks, title="handbook")
+    (chunk,) = Chunker().chunk(doc)
+    assert chunk.locator.page == 3 and [(p[0], p[1]) for p in chunk.locator.parts] == [(0, 3), (41, 4)]
+    sick = chunk.text.index("Sick")
+    assert chunk.locator.narrowed(sick, sick + 10).page == 4
+    assert chunk.locator.narrowed(0, 10).page == 3 and chunk.locator.narrowed(0, 10).parts == []
+    assert chunk.locator.narrowed(0, len(chunk.text)).page == 3  # both parts: where it starts
+    assert Locator.from_dict(chunk.locator.to_dict()) == chunk.locator  # parts survive the store's JSON
+    one_page = ParsedDocument.from_blocks([Block("paragraph", "Just one page.", locator=Locator(page=2))], title="x")
+    assert Chunker().chunk(one_page)[0].locator.parts == []

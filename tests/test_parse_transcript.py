@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import check_spans
+from zhiku import App
 from zhiku.chunk import Chunker
 from zhiku.errors import ParseError
 from zhiku.parse import ParserRegistry
@@ -54,7 +55,7 @@ def test_vtt_voices_turns_and_times(registry: ParserRegistry, tmp_path: Path) ->
         ("Bob", 7.2, 12.25, "Bob: I'll take the first one & the second. Travel costs are down 8%."),
         ("Alice Chen", 3723.0, 3725.5, "Alice Chen: Thanks, Bob."),
     ]
-    assert doc.blocks[2].locator.describe() == "01:02:03 · Alice Chen"
+    assert doc.blocks[2].locator.describe() == "01:02:03–01:02:05 · Alice Chen"
     assert "NOTE" not in doc.text and "::cue" not in doc.text
 
 
@@ -202,3 +203,37 @@ def test_parse_timestamp_forms() -> None:
     assert parse_timestamp("02:03,5", 1) == 123.5
     assert parse_timestamp("100:00:00.000", 1) == 360000.0
     assert parse_timestamp("0:00:07", 1) == 7.0
+
+
+STANDUP = """WEBVTT
+
+00:00:01.000 --> 00:00:05.000
+<v Alice>Good morning everyone, let's start the weekly standup.
+
+00:00:05.500 --> 00:00:12.000
+<v Bob>The payment service migration finished on Tuesday, two days late because of the database upgrade.
+
+00:00:12.500 --> 00:00:20.000
+<v Alice>Thanks Bob. Carol, what's the status of the mobile release?
+
+00:00:20.500 --> 00:00:30.000
+<v Carol>Version 3.2 ships next Monday; the login bug is fixed and QA signed off yesterday.
+"""
+
+
+def test_a_citation_points_at_the_moment_and_speaker_it_quotes(app: App, tmp_path: Path) -> None:
+    # The whole stand-up is one chunk (00:00:01-00:00:30, three speakers); the answer quotes Carol,
+    # so its citation says 00:00:20-00:00:30 and Carol, through the store and back.
+    path = tmp_path / "standup.vtt"
+    path.write_text(STANDUP, encoding="utf-8")
+    app.ensure_kb("k")
+    assert app.add("k", [path]).count("added") == 1
+    (hit,) = app.search("k", "payment migration").hits
+    assert (hit.locator.time_start, hit.locator.time_end) == (1.0, 30.0)
+    assert [part[4] for part in hit.locator.parts] == ["Alice", "Bob", "Alice", "Carol"]
+    answer = app.ask("k", "Why was the payment migration late?")
+    assert answer.text.startswith("Bob: The payment service migration finished on Tuesday")
+    (citation,) = answer.citations
+    assert citation.locator.speaker == "Bob" and (citation.locator.time_start, citation.locator.time_end) == (5.5, 12.0)
+    assert citation.to_dict()["where"] == "00:00:05–00:00:12 · Bob"
+    assert hit.locator.describe() == "00:00:01–00:00:30 · Alice, Bob, Carol"  # the chunk itself

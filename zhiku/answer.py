@@ -302,7 +302,11 @@ class Answerer:
         text = joiner.join(parts)
         ordered = sorted(numbering.items(), key=lambda kv: kv[1])
         cited = [sources[i] for i, _ in ordered]
-        return self._finish(question, text, cited, "extractive", evidence.score, language, Usage(), renumbered=True)
+        # What each citation quotes: its locator narrows to the page, moment and speaker of that part.
+        quoted = {n: (min(s for h, s, _ in spans if h == i), max(e for h, _, e in spans if h == i)) for i, n in ordered}
+        return self._finish(
+            question, text, cited, "extractive", evidence.score, language, Usage(), renumbered=True, quoted=quoted
+        )
 
     def _add_focus(self, question: str, sources: Sequence[Hit], evidence: Evidence) -> None:
         """``focus``: the question terms in a sentence, each weighted by how few sentences of its chunk
@@ -336,13 +340,17 @@ class Answerer:
         language: str,
         usage: Usage,
         renumbered: bool = False,
+        quoted: dict[int, tuple[int, int]] | None = None,
     ) -> Answer:
         if mode == "llm" and is_refusal(text):
             # The model read the sources and found no answer: report it as the refusal it is.
             refused = self.refusal(question, evidence)
             refused.usage = usage
             return refused
-        citations = [_citation(n, hit, snippet(hit.text, question, self.analyzer)) for n, hit in enumerate(sources, 1)]
+        citations = [
+            _citation(n, hit, snippet(hit.text, question, self.analyzer), (quoted or {}).get(n))
+            for n, hit in enumerate(sources, 1)
+        ]
         checks = self.verify(text, sources)
         grounding = sum(c.support for c in checks) / len(checks) if checks else 0.0
         used = {n for c in checks for n in c.citations}
@@ -454,10 +462,12 @@ def _cited(text: str, count: int) -> list[int]:
     return [n for n in numbers if 1 <= n <= count]
 
 
-def _citation(n: int, hit: Hit, shown: str) -> Citation:
-    """Citation ``n`` for ``hit``; ``shown`` is the part of its text to show (``text.snippet``)."""
+def _citation(n: int, hit: Hit, shown: str, quoted: tuple[int, int] | None = None) -> Citation:
+    """Citation ``n`` for ``hit``; ``shown`` is the part of its text to show (``text.snippet``);
+    ``quoted``, the span of its text the answer quotes (its locator then points there)."""
     shown = shown if len(shown) <= 240 else shown[:240].rstrip() + "…"
-    return Citation(n, hit.chunk_id, hit.doc_id, hit.path, hit.title, hit.locator, shown, hit.score)
+    locator = hit.locator.narrowed(*quoted) if quoted else hit.locator
+    return Citation(n, hit.chunk_id, hit.doc_id, hit.path, hit.title, locator, shown, hit.score)
 
 
 def _escape(text: str) -> str:

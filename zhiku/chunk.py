@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .tabletext import is_header_row, is_separator
 from .text import CJK_RE, estimate_tokens, sentence_spans
-from .types import Block, Chunk, Locator, ParsedDocument
+from .types import Block, Chunk, Locator, LocatorPart, ParsedDocument
 
 
 @dataclass
@@ -146,11 +146,31 @@ class Chunker:
             time_start=first.block.locator.time_start,
             time_end=last.block.locator.time_end,
             speaker=", ".join(speakers) or None,
+            parts=_parts(blocks, first.start, len(first.prefix)),
         )
         outline = heading_path[1:] if heading_path and heading_path[0] == doc.title else heading_path
         context = " > ".join(p for p in [title, *outline] if p)
         kind = "table" if first.block.kind == "table" else "text"
         return Chunk(text=text, locator=locator, context=context, kind=kind)
+
+
+def _parts(blocks: list[Block], start: int, prefix: int) -> list[LocatorPart]:
+    """Where each block starts in a chunk whose text (after a ``prefix`` of that many characters)
+    begins at ``start`` of the document's text, with its page, time range and speaker; empty when
+    the blocks agree on all three (most chunks: one page, no timestamps)."""
+    where = {(b.locator.page, b.locator.time_start, b.locator.speaker) for b in blocks}
+    if len(where) < 2:
+        return []
+    return [
+        (
+            prefix + max((b.locator.char_start or 0) - start, 0),
+            b.locator.page,
+            b.locator.time_start,
+            b.locator.time_end,
+            b.locator.speaker,
+        )
+        for b in blocks
+    ]
 
 
 _STEM_PARTS = re.compile(r"[_\-.]+")

@@ -6,7 +6,7 @@ layer can build and inspect them without importing the others.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 
@@ -17,6 +17,9 @@ class Locator:
     Every field is optional because formats differ: a PDF has pages, a Markdown file has headings,
     a spreadsheet has sheets and cell ranges, a transcript has timestamps.
     ``char_start``/``char_end`` index the document's full extracted text (``ParsedDocument.text``).
+    ``parts``: for a chunk whose blocks came from different pages, moments or speakers, where each
+    block starts in the chunk's text and its own page, time range and speaker, as ``[offset, page,
+    time_start, time_end, speaker]``; ``narrowed`` uses them to point a citation at the part quoted.
     """
 
     page: int | None = None
@@ -30,6 +33,7 @@ class Locator:
     time_end: float | None = None
     speaker: str | None = None
     bbox: tuple[float, float, float, float] | None = None
+    parts: list[LocatorPart] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A compact dict: empty fields are left out."""
@@ -40,7 +44,31 @@ class Locator:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         if "bbox" in known and known["bbox"] is not None:
             known["bbox"] = tuple(known["bbox"])
+        if known.get("parts"):
+            known["parts"] = [tuple(part) for part in known["parts"]]
         return cls(**known)
+
+    def narrowed(self, start: int, end: int) -> Locator:
+        """This chunk locator pointed at the text between ``start`` and ``end`` of the chunk's text:
+        the page, time range and speakers of the parts that text lies in (itself without parts)."""
+        if not self.parts:
+            return self
+        covering = [
+            part
+            for i, part in enumerate(self.parts)
+            if part[0] < end and (i + 1 == len(self.parts) or self.parts[i + 1][0] > start)
+        ] or self.parts[:1]
+        first, last = covering[0], covering[-1]
+        speakers = list(dict.fromkeys(p[4] for p in covering if p[4]))
+        return replace(
+            self,
+            page=first[1] if first[1] is not None else self.page,
+            time_start=first[2] if first[2] is not None else self.time_start,
+            time_end=last[3] if last[3] is not None else self.time_end,
+            speaker=", ".join(speakers) or self.speaker,
+            bbox=None if first[1] != self.page else self.bbox,
+            parts=[],
+        )
 
     def describe(self) -> str:
         """Human-readable location, e.g. ``p. 3 · Leave > Annual leave``."""
@@ -52,12 +80,19 @@ class Locator:
         if self.sheet:
             parts.append(f"{self.sheet}!{self.cell_range}" if self.cell_range else self.sheet)
         if self.time_start is not None:
-            parts.append(_format_time(self.time_start))
+            moment = _format_time(self.time_start)
+            if self.time_end is not None and int(self.time_end) > int(self.time_start):
+                moment += f"–{_format_time(self.time_end)}"
+            parts.append(moment)
         if self.speaker:
             parts.append(self.speaker)
         if self.heading_path:
             parts.append(" > ".join(self.heading_path))
         return " · ".join(parts)
+
+
+#: Where a block starts in a chunk's text, and its page, time range and speaker.
+LocatorPart = tuple[int, int | None, float | None, float | None, str | None]
 
 
 def _format_time(seconds: float) -> str:
