@@ -152,3 +152,24 @@ def test_doctor_cli_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     fixed = runner.invoke(main, ["--home", str(home), "doctor", "--repair"])
     assert fixed.exit_code == 0 and "1 repaired" in fixed.output
     assert runner.invoke(main, ["--home", str(home), "doctor"]).exit_code == 0
+
+
+def test_documents_from_another_pipeline_are_a_warning_until_added_again(settings: Settings, tmp_path: Path) -> None:
+    app = App(settings)
+    try:
+        _build(app, tmp_path)
+        assert not any(f.count for f in app.doctor().findings)
+    finally:
+        app.close()
+    bigger = App(Settings(home=settings.home, embedder="hash", chunk_tokens=500))
+    try:
+        report = bigger.doctor()
+        (finding,) = [f for f in report.findings if f.count]
+        assert finding.name == "documents_from_another_pipeline" and finding.count == 3
+        assert finding.severity == "warning" and report.ok and not report.clean
+        assert finding.examples[0] == f"k: {(tmp_path / 'a.md').resolve()}"
+        assert bigger.add("k", [tmp_path / "a.md", tmp_path / "b.md"]).count("updated") == 2
+        left = [f.examples for f in bigger.doctor().findings if f.count]
+        assert left == [[f"other: {(tmp_path / 'c.md').resolve()}"]]
+    finally:
+        bigger.close()

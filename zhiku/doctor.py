@@ -5,7 +5,8 @@ keyword entries or vectors without a chunk, tables without a document, attachmen
 parent, jobs without a knowledge base), rows filed under the wrong knowledge base, chunks missing
 from the keyword index, chunks without a vector, per-knowledge-base counts that disagree, mixed
 vector sizes, failed and stale jobs, kept upload files nothing refers to and kept files that are
-missing.
+missing, and documents indexed by another pipeline (an older zhiku, other chunk settings: the next
+``add`` or ``sync`` of their files parses them again).
 
 Repairs: orphans deleted, misfiled rows re-filed, vector flags recomputed, missing keyword entries
 rebuilt with the analyser, missing vectors embedded, stale jobs re-queued, unreferenced kept files
@@ -106,6 +107,7 @@ def diagnose(app: App, kb: str | None = None, *, repair: bool = False) -> Doctor
     findings.append(_stale_jobs(app, kb_id, repair))
     findings.append(_failed_jobs(app, kb_id))
     findings += _kept_files(app, kb_id, repair)
+    findings.append(_other_pipeline(app, kb_id))
     counts = {}
     for kb_row in store.list_kbs():
         if kb_id is None or kb_row.id == kb_id:
@@ -179,6 +181,26 @@ def _stale_jobs(app: App, kb_id: int | None, repair: bool) -> Finding:
         recovered = app.store.recover_jobs(pid_alive, app.settings.job_stale_s)
         finding.repaired = len([j for j in stale if j.id in recovered])
     return finding
+
+
+def _other_pipeline(app: App, kb_id: int | None) -> Finding:
+    """Documents (not attachments) indexed by another pipeline than the current one."""
+    stale = [
+        f"{kb_row.name}: {key}"
+        for kb_row in app.store.list_kbs()
+        if kb_id is None or kb_row.id == kb_id
+        for key, (_, _, _, pipeline) in app.store.file_states(kb_row.id).items()
+        if pipeline != app.pipeline
+    ]
+    return Finding(
+        "documents_from_another_pipeline",
+        len(stale),
+        f"documents indexed by another zhiku version or chunk size (now {app.pipeline}): `zhiku add` or "
+        "`zhiku sync` of their files parses them again",
+        "warning",
+        repairable=False,
+        examples=stale[:5],
+    )
 
 
 def _failed_jobs(app: App, kb_id: int | None) -> Finding:
