@@ -139,3 +139,18 @@ def test_context_sentences_stay_in_the_answer_s_paragraph(answerer: Answerer) ->
     assert answer.text == (
         "Ducks eat grasses, aquatic plants, fish, insects and worms. [1] They feed mostly at dawn and dusk. [1]"
     )
+
+
+def test_a_list_item_is_answered_alone_and_past_forms_meet_their_verb(answerer: Answerer) -> None:
+    # "lose" meets "lost" (irregular past forms go back to their verb), "happen" is only the question's
+    # frame, and a list item's neighbours are other items, not context.
+    security = hits(
+        "IT security\n\n"
+        "- Lock your screen whenever you leave your desk; laptops lock automatically after 5 minutes.\n"
+        "- Report a lost or stolen laptop to the IT helpdesk (extension 8000) within 1 hour.\n"
+        "- Never paste customer data into external AI tools."
+    )
+    answer = answerer.answer("What happens if I lose my laptop?", security)
+    assert answer.text == "- Report a lost or stolen laptop to the IT helpdesk (extension 8000) within 1 hour. [1]"
+    steps = answerer.answer("How do I report a stolen laptop?", security)  # a procedure: the whole list
+    assert steps.text.startswith("- Lock your screen") and steps.text.endswith("external AI tools. [1]")

@@ -36,6 +36,13 @@ def test_table_rows_answer_with_their_column_names(real_demo_app: App) -> None:
     assert "住宿上限（元/晚）：600" in hotel.text and hotel.grounding == 1.0
 
 
+def test_a_list_item_answers_alone(real_demo_app: App) -> None:
+    # "lose" meets the handbook's "lost"; the item is quoted without the items around it.
+    laptop = real_demo_app.ask("default", "What happens if I lose my laptop?")
+    assert laptop.text == "- Report a lost or stolen laptop to the IT helpdesk (extension 8000) within 1 hour. [1]"
+    assert laptop.citations[0].locator.heading_path[-1] == "IT security"
+
+
 def test_cross_language_retrieval(real_demo_app: App) -> None:
     # Restricted to the other language's document, dense search must find the right section by
     # meaning alone (the question shares no words with it).

@@ -75,3 +75,16 @@ def test_jieba_loads_on_chinese_text_only(tmp_path: Path) -> None:
     assert not analyzer.jieba_loaded and not list(tmp_path.iterdir())
     assert not analyzer.needs_jieba("Annual leave") and analyzer.needs_jieba("年假") and analyzer.needs_jieba("⼀")
     assert analyzer.terms("年假申请") and analyzer.jieba_loaded
+
+
+def test_irregular_past_forms_meet_their_verb() -> None:
+    a = Analyzer()
+    assert a.terms("I lost my laptop; we paid and bought it, it was stolen") == [
+        "lose",
+        "laptop",
+        "pay",
+        "buy",
+        "steal",
+    ]
+    assert a.terms("lose losing loses") == ["lose", "lose", "lose"]
+    assert a.terms("I left it on the left") == ["left", "left"]  # ambiguous forms are left alone

@@ -55,12 +55,13 @@ def _with_neighbours(
         return spans
     lo, hi = max(0, here - n), min(len(around), here + n + 1)
     # Context comes from the same paragraph: not across a blank line (another block: a caption, a
-    # heading, a table's rows), and prose does not run on into a table.
-    while lo < here and ("\n\n" in text[around[lo][1] : around[here][0]] or is_table_row(text, around[lo][0])):
+    # heading, a table's rows), and prose does not run on into a table. A list item's neighbours
+    # are other items, as a table row's are other rows: its context is its own line.
+    item = _LIST_ITEM_RE.match(text[text.rfind("\n", 0, best.start) + 1 : best.end]) is not None
+    gap = "\n" if item else "\n\n"
+    while lo < here and (gap in text[around[lo][1] : around[here][0]] or is_table_row(text, around[lo][0])):
         lo += 1
-    while hi - 1 > here and (
-        "\n\n" in text[around[here][1] : around[hi - 1][0]] or is_table_row(text, around[hi - 1][0])
-    ):
+    while hi - 1 > here and (gap in text[around[here][1] : around[hi - 1][0]] or is_table_row(text, around[hi - 1][0])):
         hi -= 1
     start, end = around[lo][0], around[hi - 1][1]
     if _HEADING_RE.match(text[start : around[lo][1]].strip()):

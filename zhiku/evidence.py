@@ -79,7 +79,7 @@ _WH_RE = re.compile(
 _ENTITY_TAGS = {"person": {"nr", "nrfg", "nrt"}, "place": {"ns", "nt"}, "entity": {"nz", "nt", "nr", "ns", "eng"}}
 # Question words that carry no topic: "mani" is how "many" stems, 时间 is a date question's marker.
 _QUESTION_WORDS = frozenset(
-    "mani much long old get doe time name 时间 具体 包括 哪些 分别 是 的 什么 哪个 哪部".split()
+    "mani much long old get doe happen time name 时间 具体 包括 哪些 分别 是 的 什么 哪个 哪部".split()
 )
 # A Latin word is not in jieba's dictionary; treat it as moderately rare (about "立法会").
 _LATIN_IDF = 12.0

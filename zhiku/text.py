@@ -32,6 +32,68 @@ EN_STOPWORDS = frozenset(
     under until up very was we were what when where which while who whom why will with would you your
     yours yourself yourselves s t don""".split()
 )
+#: Irregular past forms -> the verb, which stemming cannot see ("lost" would never meet "lose").
+#: Only forms that are rarely anything else: not "left", "saw", "felt", "lay", "rose", "led", "found".
+IRREGULAR_VERBS = {
+    form: base
+    for base, forms in {
+        "begin": "began begun",
+        "break": "broke broken",
+        "bring": "brought",
+        "build": "built",
+        "buy": "bought",
+        "catch": "caught",
+        "choose": "chose chosen",
+        "come": "came",
+        "do": "did done",
+        "draw": "drew drawn",
+        "drink": "drank drunk",
+        "drive": "drove driven",
+        "eat": "ate eaten",
+        "fall": "fallen",
+        "fight": "fought",
+        "fly": "flew flown",
+        "forget": "forgot forgotten",
+        "freeze": "froze frozen",
+        "get": "got gotten",
+        "give": "gave given",
+        "go": "went gone",
+        "grow": "grew grown",
+        "hide": "hid hidden",
+        "hold": "held",
+        "keep": "kept",
+        "know": "knew known",
+        "lose": "lost",
+        "make": "made",
+        "mean": "meant",
+        "meet": "met",
+        "pay": "paid",
+        "ride": "rode ridden",
+        "run": "ran",
+        "say": "said",
+        "see": "seen",
+        "sell": "sold",
+        "send": "sent",
+        "show": "shown",
+        "sing": "sang sung",
+        "sit": "sat",
+        "sleep": "slept",
+        "speak": "spoken",
+        "spend": "spent",
+        "steal": "stole stolen",
+        "take": "took taken",
+        "teach": "taught",
+        "tell": "told",
+        "think": "thought",
+        "throw": "threw thrown",
+        "understand": "understood",
+        "wake": "woke woken",
+        "wear": "wore worn",
+        "win": "won",
+        "write": "wrote written",
+    }.items()
+    for form in forms.split()
+}
 ZH_STOPWORDS = frozenset(
     """的 了 是 在 和 与 及 或 等 也 就 都 而 及其 把 被 让 给 对 从 向 于 以 之 其 这 那 这个 那个 这些 那些
     一个 一种 我 你 他 她 它 我们 你们 他们 吗 呢 吧 啊 呀 么 什么 怎么 怎样 如何 为什么 哪 哪些 哪个 哪里
@@ -154,7 +216,8 @@ class Analyzer:
     """Turns mixed Chinese/English text into index terms.
 
     Chinese runs go through jieba's search mode (which also emits the sub-words of long words, so
-    "人工智能" matches "智能"); English words are lower-cased and Snowball-stemmed. Stopwords and
+    "人工智能" matches "智能"); English words are lower-cased and Snowball-stemmed, irregular past forms
+    taken back to their verb first ("lost" -> "lose", ``IRREGULAR_VERBS``). Stopwords and
     punctuation are dropped. One instance is reused: jieba's dictionary takes ~1 s to load.
     """
 
@@ -223,7 +286,7 @@ class Analyzer:
                     if word not in ZH_STOPWORDS:
                         yield word
             elif seg not in EN_STOPWORDS:
-                yield stem(seg)
+                yield stem(IRREGULAR_VERBS.get(seg, seg))
 
     def query_terms(self, text: str) -> list[str]:
         """Distinct terms of a query, in first-seen order.
