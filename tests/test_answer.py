@@ -154,3 +154,46 @@ def test_a_list_item_is_answered_alone_and_past_forms_meet_their_verb(answerer: 
     assert answer.text == "- Report a lost or stolen laptop to the IT helpdesk (extension 8000) within 1 hour. [1]"
     steps = answerer.answer("How do I report a stolen laptop?", security)  # a procedure: the whole list
     assert steps.text.startswith("- Lock your screen") and steps.text.endswith("external AI tools. [1]")
+
+
+def faq(*sections: tuple[str, str]) -> list[Hit]:
+    """Hits for FAQ sections: (heading, body), the heading first in the chunk's text, as chunkers write it."""
+    return [
+        Hit(i + 10, i, 1.0 - 0.1 * i, f"{head}\n\n{body}", Locator(heading_path=["IT FAQ", head]), path="faq.html")
+        for i, (head, body) in enumerate(sections)
+    ]
+
+
+def test_a_heading_that_asks_the_question_is_answered_by_its_first_sentence(answerer: Answerer) -> None:
+    # "Laptops are replaced every 3 years." shares one word with the question; the heading above it
+    # asks the question itself. Its last sentence above the table is not the table's title either.
+    sources = faq(
+        (
+            "When will I get a new laptop?",
+            "Laptops are replaced every 3 years. Engineers can choose between these models:\n\n"
+            "| Role | Standard laptop |\n| --- | --- |\n| Engineering | ThinkPad X1 Carbon |",
+        ),
+        ("How do I connect to the office Wi-Fi?", "Join the network Lanting-Staff with your account."),
+    )
+    answer = answerer.answer("When will I get a new laptop?", sources)
+    assert answer.text.startswith("Laptops are replaced every 3 years. [1]")
+    assert answer.evidence >= 0.9 and not answer.refused
+    # worded differently, the same question still matches the heading ("forgot" meets "forgot")
+    password = faq(
+        ("IT security", "Use the password manager and turn on two-factor authentication for your password."),
+        ("I forgot my password. What now?", "Reset it yourself at password.example using your phone."),
+    )
+    reset = answerer.answer("I forgot my password, what should I do?", password)
+    assert reset.text == "Reset it yourself at password.example using your phone. [1]"
+    # a heading that asks something else does not count
+    other = answerer.answer("When will I get a new phone?", sources)
+    assert other.refused
+
+
+def test_only_the_last_sentence_above_a_table_is_its_title(answerer: Answerer) -> None:
+    text = (
+        "Laptops are replaced every 3 years. Engineers can choose between these models:\n\n"
+        "| Role | Standard laptop |\n| --- | --- |\n| Engineering | ThinkPad X1 Carbon |\n| Design | MacBook Pro 14 |"
+    )
+    answer = answerer.answer("How often are laptops replaced?", hits(text))
+    assert answer.text.startswith("Laptops are replaced every 3 years. [1]")

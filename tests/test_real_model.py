@@ -43,6 +43,14 @@ def test_a_list_item_answers_alone(real_demo_app: App) -> None:
     assert laptop.citations[0].locator.heading_path[-1] == "IT security"
 
 
+def test_faq_headings_that_ask_the_question(real_demo_app: App) -> None:
+    # The IT FAQ's sections are headed by questions; their first sentence answers in other words.
+    new = real_demo_app.ask("default", "When will I get a new laptop?")
+    assert new.text.startswith("Laptops are replaced every 3 years. [1]"), new.text
+    reset = real_demo_app.ask("default", "I forgot my password, what should I do?")
+    assert reset.text.startswith("Reset it yourself at password.lanting.example"), reset.text
+
+
 def test_cross_language_retrieval(real_demo_app: App) -> None:
     # Restricted to the other language's document, dense search must find the right section by
     # meaning alone (the question shares no words with it).

@@ -418,20 +418,24 @@ def _extract_key(sentence: SentenceScore, sources: Sequence[Hit]) -> float:
     f = sentence.features
     local = 0.5 * f.get("focus", 0.0) + f.get("cover", 0.0) + 0.5 * f.get("near", 0.0)
     local += 0.3 * f.get("head", 0.0) + 1.5 * f.get("retrieval", 0.0)
+    local += 3.0 * f.get("faq", 0.0)  # it answers a heading that asks the question itself: first
     return (local + 0.5 * sentence.score) * _RANK_FACTOR[_extract_rank(sentence, sources)]
 
 
 def _extract_rank(sentence: SentenceScore, sources: Sequence[Hit]) -> int:
     """2: holds a typed candidate answer; 1: an ordinary sentence; 0: a heading or a restated question."""
-    chunk = sources[sentence.hit_index].text
+    hit = sources[sentence.hit_index]
+    chunk = hit.text
     text = chunk[sentence.start : sentence.end].strip()
     if _HEADING_RE.match(text) or sentence.features.get("novel", 1.0) == 0.0:
         return 0
+    if hit.locator.heading_path and text == hit.locator.heading_path[-1].strip():
+        return 0  # the section's heading, however long ("When will I get a new laptop?")
     row = is_table_row(chunk, sentence.start)
     if row and is_header_row(chunk, sentence.start):
         return 0  # a table's header row: column names, no answer
-    if not row and is_table_row(chunk, _next_line(chunk, sentence.end)):
-        return 0  # a table's title line
+    if not row and _ends_line(chunk, sentence.end) and is_table_row(chunk, _next_line(chunk, sentence.end)):
+        return 0  # a table's title line (the line's last sentence, right above the table)
     return 2 if sentence.type_ok and sentence.features.get("near", 0.0) > 0 else 1
 
 
@@ -446,6 +450,12 @@ def _as_specific(sentence: SentenceScore, best: SentenceScore) -> bool:
     focus, best_focus = sentence.features.get("focus", 0.0), best.features.get("focus", 0.0)
     window, best_window = sentence.features.get("window", 0.0), best.features.get("window", 0.0)
     return sentence.coverage >= best.coverage and window >= best_window and focus >= 0.8 * best_focus
+
+
+def _ends_line(text: str, end: int) -> bool:
+    """Is position ``end`` the end of its line (only spaces before the line break or the text's end)?"""
+    newline = text.find("\n", end)
+    return not text[end : newline if newline >= 0 else len(text)].strip()
 
 
 def _next_line(text: str, end: int) -> int:

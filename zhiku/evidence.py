@@ -20,6 +20,11 @@ Per sentence we compute features (all in [0, 1]):
   separates "2022年春节档" from an article about 2023's;
 - ``retrieval``: the chunk's fused retrieval score relative to the best hit.
 
+One signal overrides the model: a chunk under a heading that *asks the question itself* (an FAQ's
+"When will I get a new laptop?", "忘记密码怎么办？") is answered by its first sentence, whatever words
+that sentence uses ("Laptops are replaced every 3 years."). That sentence scores at least
+``FAQ_EVIDENCE`` × the share of the question's terms the heading holds (feature ``faq``).
+
 A logistic model (``WEIGHTS``, fitted on the even-id RGB zh_refine settings plus CMRC 2018 questions
 and checked on the odd ids; see docs/answers.md and bench/calibrate_refusal.py) turns them into a
 probability that the sentence answers; the evidence is the best sentence's probability, and the bias
@@ -79,7 +84,7 @@ _WH_RE = re.compile(
 _ENTITY_TAGS = {"person": {"nr", "nrfg", "nrt"}, "place": {"ns", "nt"}, "entity": {"nz", "nt", "nr", "ns", "eng"}}
 # Question words that carry no topic: "mani" is how "many" stems, 时间 is a date question's marker.
 _QUESTION_WORDS = frozenset(
-    "mani much long old get doe happen time name 时间 具体 包括 哪些 分别 是 的 什么 哪个 哪部".split()
+    "mani much long old often get doe happen time name 时间 具体 包括 哪些 分别 是 的 什么 哪个 哪部".split()
 )
 # A Latin word is not in jieba's dictionary; treat it as moderately rare (about "立法会").
 _LATIN_IDF = 12.0
@@ -101,6 +106,10 @@ FEATURES = (
     "retrieval",
 )
 WEIGHTS = (-7.07, 1.66, -3.17, 0.08, 0.0, 1.71, 0.66, 1.4, 1.26, 3.01, 0.31, 1.86)
+#: The evidence of the sentence that answers a heading asking the question itself (× the heading's
+#: coverage of the question, at least ``_FAQ_COVER``).
+FAQ_EVIDENCE = 0.9
+_FAQ_COVER = 0.8
 
 
 @dataclass
@@ -166,6 +175,10 @@ class EvidenceScorer:
         retrieval = max(hit.score, 0.0) / top if top > 0 else 0.0
         pcover = self._cover(q, set().union(*terms)) if terms else 0.0
         q_set = set(q.terms)
+        faq, answers_faq = self._faq_match(q, hit), -1
+        if faq:  # the first sentence after the heading line answers it
+            body = text.find("\n", 0) + 1 if text.startswith(hit.locator.heading_path[-1]) else 0
+            answers_faq = next((j for j, (s, _) in enumerate(spans) if s >= body and body > 0), -1)
         out: list[SentenceScore] = []
         headers: dict[str, set[str]] = {}
         for j, (s, e) in enumerate(spans):
@@ -198,10 +211,25 @@ class EvidenceScorer:
             }
             z = sum(w * feats[name] for w, name in zip(self.weights, FEATURES, strict=True))
             prob = 1.0 / (1.0 + math.exp(-z))
+            if j == answers_faq:
+                feats["faq"] = faq
+                prob = max(prob, FAQ_EVIDENCE * faq)
             out.append(SentenceScore(i, s, e, feats["cover"], bool(candidate), prob, feats, candidate))
         return out
 
     # -- features --------------------------------------------------------------------------------
+
+    def _faq_match(self, q: _Question, hit: Hit) -> float:
+        """How fully the heading of ``hit``'s section asks the question itself: the share of the
+        question's terms it holds, when that is at least ``_FAQ_COVER``, the heading is a question
+        (ends with "?" or "？") and most of its own content terms are the question's; else 0."""
+        heading = hit.locator.heading_path[-1].strip() if hit.locator.heading_path else ""
+        if not heading.endswith(("?", "？")) or len(q.terms) < 2:
+            return 0.0
+        terms = {t for t in self.analyzer.terms(heading) if t not in _QUESTION_WORDS}
+        cover = self._cover(q, terms)
+        own = len(terms & set(q.terms)) / len(terms) if terms else 0.0
+        return cover if cover >= _FAQ_COVER and own >= 0.6 else 0.0
 
     def _cover(self, q: _Question, terms: set[str], among: Sequence[str] | None = None) -> float:
         among = q.terms if among is None else among
