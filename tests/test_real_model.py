@@ -34,6 +34,8 @@ def test_table_rows_answer_with_their_column_names(real_demo_app: App) -> None:
     hotel = real_demo_app.ask("default", "在上海出差住宿标准是多少？")
     assert hotel.text.startswith("城市类别：一线城市；"), hotel.text
     assert "住宿上限（元/晚）：600" in hotel.text and hotel.grounding == 1.0
+    meals = real_demo_app.ask("default", "出差的餐补是多少？")  # a column, no row: the column
+    assert meals.text == "餐补（元/天）：一线城市 150；二线城市 120；其他城市 100 [1]", meals.text
 
 
 def test_a_list_item_answers_alone(real_demo_app: App) -> None:

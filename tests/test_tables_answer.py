@@ -21,6 +21,7 @@ from zhiku.tabletext import (
     is_header_row,
     is_separator,
     is_table_row,
+    read_column,
     read_row,
     readable,
     table_cells,
@@ -491,3 +492,20 @@ def test_structured_columns_are_distinct_and_two_level() -> None:
     assert first.columns == ["Item", "Sales/North", "Sales/South", "Returns/North", "Returns/South", "column 6"]
     assert first.rows == [grouped[2]]
     assert second.columns == ["Name", "Score", "Score 2"]
+
+
+def test_a_question_naming_a_column_but_no_row_reads_the_column(answerer: Answerer) -> None:
+    # "餐补" names a column; no row is named, so any one row would be a guess: the column, down the rows.
+    # (How it is read out is tested here; whether the evidence suffices, on the demo in
+    # test_real_model.py: this table alone scores below the refusal threshold.)
+    answerer = Answerer(Analyzer(), refusal_threshold=0.0)
+    meals = answerer.answer("出差的餐补是多少？", hits(TRAVEL))
+    assert meals.text == "餐补（元/天）：一线城市 150；二线城市 120；其他城市 100 [1]"
+    assert answerer.answer("住宿上限是多少？", hits(TRAVEL)).text.startswith("住宿上限（元/晚）：一线城市 600；")
+    # a row named: that row, as before
+    assert answerer.answer("二线城市的餐补是多少？", hits(TRAVEL)).text.startswith("城市类别：二线城市；")
+    row = TRAVEL.index("| 二线城市")
+    assert read_column(TRAVEL, row, "en", lambda cell: int("餐补" in cell)) == (
+        "餐补（元/天）: 一线城市 150; 二线城市 120; 其他城市 100"
+    )
+    assert read_column(TRAVEL, row, "zh", lambda cell: 0) is None  # no column asked

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .evidence import Evidence, EvidenceScorer, SentenceScore
 from .protocols import LLM
-from .tabletext import is_header_row, is_table_row, read_row
+from .tabletext import is_header_row, is_table_row, read_column, read_row
 from .text import Analyzer, detect_language, sentence_spans, snippet, split_sentences
 from .types import Answer, Citation, Hit, SentenceCheck, Usage
 
@@ -247,6 +247,17 @@ class Answerer:
         sentences must score close to the best one, and repeats (overlapping chunks) are dropped.
         """
         self._add_focus(question, sources, evidence)
+        wanted = set(self.scorer.question(question).terms)
+
+        def asked(cell: str) -> int:  # how many of the question's words a column name and value hold
+            return len(wanted.intersection(self.analyzer.terms(cell)))
+
+        column = _column_answer(sources, evidence, language, asked)
+        if column is not None:
+            hit_index, text, span = column
+            return self._finish(
+                question, text, [sources[hit_index]], "extractive", evidence.score, language, Usage(), True, {1: span}
+            )
         ranked = sorted(evidence.best, key=lambda s: _extract_key(s, sources), reverse=True)
         chosen: list[SentenceScore] = []
         seen: set[str] = set()
@@ -282,11 +293,6 @@ class Answerer:
             steps = _list_around(sources[best.hit_index].text, best.start)
             if steps:
                 spans = [(best.hit_index, *steps)]
-        wanted = set(self.scorer.question(question).terms)
-
-        def asked(cell: str) -> int:  # how many of the question's words a column name and value hold
-            return len(wanted.intersection(self.analyzer.terms(cell)))
-
         numbering: dict[int, int] = {}
         parts = []
         joiner = "" if language == "zh" else " "
@@ -437,6 +443,30 @@ def _extract_rank(sentence: SentenceScore, sources: Sequence[Hit]) -> int:
     if not row and _ends_line(chunk, sentence.end) and is_table_row(chunk, _next_line(chunk, sentence.end)):
         return 0  # a table's title line (the line's last sentence, right above the table)
     return 2 if sentence.type_ok and sentence.features.get("near", 0.0) > 0 else 1
+
+
+def _column_answer(
+    sources: Sequence[Hit], evidence: Evidence, language: str, asked: Callable[[str], int]
+) -> tuple[int, str, tuple[int, int]] | None:
+    """A question that names a table's column and none of its rows ("出差的餐补是多少？" over a table
+    of cities with a "餐补（元/天）" column): ``(hit index, the column read down the rows + "[1]", the
+    quoted span)``. Only when a row's title and column names cover the question while nothing
+    else does better: no row names it (``cover`` 0 for all of them), no prose sentence covers it all,
+    and the rows' title and column names (``window``) cover at least half of it and as much as any
+    prose sentence does."""
+    rows = [s for s in evidence.best if _is_row(s, sources) and not is_header_row(sources[s.hit_index].text, s.start)]
+    if not rows or any(s.features.get("cover", 0.0) > 0 for s in rows):
+        return None
+    prose = max((s.features.get("cover", 0.0) for s in evidence.best if not _is_row(s, sources)), default=0.0)
+    best = max(rows, key=lambda s: (s.features.get("window", 0.0), s.score))
+    if prose >= 1.0 or best.features.get("window", 0.0) < max(prose, 0.5):
+        return None
+    text = sources[best.hit_index].text
+    column = read_column(text, best.start, language, asked)
+    if column is None:
+        return None
+    end = text.find("\n\n", best.start)
+    return best.hit_index, f"{column} [1]", (best.start, end if end >= 0 else len(text))
 
 
 def _is_row(sentence: SentenceScore, sources: Sequence[Hit]) -> bool:

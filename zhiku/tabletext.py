@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 #: A row with more "column: value" pairs than this is read out narrowed to the asked columns.
 WIDE_ROW = 8
+#: A column is read down a table of at most this many rows (more: a list, not an answer).
+COLUMN_ROWS = 12
 #: A text line longer than this above a table is a paragraph, not the table's title.
 _LONG_TITLE = 200
 #: A Markdown table row: a whole line between pipes.
@@ -273,6 +275,37 @@ def read_row(text: str, start: int, language: str, asked: Callable[[str], int] |
         if top > 0:
             pairs = [pairs[0]] + [pair for pair, score in zip(pairs[1:], scores, strict=True) if score == top]
     return separator.join(f"{name}{colon}{cell}" if name else cell for name, cell in pairs)
+
+
+def read_column(text: str, start: int, language: str, asked: Callable[[str], int]) -> str | None:
+    """The column(s) a question names, read down the rows of the table that the row at ``start``
+    belongs to: "餐补（元/天）：一线城市 150；二线城市 120；其他城市 100". For a question that names a
+    column and no row ("出差的餐补是多少？"), where any one row would be a guess. None when no column
+    name holds the question's words, or the table has more than ``COLUMN_ROWS`` rows here."""
+    names = column_names(text, start)
+    scores = [asked(name) for name in names[1:]]
+    top = max(scores, default=0)
+    separator = _separator_above(text, start)
+    if top == 0 or separator is None:
+        return None
+    columns = [i + 1 for i, score in enumerate(scores) if score == top]
+    rows: list[list[str]] = []
+    for line in text[separator:].split("\n")[1:]:
+        if not TABLE_ROW_RE.fullmatch(line.strip()):
+            break
+        rows.append(table_cells(line))
+    if rows and _is_second_header(table_cells(_header_line(text, separator)), rows[0]):
+        rows = rows[1:]
+    if not rows or len(rows) > COLUMN_ROWS:
+        return None
+    colon, separator_text = ("：", "；") if language == "zh" else (": ", "; ")
+    pairs = []
+    for cells in rows:
+        values = [cells[c] for c in columns if c < len(cells) and cells[c]]
+        if values:
+            pairs.append(" ".join([cells[0], " / ".join(values)]) if cells[0] else " / ".join(values))
+    head = " / ".join(names[c] for c in columns)
+    return f"{head}{colon}{separator_text.join(pairs)}" if pairs else None
 
 
 def readable(text: str) -> str:
