@@ -294,8 +294,8 @@ def read_column(text: str, start: int, language: str, asked: Callable[[str], int
         if not TABLE_ROW_RE.fullmatch(line.strip()):
             break
         rows.append(table_cells(line))
-    if rows and _is_second_header(table_cells(_header_line(text, separator)), rows[0]):
-        rows = rows[1:]
+    head = header_rows([table_cells(_header_line(text, separator)), *rows[:1]])
+    rows = rows[1:] if head is not None and head[1] == 2 else rows  # a two-level header's lower row
     if not rows or len(rows) > COLUMN_ROWS:
         return None
     colon, separator_text = ("：", "；") if language == "zh" else (": ", "; ")
@@ -304,8 +304,8 @@ def read_column(text: str, start: int, language: str, asked: Callable[[str], int
         values = [cells[c] for c in columns if c < len(cells) and cells[c]]
         if values:
             pairs.append(" ".join([cells[0], " / ".join(values)]) if cells[0] else " / ".join(values))
-    head = " / ".join(names[c] for c in columns)
-    return f"{head}{colon}{separator_text.join(pairs)}" if pairs else None
+    asked_names = " / ".join(names[c] for c in columns)
+    return f"{asked_names}{colon}{separator_text.join(pairs)}" if pairs else None
 
 
 def readable(text: str) -> str:
