@@ -103,14 +103,15 @@ _YEAR_RE = re.compile(r"(?:19|20)\d\d")
 def _separator_above(text: str, row_start: int) -> int | None:
     """Where the separator row of the table a row starting at ``row_start`` belongs to starts: the
     nearest separator above it with only table rows in between (None if there is none)."""
-    offset = row_start
-    for line in reversed(text[:row_start].split("\n")[:-1]):  # the lines above the row, nearest first
-        offset -= len(line) + 1
-        stripped = line.strip()
+    end = row_start - 1  # the line break ending the line above
+    while end >= 0:  # up the lines above the row, nearest first: only the table's own, not the document's
+        offset = text.rfind("\n", 0, end) + 1
+        stripped = text[offset:end].strip()
         if not stripped.startswith("|"):
             return None
         if is_separator(stripped):
             return offset
+        end = offset - 1
     return None
 
 

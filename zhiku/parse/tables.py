@@ -152,7 +152,8 @@ def _table(
     xs += [min(x0 for _, x0, _ in horizontal), max(x1 for _, _, x1 in horizontal)]
     xs = _snap(xs)
     ys = _snap([y for y, _, _ in horizontal])
-    implied = _implied_rules(xs, ys, vertical)
+    drawn = _drawn(xs, vertical)  # the rules on each column position: for implied rows and cut lines
+    implied = _implied_rules(xs, ys, drawn)
     if implied:
         horizontal = horizontal + implied
         ys = _snap([y for y, _, _ in horizontal])
@@ -186,7 +187,7 @@ def _table(
     texts: dict[int, list[Line]] = {}
     inside: set[int] = set()
     size: float | None = None
-    lines, box, source = _cut_at_rules(lines, _boxes(lines), xs, ys[0], ys[-1], vertical)
+    lines, box, source = _cut_at_rules(lines, _boxes(lines), xs, ys[0], ys[-1], drawn)
     if lines:
         cx, cy = (box[:, 0] + box[:, 2]) / 2, (box[:, 1] + box[:, 3]) / 2
         index = np.flatnonzero((xs[0] <= cx) & (cx <= xs[-1]) & (ys[0] <= cy) & (cy <= ys[-1]))
@@ -247,7 +248,7 @@ def _cut_at_rules(
     xs: list[float],
     bottom: float,
     top: float,
-    vertical: list[tuple[float, float, float]],
+    drawn: dict[int, list[tuple[float, float]]],
 ) -> tuple[list[Line], Any, dict[int, int]]:
     """Lines crossing column rules cut into one line per column: the lines, their boxes and each
     piece's original line.
@@ -270,7 +271,6 @@ def _cut_at_rules(
     spanning = np.flatnonzero((lows < highs) & (middles >= bottom) & (middles <= top)).tolist()
     if not spanning:
         return lines, box, source
-    drawn = _drawn(xs, vertical)
     out = list(lines)
     for i in reversed(spanning):  # from the end, so the indexes ahead stay valid while splicing
         ln, middle = lines[i], float(middles[i])
@@ -296,7 +296,7 @@ def _drawn(xs: list[float], vertical: list[tuple[float, float, float]]) -> dict[
 
 
 def _implied_rules(
-    xs: list[float], ys: list[float], vertical: list[tuple[float, float, float]]
+    xs: list[float], ys: list[float], drawn: dict[int, list[tuple[float, float]]]
 ) -> list[tuple[float, float, float]]:
     """Row borders that column rules imply by stopping inside a row, as horizontal edges.
 
@@ -307,7 +307,7 @@ def _implied_rules(
     the sub-columns, and the columns without such rules (a row label, "Totals") span both bands.
     """
     ends: list[tuple[float, int]] = []
-    for k, spans in _drawn(xs, vertical).items():
+    for k, spans in drawn.items():
         if 0 < k < len(xs) - 1:
             for y0, y1 in spans:
                 for y in (y0, y1):
