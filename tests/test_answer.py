@@ -197,3 +197,61 @@ def test_only_the_last_sentence_above_a_table_is_its_title(answerer: Answerer) -
     )
     answer = answerer.answer("How often are laptops replaced?", hits(text))
     assert answer.text.startswith("Laptops are replaced every 3 years. [1]")
+
+
+REMOTE_WORK = (
+    "Remote work\n\n"
+    "Employees may work remotely up to 2 days per week after completing their probation period of 3 months. "
+    "Tuesday is the company-wide office day, when everyone comes in. "
+    "Tell your team in the #where-am-i channel by 9:30 on the day you work from home."
+)
+
+
+def test_english_neighbours_are_context_only_when_the_sentences_are_tied(answerer: Answerer) -> None:
+    # English names its subject in every sentence: the neighbours of "Tuesday is ..." are other rules.
+    answer = answerer.answer("Which day must everyone be in the office?", hits(REMOTE_WORK))
+    assert answer.text == "Tuesday is the company-wide office day, when everyone comes in. [1]"
+    # A sentence opening with a pronoun leans on the one before it, which comes along; the next
+    # sentence is another rule and stays out.
+    travel = hits(
+        "Travel\n\nBusiness trips are booked through the travel desk. They must be approved by your manager "
+        "at least 7 days before departure. Hotels are paid directly by the company."
+    )
+    answer = answerer.answer("How many days before departure must business trips be approved?", travel)
+    assert answer.text == (
+        "Business trips are booked through the travel desk. [1] "
+        "They must be approved by your manager at least 7 days before departure. [1]"
+    )
+
+
+EXPENSES = (
+    "Expenses\n\n"
+    "Submit expense claims in Lanting Hub within 30 days of spending the money, with a photo of every receipt. "
+    "Claims under 2,000 yuan are approved by your manager; claims of 2,000 yuan or more also need approval "
+    "from Finance (finance@lanting.example). Approved claims are paid with the next monthly salary, on the "
+    "15th of the month.\n\n"
+    "- Team meals: up to 150 yuan per person, once per quarter.\n"
+    "- Books and online courses: up to 3,000 yuan per year.\n"
+    "- Taxis are reimbursed after 22:00 or when carrying equipment."
+)
+
+
+def test_english_neighbour_holding_the_asked_value_comes_along(answerer: Answerer) -> None:
+    # "spending the money" and "Books" each match half the question. The sentence after the first
+    # ("Claims under 2,000 yuan are approved ...") is another rule, not context: it used to crowd
+    # out the item that holds the amount asked for.
+    answer = answerer.answer("How much can I spend on books?", hits(EXPENSES))
+    assert answer.text.endswith("- Books and online courses: up to 3,000 yuan per year. [1]")
+    assert "Team meals" not in answer.text and "Taxis" not in answer.text
+
+
+def test_who_questions_are_answered_by_the_doer_of_their_verb(answerer: Answerer) -> None:
+    # Handbooks answer "who approves?" with a role, not a capitalised name.
+    sources = hits(
+        "Annual leave\n\nRequest leave in the HR portal at least 5 working days in advance. "
+        "Your direct manager approves or declines within 2 working days. "
+        "Up to 5 unused days can be carried over to the next year."
+    )
+    answer = answerer.answer("Who approves my leave?", sources)
+    assert "Your direct manager approves or declines within 2 working days. [1]" in answer.text
+    assert "carried over" not in answer.text

@@ -41,6 +41,43 @@ def test_answer_types() -> None:
     assert answer_type("When does open enrollment start?") == "date"
     assert answer_type("开幕式总导演是谁") == "person"
     assert answer_type("What is the capital of France?") == "other"
+    # 几点 asks a time of day, not a count; 几个 a count.
+    assert answer_type("每天几点上班？") == "date"
+    assert answer_type("每周有几个办公日？") == "number"
+    assert answer_type("What is the release date of the new laptop?") == "date"
+    assert answer_type("Which day is the office day?") == "date"
+
+
+def test_english_date_candidates(scorer: EvidenceScorer) -> None:
+    q = scorer.question("Which day must everyone come to the office?")
+    assert [c for c, _ in scorer._candidates(q, "Tuesday is the office day.")] == ["Tuesday"]
+    q = scorer.question("What is the release date of the game?")
+    assert [c for c, _ in scorer._candidates(q, "Release Date: 06/19/2020 in all regions.")] == ["06/19/2020"]
+
+
+def test_a_capital_opening_the_sentence_is_not_a_name(scorer: EvidenceScorer) -> None:
+    q = scorer.question("Who is responsible for laptops?")
+    assert scorer._candidates(q, "Laptops are replaced every 3 years.") == []
+    assert [c for c, _ in scorer._candidates(q, "Anna Lee handles laptops.")] == ["Anna Lee"]
+    assert [c for c, _ in scorer._candidates(q, "Laptops go to Finance first.")] == ["Finance"]
+
+
+def test_who_verb_questions_find_the_doer(scorer: EvidenceScorer) -> None:
+    q = scorer.question("Who approves expense claims?")
+    assert q.verb
+    found = [c for c, _ in scorer._candidates(q, "Your direct manager approves or declines within 2 days.")]
+    assert found == ["Your direct manager"]
+    found = [c for c, _ in scorer._candidates(q, "Claims of 2,000 yuan or more need approval from Finance.")]
+    assert "Finance" in found
+    found = [c for c, _ in scorer._candidates(q, "Claims under 2,000 yuan are approved by your manager.")]
+    assert found == ["your manager"]
+    # A passive without its doer names nobody.
+    assert scorer._candidates(q, "Claims must be approved in advance.") == []
+    assert [c for c, _ in scorer._candidates(scorer.question("Who gets a laptop?"), "New hires get one.")] == [
+        "New hires"
+    ]
+    # "Who is ...?" asks no verb's doer.
+    assert not scorer.question("Who is the office manager?").verb
 
 
 def test_english_answer_above_threshold(scorer: EvidenceScorer) -> None:

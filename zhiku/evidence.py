@@ -33,6 +33,7 @@ puts the chosen operating point at 0.5.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -53,7 +54,7 @@ _DATE_RE = re.compile(
     r"\d{4}\s*年(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*[日号])?|\d{1,2}\s*月\s*\d{1,2}\s*[日号]?|\d{1,2}\s*月(?:份|初|底|中旬|下旬|上旬)?"
     r"|\d{1,2}\s*[日号]|[正腊农]月[初十廿]|[初廿][一二三四五六七八九十]|除夕|(?<!\d)(?:1[89]|20)\d{2}(?!\d)"
     r"|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d{0,2}\b|周[一二三四五六日]|星期[一二三四五六日天]"
-    r"|\d{1,2}:\d{2}|\d{4}-\d{1,2}-\d{1,2}",
+    r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\d{1,2}:\d{2}|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{4}",
     re.IGNORECASE,
 )
 _ASKS = {
@@ -64,17 +65,31 @@ _ASKS = {
         re.I,
     ),
     "number": re.compile(
-        r"多少|多长|多久|几[个天年月次人名位家条项倍]|几|数量|人数|数目|总数|[^\w]?数[？?]?$|产量|销量|交付量|票房|营收|收入|利润|"
+        r"多少|多长|多久|几[个天年月次人名位家条项倍]|几(?!点|时)|数量|人数|数目|总数|[^\w]?数[？?]?$|产量|销量|交付量|票房|营收|收入|利润|"
         r"金额|价格|得分|比分|比例|增长率|震级|\bhow (?:many|much|long|old|far|big|tall)\b|"
         r"\bwhat (?:percentage|share|number|amount)\b|\bnumber of\b",
         re.I,
     ),
     "date": re.compile(
-        r"何时|什么时候|时间|哪一?年|哪一?天|几月|几号|日期|\bwhen\b|\bwhat (?:year|date|day|time|month)\b", re.I
+        r"何时|什么时候|时间|哪一?年|哪一?天|几月|几号|几点|几时|日期|\bwhen\b"
+        r"|\b(?:what|which) (?:year|date|day|time|month)\b"
+        r"|\bwhat(?:'s| is| was| will be) the (?:[a-z]+ )?(?:date|year|day)\b",
+        re.I,
     ),
     "person": re.compile(r"谁|哪位|什么人|\bwho\b|\bwhom\b", re.I),
     "place": re.compile(r"哪里|哪儿|在哪|何地|地点|国家|城市|\bwhere\b|\bwhich (?:city|country)\b", re.I),
 }
+# Capitalised words in English: a name, unless it is a single word opening the sentence.
+_NAME_RE = re.compile(r"\b[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)*")
+_OPENING_RE = re.compile(r"^[\s\-*•\d.)\"'(]*")
+# "Who approves ...?" asks for the doer of a verb; "who is / who do I ask" does not.
+_DOER_RE = re.compile(r"\s*who\s+([a-z]+)\b", re.I)
+_AUXILIARIES = frozenset(
+    "is are was were be been do does did can could should shall will would may might must has have had "
+    "am not also".split()
+)
+_RELATIVES = frozenset("who which that".split())
+_BE = frozenset("is are was were be been being".split())
 # The question word, to find the "head" the answer fills ("多少个[议席]", "[总导演]是谁", "how many [days]").
 _WH_RE = re.compile(
     r"是多少|多少|是什么时候|什么时候|何时|是谁|谁|哪[里儿位个些部家支款种年天]|是什么|什么|如何|几|"
@@ -84,7 +99,8 @@ _WH_RE = re.compile(
 _ENTITY_TAGS = {"person": {"nr", "nrfg", "nrt"}, "place": {"ns", "nt"}, "entity": {"nz", "nt", "nr", "ns", "eng"}}
 # Question words that carry no topic: "mani" is how "many" stems, 时间 is a date question's marker.
 _QUESTION_WORDS = frozenset(
-    "mani much long old often get doe happen time name 时间 具体 包括 哪些 分别 是 的 什么 哪个 哪部".split()
+    "mani much long old often get doe happen time name must shall might "
+    "时间 几点 具体 包括 哪些 分别 是 的 什么 哪个 哪部".split()
 )
 # A Latin word is not in jieba's dictionary; treat it as moderately rare (about "立法会").
 _LATIN_IDF = 12.0
@@ -139,6 +155,7 @@ class _Question:
     answer_type: str
     numbers: set[str]
     head: list[str]
+    verb: str = ""  # "who approves ...?": the verb whose doer is the answer (stemmed), English only
 
 
 class EvidenceScorer:
@@ -162,7 +179,12 @@ class EvidenceScorer:
         terms = [t for t in dict.fromkeys(self.analyzer.terms(question)) if t not in _QUESTION_WORDS]
         idf = {t: self._idf(t) for t in terms}
         head = [t for t in self.analyzer.terms(_head_text(question)) if t in idf]
-        return _Question(terms, idf, sum(idf.values()) or 1.0, answer_type(question), _numbers(question), head)
+        kind = answer_type(question)
+        verb = ""
+        asks_doer = _DOER_RE.match(question) if kind == "person" else None
+        if asks_doer and asks_doer.group(1).lower() not in _AUXILIARIES:
+            verb = next(iter(self.analyzer.terms(asks_doer.group(1))), "")
+        return _Question(terms, idf, sum(idf.values()) or 1.0, kind, _numbers(question), head, verb)
 
     def sentences(self, q: _Question, hits: Sequence[Hit], i: int) -> list[SentenceScore]:
         """Every sentence of ``hits[i]`` with its features and combined score."""
@@ -254,7 +276,10 @@ class EvidenceScorer:
             k = next((n for n, (a, b) in enumerate(clauses) if a <= pos < b), len(clauses) - 1)
             near_terms = clause_terms[k] | (clause_terms[k - 1] if k else set())
             near_terms |= clause_terms[k + 1] if k + 1 < len(clauses) else set()
-            near = self._cover(q, clause_terms[k])
+            own = clause_terms[k]
+            if k and sentence[clauses[k][0] - 1] in ":：":  # "Release Date: June 19": the label names the value
+                own = own | clause_terms[k - 1]
+            near = self._cover(q, own)
             head = self._cover(q, near_terms, q.head) if q.head else self._cover(q, near_terms)
             if near + head > best_near + best_head:
                 best, best_near, best_head = text, near, head
@@ -288,15 +313,51 @@ class EvidenceScorer:
                 pos += len(word)
         else:
             # Names in English, titles in 《》, or (any question) new content words.
+            capitalised: list[re.Match[str]] = []
             if q.answer_type in _ENTITY_TAGS:
-                found += [(m.group(), m.start()) for m in re.finditer(r"\b[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)*", sentence)]
+                capitalised = list(_NAME_RE.finditer(sentence))
+                opening = len(sentence) - len(_OPENING_RE.sub("", sentence, count=1))
+                found += [
+                    (m.group(), m.start())
+                    for m in capitalised
+                    if m.start() != opening or " " in m.group()  # "New hires ..." opens a sentence; a name
+                ]
+            if q.verb:
+                found += self._doers(q.verb, sentence)
             found += [(m.group(), m.start()) for m in re.finditer(r"《[^》]{1,30}》", sentence)]
-            if not found:
+            # A sentence whose only capital opens it still names nothing new: no fallback to content words.
+            if not found and not capitalised:
                 lowered = sentence.lower()
                 for term in dict.fromkeys(self.analyzer.terms(sentence)):
                     if term not in q.idf and self._idf(term) >= 8.0:
                         found.append((term, max(lowered.find(term), 0)))
         return [(t, p) for t, p in found if not _inside_question_terms(t, q)]
+
+    def _doers(self, verb: str, sentence: str) -> list[tuple[str, int]]:
+        """Who does ``verb`` in ``sentence``: handbooks answer "who approves?" with a role, not a name
+        ("Your direct manager approves ...", "... are approved by your manager")."""
+        words = list(re.finditer(r"[\w'-]+|[^\w\s]", sentence))
+        found: list[tuple[str, int]] = []
+        for i, word in enumerate(words):
+            if not word.group()[0].isalpha() or next(iter(self.analyzer.terms(word.group())), "") != verb:
+                continue
+            after = words[i + 1 : i + 6]
+            noun = word.group().lower().endswith(("al", "ion", "ment", "ance", "ence", "ing"))  # "approval"
+            if after and (after[0].group().lower() == "by" or (noun and after[0].group().lower() == "from")):
+                # passive, or a noun: the doer follows ("approved by your manager", "approval from Finance")
+                phrase = list(itertools.takewhile(lambda w: w.group()[0].isalnum() or w.group() in "'-", after[1:]))
+                phrase = phrase[:4]
+            elif noun or (i and words[i - 1].group().lower() in _BE):
+                continue  # a noun, or a passive without its doer ("must be approved in advance")
+            else:  # active: the doer is the whole clause before the verb, when that is a short phrase
+                before = list(itertools.takewhile(lambda w: w.group()[0].isalnum(), reversed(words[:i])))
+                opens_clause = len(before) == i or words[i - len(before) - 1].group() in ",;:(—-"
+                phrase = [w for w in reversed(before) if w.group().lower() not in _AUXILIARIES]
+                if not opens_clause or len(phrase) > 4 or (phrase and phrase[-1].group().lower() in _RELATIVES):
+                    phrase = []  # "... titles won 1968-2022": not the doer
+            if phrase:
+                found.append((sentence[phrase[0].start() : phrase[-1].end()], phrase[0].start()))
+        return found
 
     def _idf(self, term: str) -> float:
         freq = self._freq.get(term)
