@@ -217,10 +217,16 @@ def test_english_neighbours_are_context_only_when_the_sentences_are_tied(answere
         "Travel\n\nBusiness trips are booked through the travel desk. They must be approved by your manager "
         "at least 7 days before departure. Hotels are paid directly by the company."
     )
-    answer = answerer.answer("How many days before departure must business trips be approved?", travel)
-    assert answer.text == (
+    both = (
         "Business trips are booked through the travel desk. [1] "
         "They must be approved by your manager at least 7 days before departure. [1]"
+    )
+    assert answerer.answer("How many days before departure must business trips be approved?", travel).text == both
+    # The pronoun's sentence is the evidence too: "they" are the business trips of the sentence before.
+    assert answerer.answer("Who approves business trips?", travel).text == both
+    payroll = hits("Payroll\n\nSalaries are paid by bank transfer. They arrive on the 15th of every month.")
+    assert answerer.answer("When do salaries arrive?", payroll).text == (
+        "Salaries are paid by bank transfer. [1] They arrive on the 15th of every month. [1]"
     )
 
 
@@ -255,3 +261,11 @@ def test_who_questions_are_answered_by_the_doer_of_their_verb(answerer: Answerer
     answer = answerer.answer("Who approves my leave?", sources)
     assert "Your direct manager approves or declines within 2 working days. [1]" in answer.text
     assert "carried over" not in answer.text
+
+
+def test_the_rule_covering_the_asked_amount_is_quoted(answerer: Answerer) -> None:
+    answer = answerer.answer("Who approves an expense claim of 5,000 yuan?", hits(EXPENSES))
+    assert answer.text == (
+        "Claims under 2,000 yuan are approved by your manager; claims of 2,000 yuan or more also need "
+        "approval from Finance (finance@lanting.example). [1]"
+    )

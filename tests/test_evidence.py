@@ -80,6 +80,37 @@ def test_who_verb_questions_find_the_doer(scorer: EvidenceScorer) -> None:
     assert not scorer.question("Who is the office manager?").verb
 
 
+def test_chinese_who_verb_questions_find_the_doer(scorer: EvidenceScorer) -> None:
+    q = scorer.question("谁审批我的年假？")
+    assert q.verb == "审批"
+    assert scorer.question("5000元的报销需要谁来审批？").verb == "审批"
+    assert not scorer.question("开幕式总导演是谁？").verb and not scorer.question("司马晏是谁的儿子？").verb
+
+    def doers(sentence: str) -> list[str]:
+        return [c for c, _ in scorer._candidates(q, sentence)]
+
+    # The clause's subject, up to its first preposition; the agent after 由 / 还需.
+    assert doers("4. 直属经理在 2 个工作日内审批；连续请假超过 5 天还需部门总监审批。") == ["直属经理", "部门总监"]
+    assert doers("- 2000 元以下的报销由直属经理审批。") == ["直属经理"]
+    assert doers("审批通过的报销款随下月工资一起发放。") == []
+
+
+def test_a_question_amount_within_a_stated_bound_is_found(scorer: EvidenceScorer) -> None:
+    # "5000元" is not written anywhere, but "2000 元及以上" covers it: the question's number is met.
+    rules = hits("报销审批\n\n- 2000 元以下的报销由直属经理审批。\n- 2000 元及以上的报销还需财务部审批。")
+    evidence = scorer.score("5000元的报销需要谁审批？", rules)
+    assert evidence.score >= THRESHOLD
+    best = max(evidence.best, key=lambda s: s.features.get("bound", 0.0))
+    assert "财务部" in rules[0].text[best.start : best.end]
+    assert best.features["qnums"] == 1.0
+    # A bound the amount misses does not count, and a year is not an amount.
+    assert (
+        scorer.score("500元的报销需要谁审批？", hits("- 2000 元及以上的报销还需财务部审批。")).best[0].features["qnums"]
+        == 0
+    )
+    assert scorer.score("2008年谁审批？", hits("2000 年以上的报销由财务部审批。")).best[0].features["qnums"] == 0
+
+
 def test_english_answer_above_threshold(scorer: EvidenceScorer) -> None:
     evidence = scorer.score("How many days of annual leave do new hires get?", hits(*HANDBOOK_EN))
     assert evidence.score >= THRESHOLD

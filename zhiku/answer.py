@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from .evidence import Evidence, EvidenceScorer, SentenceScore
+from .evidence import Evidence, EvidenceScorer, SentenceScore, leans_back
 from .protocols import LLM
 from .tabletext import is_header_row, is_table_row, read_column, read_row
 from .text import CJK_RE, Analyzer, detect_language, sentence_spans, snippet, split_sentences
@@ -80,11 +80,11 @@ def _with_neighbours(
             return (best.hit_index, around[i][0]) in typed
 
         first = here
-        while first > lo and (_leans_back(sentence(first)) or holds_value(first - 1)):
+        while first > lo and (leans_back(sentence(first)) or holds_value(first - 1)):
             first -= 1
         last = here
         while last + 1 < hi and (
-            _leans_back(sentence(last + 1)) or sentence(last).rstrip().endswith(":") or holds_value(last + 1)
+            leans_back(sentence(last + 1)) or sentence(last).rstrip().endswith(":") or holds_value(last + 1)
         ):
             last += 1
         lo, hi = first, last + 1
@@ -98,18 +98,6 @@ def _with_neighbours(
         merged.append((hit_index, s, e))
     first_seen = {h: i for i, h in reversed(list(enumerate(h for h, _, _ in merged)))}
     return sorted(merged, key=lambda t: (first_seen[t[0]], t[1]))
-
-
-_LEANS_BACK_RE = re.compile(
-    r"^\W*(?:it|its|this|these|that|those|they|them|their|he|him|his|she|her|such|also|however|but|so|then|"
-    r"otherwise|instead|therefore|thus|if so|if not|for (?:example|instance)|in (?:this|that|which) case)\b",
-    re.I,
-)
-
-
-def _leans_back(sentence: str) -> bool:
-    """Does an English ``sentence`` refer to the one before it ("It is ...", "However, ...")?"""
-    return _LEANS_BACK_RE.match(sentence) is not None
 
 
 def _list_around(text: str, position: int, max_items: int = 10) -> tuple[int, int] | None:
@@ -467,6 +455,7 @@ def _extract_key(sentence: SentenceScore, sources: Sequence[Hit]) -> float:
     local = 0.5 * f.get("focus", 0.0) + f.get("cover", 0.0) + 0.5 * f.get("near", 0.0)
     local += 0.3 * f.get("head", 0.0) + 1.5 * f.get("retrieval", 0.0)
     local += 3.0 * f.get("faq", 0.0)  # it answers a heading that asks the question itself: first
+    local += 0.5 * f.get("bound", 0.0)  # it states a bound the question's amount is within (or not)
     return (local + 0.5 * sentence.score) * _RANK_FACTOR[_extract_rank(sentence, sources)]
 
 

@@ -11,13 +11,15 @@ Per sentence we compute features (all in [0, 1]):
 
 - ``cover``: share of the question's content terms in the sentence, each weighted by a general IDF
   (jieba's dictionary frequencies for Chinese words; English words count as rare), so "第七届" or
-  "annual leave" weigh more than "地区" or "get";
+  "annual leave" weigh more than "地区" or "get"; an English sentence that leans on the one before
+  ("They must be approved ...") counts that sentence's terms too;
 - ``window``: the same over the sentence and its neighbours (the subject is often one sentence back);
 - ``near``: the same over the clauses around the best candidate answer (0 without a candidate);
 - ``typed``: a candidate of the expected type that the question does not already contain;
 - ``novel``: how many new content terms the sentence adds (restating the question scores 0);
 - ``qnums``: share of the question's own numbers (years, dates, ordinals) found in the chunk, which
-  separates "2022年春节档" from an article about 2023's;
+  separates "2022年春节档" from an article about 2023's; an amount also counts when the chunk states
+  a bound it falls within ("5000元的报销" against "2000 元及以上的报销");
 - ``retrieval``: the chunk's fused retrieval score relative to the best hit.
 
 One signal overrides the model: a chunk under a heading that *asks the question itself* (an FAQ's
@@ -33,7 +35,6 @@ puts the chosen operating point at 0.5.
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -41,6 +42,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from .doers import DoerFinder
 from .tabletext import column_names, is_table_row, table_title
 from .text import CJK_RE, Analyzer, sentence_spans
 from .types import Hit
@@ -54,7 +56,8 @@ _DATE_RE = re.compile(
     r"\d{4}\s*年(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*[日号])?|\d{1,2}\s*月\s*\d{1,2}\s*[日号]?|\d{1,2}\s*月(?:份|初|底|中旬|下旬|上旬)?"
     r"|\d{1,2}\s*[日号]|[正腊农]月[初十廿]|[初廿][一二三四五六七八九十]|除夕|(?<!\d)(?:1[89]|20)\d{2}(?!\d)"
     r"|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d{0,2}\b|周[一二三四五六日]|星期[一二三四五六日天]"
-    r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\d{1,2}:\d{2}|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{4}",
+    r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\d{1,2}:\d{2}|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{4}"
+    r"|\b\d{1,2}(?:st|nd|rd|th)\b",
     re.IGNORECASE,
 )
 _ASKS = {
@@ -82,14 +85,6 @@ _ASKS = {
 # Capitalised words in English: a name, unless it is a single word opening the sentence.
 _NAME_RE = re.compile(r"\b[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)*")
 _OPENING_RE = re.compile(r"^[\s\-*•\d.)\"'(]*")
-# "Who approves ...?" asks for the doer of a verb; "who is / who do I ask" does not.
-_DOER_RE = re.compile(r"\s*who\s+([a-z]+)\b", re.I)
-_AUXILIARIES = frozenset(
-    "is are was were be been do does did can could should shall will would may might must has have had "
-    "am not also".split()
-)
-_RELATIVES = frozenset("who which that".split())
-_BE = frozenset("is are was were be been being".split())
 # The question word, to find the "head" the answer fills ("多少个[议席]", "[总导演]是谁", "how many [days]").
 _WH_RE = re.compile(
     r"是多少|多少|是什么时候|什么时候|何时|是谁|谁|哪[里儿位个些部家支款种年天]|是什么|什么|如何|几|"
@@ -155,7 +150,7 @@ class _Question:
     answer_type: str
     numbers: set[str]
     head: list[str]
-    verb: str = ""  # "who approves ...?": the verb whose doer is the answer (stemmed), English only
+    verb: str = ""  # "who approves ...?" / "谁审批": the verb whose doer is the answer (zhiku.doers)
 
 
 class EvidenceScorer:
@@ -180,10 +175,7 @@ class EvidenceScorer:
         idf = {t: self._idf(t) for t in terms}
         head = [t for t in self.analyzer.terms(_head_text(question)) if t in idf]
         kind = answer_type(question)
-        verb = ""
-        asks_doer = _DOER_RE.match(question) if kind == "person" else None
-        if asks_doer and asks_doer.group(1).lower() not in _AUXILIARIES:
-            verb = next(iter(self.analyzer.terms(asks_doer.group(1))), "")
+        verb = self._doer_finder.verb(question) if kind == "person" else ""
         return _Question(terms, idf, sum(idf.values()) or 1.0, kind, _numbers(question), head, verb)
 
     def sentences(self, q: _Question, hits: Sequence[Hit], i: int) -> list[SentenceScore]:
@@ -192,7 +184,12 @@ class EvidenceScorer:
         text = hit.text
         spans = sentence_spans(text)
         terms = [set(self.analyzer.terms(text[s:e])) for s, e in spans]
-        qnums = len(q.numbers & _numbers(text)) / len(q.numbers) if q.numbers else 1.0
+        amounts = [n for n in q.numbers if _within(n, [(0.0, ">=")])]  # numbers, not years or 第三届
+        qnums = 1.0
+        if q.numbers:
+            stated = q.numbers & _numbers(text)
+            bounds = _bounds(text)
+            qnums = (len(stated) + sum(_within(n, bounds) for n in q.numbers - stated)) / len(q.numbers)
         top = max((h.score for h in hits), default=0.0)
         retrieval = max(hit.score, 0.0) / top if top > 0 else 0.0
         pcover = self._cover(q, set().union(*terms)) if terms else 0.0
@@ -213,13 +210,16 @@ class EvidenceScorer:
                 window = terms[j] | headers[header]
             else:
                 window = terms[j] | (terms[j - 1] if j else set()) | (terms[j + 1] if j + 1 < len(spans) else set())
+            own = terms[j]
+            if j and not CJK_RE.search(sentence) and leans_back(sentence):
+                own = own | terms[j - 1]  # "They must be approved by ...": the subject is one sentence back
             candidate, near, head = self._best_candidate(q, sentence)
             # Other documents stating the same candidate: independent sources agreeing.
             others = {h.doc_id: h for h in hits if h.doc_id != hit.doc_id}.values()
             agree = sum(1 for h in others if candidate in h.text) if len(candidate) >= 2 else 0
             feats = {
                 "bias": 1.0,
-                "cover": self._cover(q, terms[j]),
+                "cover": self._cover(q, own),
                 "window": self._cover(q, window),
                 "near": near,
                 "head": head,
@@ -232,6 +232,10 @@ class EvidenceScorer:
                 "retrieval": retrieval,
             }
             z = sum(w * feats[name] for w, name in zip(self.weights, FEATURES, strict=True))
+            if amounts and (stated_bounds := _bounds(sentence)):
+                # For choosing what to quote, not for the evidence: of "2000 元以下…" and "2000 元及以上…",
+                # the rule that covers the asked "5000元" is the answer.
+                feats["bound"] = 1.0 if any(_within(n, stated_bounds) for n in amounts) else -1.0
             prob = 1.0 / (1.0 + math.exp(-z))
             if j == answers_faq:
                 feats["faq"] = faq
@@ -311,6 +315,7 @@ class EvidenceScorer:
                 if flag in tags and word not in q.terms and len(word) > 1:
                     found.append((word, pos))
                 pos += len(word)
+            found += self._doer_finder.find(q.verb, sentence)  # "直属经理在 2 天内审批" for 谁审批
         else:
             # Names in English, titles in 《》, or (any question) new content words.
             capitalised: list[re.Match[str]] = []
@@ -322,8 +327,7 @@ class EvidenceScorer:
                     for m in capitalised
                     if m.start() != opening or " " in m.group()  # "New hires ..." opens a sentence; a name
                 ]
-            if q.verb:
-                found += self._doers(q.verb, sentence)
+            found += self._doer_finder.find(q.verb, sentence)
             found += [(m.group(), m.start()) for m in re.finditer(r"《[^》]{1,30}》", sentence)]
             # A sentence whose only capital opens it still names nothing new: no fallback to content words.
             if not found and not capitalised:
@@ -332,32 +336,6 @@ class EvidenceScorer:
                     if term not in q.idf and self._idf(term) >= 8.0:
                         found.append((term, max(lowered.find(term), 0)))
         return [(t, p) for t, p in found if not _inside_question_terms(t, q)]
-
-    def _doers(self, verb: str, sentence: str) -> list[tuple[str, int]]:
-        """Who does ``verb`` in ``sentence``: handbooks answer "who approves?" with a role, not a name
-        ("Your direct manager approves ...", "... are approved by your manager")."""
-        words = list(re.finditer(r"[\w'-]+|[^\w\s]", sentence))
-        found: list[tuple[str, int]] = []
-        for i, word in enumerate(words):
-            if not word.group()[0].isalpha() or next(iter(self.analyzer.terms(word.group())), "") != verb:
-                continue
-            after = words[i + 1 : i + 6]
-            noun = word.group().lower().endswith(("al", "ion", "ment", "ance", "ence", "ing"))  # "approval"
-            if after and (after[0].group().lower() == "by" or (noun and after[0].group().lower() == "from")):
-                # passive, or a noun: the doer follows ("approved by your manager", "approval from Finance")
-                phrase = list(itertools.takewhile(lambda w: w.group()[0].isalnum() or w.group() in "'-", after[1:]))
-                phrase = phrase[:4]
-            elif noun or (i and words[i - 1].group().lower() in _BE):
-                continue  # a noun, or a passive without its doer ("must be approved in advance")
-            else:  # active: the doer is the whole clause before the verb, when that is a short phrase
-                before = list(itertools.takewhile(lambda w: w.group()[0].isalnum(), reversed(words[:i])))
-                opens_clause = len(before) == i or words[i - len(before) - 1].group() in ",;:(—-"
-                phrase = [w for w in reversed(before) if w.group().lower() not in _AUXILIARIES]
-                if not opens_clause or len(phrase) > 4 or (phrase and phrase[-1].group().lower() in _RELATIVES):
-                    phrase = []  # "... titles won 1968-2022": not the doer
-            if phrase:
-                found.append((sentence[phrase[0].start() : phrase[-1].end()], phrase[0].start()))
-        return found
 
     def _idf(self, term: str) -> float:
         freq = self._freq.get(term)
@@ -384,6 +362,10 @@ class EvidenceScorer:
         # jieba's tagger over the analyzer's loaded compact dictionary: the same tags as
         # jieba.posseg.POSTokenizer, ~5 MB instead of ~97 MB (see zhiku.posseg).
         return pos_tokenizer_class()(self.analyzer._jieba)
+
+    @cached_property
+    def _doer_finder(self) -> DoerFinder:
+        return DoerFinder(self.analyzer, self._posseg)
 
 
 def _head_text(question: str) -> str:
@@ -413,9 +395,92 @@ def _numbers(text: str) -> set[str]:
     }
 
 
+_NUM = r"(\d+(?:[.,]\d+)*)"
+# Stated bounds: "2000 元及以上", "超过 5 天", "under 2,000 yuan", "2,000 yuan or more" (value, comparison).
+_BOUND_AFTER_RE = re.compile(_NUM + r"\s*[^\d\s，。；;,]{0,4}?\s*(及以上|或以上|以上|及以下|或以下|以下|以内|之内)")
+_BOUND_BEFORE_RE = re.compile(
+    r"(超过|多于|大于|高于|不少于|至少|不低于|不超过|不多于|少于|低于|不足|满|more than|over|above|exceeding|"
+    r"at least|no less than|under|less than|below|up to|at most|no more than)\s*(?:[$¥€£]|[A-Z]{3}\s)?\s*" + _NUM,
+    re.I,
+)
+_BOUND_EN_AFTER_RE = re.compile(
+    _NUM + r"\s*(?:[a-z]+\s+)?(or more|or above|and above|and over|or over|or less|or below|and below|or under)\b", re.I
+)
+_AT_LEAST = {
+    "及以上",
+    "或以上",
+    "以上",
+    "不少于",
+    "至少",
+    "不低于",
+    "满",
+    "at least",
+    "no less than",
+    "or more",
+    "or above",
+    "and above",
+    "and over",
+    "or over",
+}
+_MORE = {"超过", "多于", "大于", "高于", "more than", "over", "above", "exceeding"}
+_AT_MOST = {
+    "及以下",
+    "或以下",
+    "以下",
+    "以内",
+    "之内",
+    "不超过",
+    "不多于",
+    "up to",
+    "at most",
+    "no more than",
+    "or less",
+    "or below",
+    "and below",
+}
+
+
+def _bounds(text: str) -> list[tuple[float, str]]:
+    """The numeric bounds ``text`` states, as (value, ">=" | ">" | "<=" | "<")."""
+    found = [(m.group(1), m.group(2)) for m in _BOUND_AFTER_RE.finditer(text)]
+    found += [(m.group(2), m.group(1)) for m in _BOUND_BEFORE_RE.finditer(text)]
+    found += [(m.group(1), m.group(2)) for m in _BOUND_EN_AFTER_RE.finditer(text)]
+    out = []
+    for value, word in found:
+        word = word.lower()
+        op = ">=" if word in _AT_LEAST else ">" if word in _MORE else "<=" if word in _AT_MOST else "<"
+        out.append((float(_norm_number(value)), op))
+    return out
+
+
+def _within(number: str, bounds: list[tuple[float, str]]) -> bool:
+    """Does a question's ``number`` fall within one of the ``bounds`` a passage states? ("5000元的报销"
+    against "2000 元及以上的报销"). Years are not amounts: "2008年" is not "2000年以后"."""
+    try:
+        value = float(number)
+    except ValueError:
+        return False
+    if re.fullmatch(r"(?:1[89]|20)\d{2}", number):
+        return False
+    checks = {">=": value.__ge__, ">": value.__gt__, "<=": value.__le__, "<": value.__lt__}
+    return any(checks[op](bound) for bound, op in bounds)
+
+
 def _norm_number(value: str) -> str:
     return value.replace(",", "")
 
 
 def _inside_question_terms(candidate: str, q: _Question) -> bool:
     return candidate.lower() in q.idf
+
+
+_LEANS_BACK_RE = re.compile(
+    r"^\W*(?:it|its|this|these|that|those|they|them|their|he|him|his|she|her|such|also|however|but|so|then|"
+    r"otherwise|instead|therefore|thus|if so|if not|for (?:example|instance)|in (?:this|that|which) case)\b",
+    re.I,
+)
+
+
+def leans_back(sentence: str) -> bool:
+    """Does an English ``sentence`` refer to the one before it ("It is ...", "However, ...")?"""
+    return _LEANS_BACK_RE.match(sentence) is not None
