@@ -109,6 +109,8 @@ def test_a_question_amount_within_a_stated_bound_is_found(scorer: EvidenceScorer
         == 0
     )
     assert scorer.score("2008年谁审批？", hits("2000 年以上的报销由财务部审批。")).best[0].features["qnums"] == 0
+    # Not every number is an amount: a version string states no bound and breaks nothing.
+    assert scorer.score("5000元的报销需要谁审批？", hits("客户端须为 1.2.3 以上版本。")).best[0].features["qnums"] == 0
 
 
 def test_english_answer_above_threshold(scorer: EvidenceScorer) -> None:

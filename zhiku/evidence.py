@@ -449,7 +449,10 @@ def _bounds(text: str) -> list[tuple[float, str]]:
     for value, word in found:
         word = word.lower()
         op = ">=" if word in _AT_LEAST else ">" if word in _MORE else "<=" if word in _AT_MOST else "<"
-        out.append((float(_norm_number(value)), op))
+        try:
+            out.append((float(_norm_number(value)), op))
+        except ValueError:  # "1.2.3 以上" is a version, not an amount
+            continue
     return out
 
 
