@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import time
@@ -26,7 +27,7 @@ from _common import BENCH, settings, write_result
 
 from zhiku import App
 from zhiku.demo import DEMO_DIR
-from zhiku.text import detect_language, split_sentences
+from zhiku.text import detect_language
 
 QUESTIONS = BENCH / "handbook_qa.tsv"
 
@@ -61,7 +62,8 @@ def run(embedder: str | None, show: bool) -> tuple[dict[str, Any], list[dict[str
                     "expected": expected or "REFUSE",
                     "refused": answer.refused,
                     "right": right,
-                    "sentences": 0 if answer.refused else len(split_sentences(answer.text)),
+                    # quoted units: every sentence carries its [n], a list of steps one [n] for the block
+                    "quoted": 0 if answer.refused else len(re.findall(r"\[\d+\]", answer.text)),
                     "evidence": round(answer.evidence, 3),
                     "answer": answer.text,
                 }
@@ -90,7 +92,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
             "refusal_rate": round(sum(r["refused"] for r in unanswerable) / len(unanswerable), 4)
             if unanswerable
             else 0.0,
-            "mean_sentences": round(sum(r["sentences"] for r in answered) / len(answered), 2) if answered else 0.0,
+            "mean_quoted": round(sum(r["quoted"] for r in answered) / len(answered), 2) if answered else 0.0,
         }
 
     return {

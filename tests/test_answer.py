@@ -269,3 +269,22 @@ def test_the_rule_covering_the_asked_amount_is_quoted(answerer: Answerer) -> Non
         "Claims under 2,000 yuan are approved by your manager; claims of 2,000 yuan or more also need "
         "approval from Finance (finance@lanting.example). [1]"
     )
+
+
+LEAVE = (
+    "Annual leave\n\n"
+    "New hires get 10 days of paid annual leave in their first calendar year, prorated from their start date. "
+    "After two full years of service the allowance rises to 15 days, and after five years to 20 days.\n\n"
+    "Request leave in the HR portal (Lanting Hub → Time Off) at least 5 working days in advance. Your direct "
+    "manager approves or declines within 2 working days. Up to 5 unused days can be carried over to the next "
+    "year; carried-over days expire on 31 March."
+)
+
+
+def test_english_sentences_of_one_chunk_compete_on_their_own_words(answerer: Answerer) -> None:
+    # Every sentence of the chunk shares its retrieval score; "New hires get 10 days of paid annual
+    # leave" shares two words with the question and used to come along on that shared score.
+    answer = answerer.answer("Can I carry over unused leave days?", hits(LEAVE))
+    assert answer.text == (
+        "Up to 5 unused days can be carried over to the next year; carried-over days expire on 31 March. [1]"
+    )

