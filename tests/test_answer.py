@@ -242,6 +242,16 @@ EXPENSES = (
 )
 
 
+LEAVE = (
+    "Annual leave\n\n"
+    "New hires get 10 days of paid annual leave in their first calendar year, prorated from their start date. "
+    "After two full years of service the allowance rises to 15 days, and after five years to 20 days.\n\n"
+    "Request leave in the HR portal (Lanting Hub → Time Off) at least 5 working days in advance. Your direct "
+    "manager approves or declines within 2 working days. Up to 5 unused days can be carried over to the next "
+    "year; carried-over days expire on 31 March."
+)
+
+
 def test_english_neighbour_holding_the_asked_value_comes_along(answerer: Answerer) -> None:
     # "spending the money" and "Books" each match half the question. The sentence after the first
     # ("Claims under 2,000 yuan are approved ...") is another rule, not context: it used to crowd
@@ -253,12 +263,7 @@ def test_english_neighbour_holding_the_asked_value_comes_along(answerer: Answere
 
 def test_who_questions_are_answered_by_the_doer_of_their_verb(answerer: Answerer) -> None:
     # Handbooks answer "who approves?" with a role, not a capitalised name.
-    sources = hits(
-        "Annual leave\n\nRequest leave in the HR portal at least 5 working days in advance. "
-        "Your direct manager approves or declines within 2 working days. "
-        "Up to 5 unused days can be carried over to the next year."
-    )
-    answer = answerer.answer("Who approves my leave?", sources)
+    answer = answerer.answer("Who approves my leave?", hits(LEAVE))
     assert "Your direct manager approves or declines within 2 working days. [1]" in answer.text
     assert "carried over" not in answer.text
 
@@ -269,16 +274,6 @@ def test_the_rule_covering_the_asked_amount_is_quoted(answerer: Answerer) -> Non
         "Claims under 2,000 yuan are approved by your manager; claims of 2,000 yuan or more also need "
         "approval from Finance (finance@lanting.example). [1]"
     )
-
-
-LEAVE = (
-    "Annual leave\n\n"
-    "New hires get 10 days of paid annual leave in their first calendar year, prorated from their start date. "
-    "After two full years of service the allowance rises to 15 days, and after five years to 20 days.\n\n"
-    "Request leave in the HR portal (Lanting Hub → Time Off) at least 5 working days in advance. Your direct "
-    "manager approves or declines within 2 working days. Up to 5 unused days can be carried over to the next "
-    "year; carried-over days expire on 31 March."
-)
 
 
 def test_english_sentences_of_one_chunk_compete_on_their_own_words(answerer: Answerer) -> None:
