@@ -1,6 +1,7 @@
-"""Answer benchmarks: CMRC 2018 (shared dev half) answers/citations, RGB zh_refine negative rejection.
+"""Answer benchmarks: CMRC 2018 (shared dev half) answers/citations, RGB zh_refine and en_fact negative
+rejection.
 
-    .venv/bin/python bench/run_answers.py                 # both
+    .venv/bin/python bench/run_answers.py                 # all three
     .venv/bin/python bench/run_answers.py --only cmrc     # just CMRC 2018
 
 Extractive mode unless an LLM is configured (ZHIKU_LLM_BASE_URL + ZHIKU_LLM_MODEL). RGB runs with a
@@ -37,14 +38,15 @@ def run_cmrc(root: Path | None, limit: int | None) -> None:
     print(rates_table(result, [*keys, "n"]))
 
 
-def run_rgb(root: Path | None, limit: int | None, embedder: str | None) -> None:
-    file = dataset("rgb", "zh_refine.jsonl", root=root)
+def run_rgb(root: Path | None, limit: int | None, embedder: str | None, english: bool = False) -> None:
+    """RGB zh_refine (150 Chinese questions), or with ``english`` RGB en_fact (50 English ones)."""
+    file = dataset("rgb", "en_fact.jsonl" if english else "zh_refine.jsonl", root=root)
     started = time.time()
-    name = "rgb_rejection" + (f"_{embedder}" if embedder else "")
+    name = "rgb_rejection" + ("_en" if english else "") + (f"_{embedder}" if embedder else "")
     config = settings().with_overrides(embedder=embedder) if embedder else settings()
     details = RESULTS / "details" / f"{name}.jsonl"
     result = evaluate_rejection(config, file, sweep=True, limit=limit, progress=tqdm_progress(), details=details)
-    plot = RESULTS / ("rgb_refusal_threshold" + (f"_{embedder}" if embedder else "") + ".png")
+    plot = RESULTS / (name.replace("rgb_rejection", "rgb_refusal_threshold") + ".png")
     if plot_threshold_sweep(result["sweep"], plot, marker=result["threshold"]):
         result["plot"] = str(plot.relative_to(RESULTS.parent.parent))
     extra = f" --embedder {embedder}" if embedder else ""
@@ -59,16 +61,18 @@ def run_rgb(root: Path | None, limit: int | None, embedder: str | None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["cmrc", "rgb"], action="append", help="Run only these benchmarks.")
+    parser.add_argument("--only", choices=["cmrc", "rgb", "rgb_en"], action="append", help="Run only these benchmarks.")
     parser.add_argument("--limit", type=int, default=None, help="First N questions (smoke runs).")
     parser.add_argument("--datasets", type=Path, default=None, help="Folder holding the datasets.")
     parser.add_argument("--embedder", default=None, help="RGB only: embedder override (results get a suffix).")
     args = parser.parse_args()
-    chosen = args.only or ["cmrc", "rgb"]
+    chosen = args.only or ["cmrc", "rgb", "rgb_en"]
     if "cmrc" in chosen:
         run_cmrc(args.datasets, args.limit)
     if "rgb" in chosen:
         run_rgb(args.datasets, args.limit, args.embedder)
+    if "rgb_en" in chosen:
+        run_rgb(args.datasets, args.limit, args.embedder, english=True)
 
 
 if __name__ == "__main__":

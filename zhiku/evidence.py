@@ -184,7 +184,7 @@ class EvidenceScorer:
         text = hit.text
         spans = sentence_spans(text)
         terms = [set(self.analyzer.terms(text[s:e])) for s, e in spans]
-        amounts = [n for n in q.numbers if _within(n, [(0.0, ">=")])]  # numbers, not years or 第三届
+        amounts = [n for n in q.numbers if _amount(n) is not None]
         qnums = 1.0
         if q.numbers:
             stated = q.numbers & _numbers(text)
@@ -456,14 +456,22 @@ def _bounds(text: str) -> list[tuple[float, str]]:
     return out
 
 
-def _within(number: str, bounds: list[tuple[float, str]]) -> bool:
-    """Does a question's ``number`` fall within one of the ``bounds`` a passage states? ("5000元的报销"
-    against "2000 元及以上的报销"). Years are not amounts: "2008年" is not "2000年以后"."""
-    try:
-        value = float(number)
-    except ValueError:
-        return False
+def _amount(number: str) -> float | None:
+    """The value of a question's ``number`` when it is an amount: not a year ("2008年" is not in
+    "2000年以后") and not an ordinal such as "第三届"."""
     if re.fullmatch(r"(?:1[89]|20)\d{2}", number):
+        return None
+    try:
+        return float(number)
+    except ValueError:
+        return None
+
+
+def _within(number: str, bounds: list[tuple[float, str]]) -> bool:
+    """Does the amount ``number`` fall within one of the ``bounds`` a passage states? ("5000元的报销"
+    against "2000 元及以上的报销")."""
+    value = _amount(number)
+    if value is None:
         return False
     checks = {">=": value.__ge__, ">": value.__gt__, "<=": value.__le__, "<": value.__lt__}
     return any(checks[op](bound) for bound, op in bounds)
