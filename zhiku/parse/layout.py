@@ -136,16 +136,12 @@ def remove_running_lines(
     or when it is set smaller than the ``body`` font and starts or ends with a page number (a running
     title such as ``Optimized Table Tokenization 9``, recognisable even on a single page).
     """
-    counts: Counter[str] = Counter()
-    keys: list[dict[int, tuple[str, str]]] = []
-    for lines, (width, height) in zip(pages, sizes, strict=True):
-        # ``_in_edge_band`` inlined: this looks at every line of the document.
-        top, bottom, left, right = height * (1 - band), height * band, width * band, width * (1 - band)
-        edge = [ln for ln in lines if ln.y0 >= top or ln.y1 <= bottom or ln.x1 <= left or ln.x0 >= right]
-        rows = _row_keys(edge)
-        page_keys = {id(ln): (_edge_key(ln.text), rows.get(id(ln), "")) for ln in edge}
-        keys.append(page_keys)
-        counts.update({k for pair in page_keys.values() for k in pair if k})
+    # A key counts once per page and must be found on two pages or more, so a single page (a
+    # 1,000-cell statistics sheet, a one-page notice) has no running text to look for.
+    if len(pages) >= 2:
+        keys, counts = _edge_keys(pages, sizes, band)
+    else:
+        keys, counts = [{} for _ in pages], Counter()
     need = max(2, (len(pages) + 1) // 2)
     out: list[list[Line]] = []
     for lines, page_keys, (width, height) in zip(pages, keys, sizes, strict=True):
@@ -166,6 +162,24 @@ def remove_running_lines(
             ]
         out.append(kept)
     return out
+
+
+def _edge_keys(
+    pages: list[list[Line]], sizes: list[tuple[float, float]], band: float
+) -> tuple[list[dict[int, tuple[str, str]]], Counter[str]]:
+    """For each page, its edge-band lines' keys (own text, whole row) by ``id``; and on how many
+    pages each key is found."""
+    counts: Counter[str] = Counter()
+    keys: list[dict[int, tuple[str, str]]] = []
+    for lines, (width, height) in zip(pages, sizes, strict=True):
+        # ``_in_edge_band`` inlined: this looks at every line of the document.
+        top, bottom, left, right = height * (1 - band), height * band, width * band, width * (1 - band)
+        edge = [ln for ln in lines if ln.y0 >= top or ln.y1 <= bottom or ln.x1 <= left or ln.x0 >= right]
+        rows = _row_keys(edge)
+        page_keys = {id(ln): (_edge_key(ln.text), rows.get(id(ln), "")) for ln in edge}
+        keys.append(page_keys)
+        counts.update({k for pair in page_keys.values() for k in pair if k})
+    return keys, counts
 
 
 def _is_page_marker(line: Line, body: float) -> bool:
