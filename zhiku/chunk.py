@@ -41,9 +41,11 @@ class Chunker:
     def chunk(self, doc: ParsedDocument) -> list[Chunk]:
         """All chunks of ``doc`` in reading order, numbered from 0."""
         chunks: list[Chunk] = []
+        # Judged once per document, not per section (~10 us each, and a report has hundreds).
+        title = doc.title if names_something(doc.title) else ""
         for section in _sections(doc.blocks):
             units = [u for block in section for u in self._units(doc.text, block)]
-            chunks.extend(self._pack(doc, units))
+            chunks.extend(self._pack(doc, units, title))
         for i, chunk in enumerate(chunks):
             chunk.ord = i
         return chunks
@@ -95,12 +97,13 @@ class Chunker:
 
     # -- packing ---------------------------------------------------------------------------------
 
-    def _pack(self, doc: ParsedDocument, units: list[_Unit]) -> list[Chunk]:
+    def _pack(self, doc: ParsedDocument, units: list[_Unit], title: str) -> list[Chunk]:
+        """``units`` of one section packed into chunks; ``title``: the document title to index with
+        each, or empty."""
         chunks: list[Chunk] = []
         current: list[_Unit] = []
-        title = doc.title if names_something(doc.title) else ""
+        size = 0  # tokens in ``current``, kept as units come and go (a table has hundreds of rows)
         for unit in units:
-            size = sum(u.tokens for u in current)
             if current and (
                 size + unit.tokens > self.max_tokens
                 or unit.prefix != current[-1].prefix
@@ -109,7 +112,9 @@ class Chunker:
                 chunks.append(self._make(doc, current, title))
                 continues = unit.block is current[-1].block and unit.block.kind != "table"
                 current = self._overlap_tail(current) if continues and unit.splittable else []
+                size = sum(u.tokens for u in current)
             current.append(unit)
+            size += unit.tokens
         if current:
             chunks.append(self._make(doc, current, title))
         return chunks
