@@ -145,11 +145,12 @@ class PdfParser:
             raise ParseError(
                 "no text found: no text layer, and OCR found nothing (blank pages, or a scanned PDF too faint to read)"
             )
-        meta = pdf.get_metadata_dict(skip_empty=True)
-        title = one_line(meta.get("Title", ""))
+        # The two keys used, read alone: ``get_metadata_dict`` reads all eight (two calls each).
+        title = one_line(pdf.get_metadata_value("Title"))
+        author = pdf.get_metadata_value("Author")
         metadata: dict[str, Any] = {"pages": n_pages}
-        if meta.get("Author"):
-            metadata["author"] = meta["Author"]
+        if author:
+            metadata["author"] = author
         ocr_pages = [p.number for p in pages if p.ocr is not None]
         if ocr_pages:
             metadata["ocr_pages"] = ocr_pages
