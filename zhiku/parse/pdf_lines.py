@@ -52,6 +52,9 @@ class LineReader:
         self._flags_ref = ctypes.byref(self._flags)
         self._font_len = ctypes.c_ulong(len(self._font))
         self._fonts: dict[bytes, bool] = {}
+        #: ``round(size, 1)`` by raw font size: a document has few sizes, and ``round`` with digits
+        #: costs ~0.3 us (it goes through a decimal string), more than a pdfium call.
+        self._rounded: dict[float, float] = {}
         #: The last page's text (pdfium's, with its line breaks): its quality decides about OCR.
         self.text = ""
         #: Lines of the last page that pdfium gave as one but that break into 3+ pieces (table rows).
@@ -83,6 +86,7 @@ class LineReader:
         font_size, get_matrix, font_info, fix = fast.font_size, fast.get_matrix, fast.font_info, self._fix
         matrix, matrix_ref = self._matrix, self._matrix_ref
         font, font_len, flags, flags_ref, fonts = self._font, self._font_len, self._flags, self._flags_ref, self._fonts
+        rounded = self._rounded
         room = len(font)
         #: Lines in content order; a line of several boxes is first the index of its piece.
         out: list[Line | int] = []
@@ -99,9 +103,13 @@ class LineReader:
                     start = pos + len(piece) - len(piece.lstrip())
                     size = font_size(raw, start)
                     if get_matrix(raw, start, matrix_ref):
-                        scale = (matrix.c * matrix.c + matrix.d * matrix.d) ** 0.5
+                        c, d = matrix.c, matrix.d  # each field read builds a float
+                        scale = (c * c + d * d) ** 0.5
                         if scale > 0:
                             size *= scale
+                    size_1 = rounded.get(size)
+                    if size_1 is None:
+                        size_1 = rounded[size] = round(size, 1)
                     length = font_info(raw, start, font, font_len, flags_ref)  # ``_bold`` inlined
                     name = font.value if 0 < length <= room else b""
                     bold = fonts.get(name)
@@ -115,7 +123,7 @@ class LineReader:
                             right.value,
                             top.value,
                             undouble(stripped) if fix else stripped,
-                            round(size, 1),
+                            size_1,
                             bold or bool(flags.value & 64),
                         )
                     )
@@ -290,15 +298,20 @@ class LineReader:
         while middle < last and text[middle].isspace():  # pdfium's generated spaces have no font
             middle += 1
         font_size, get_matrix, matrix, matrix_ref = fast.font_size, fast.get_matrix, self._matrix, self._matrix_ref
+        rounded = self._rounded
         # Two samples: one may land on a superscript (a footnote mark) or a run-in label.
         size = 0.0
         for index in (pos + middle, pos + last) if last != middle else (pos + middle,):
             sample = font_size(raw, index)
             if get_matrix(raw, index, matrix_ref):
-                scale = (matrix.c * matrix.c + matrix.d * matrix.d) ** 0.5
+                c, d = matrix.c, matrix.d
+                scale = (c * c + d * d) ** 0.5
                 if scale > 0:
                     sample *= scale
-            sample = round(sample, 1)
+            sample_1 = rounded.get(sample)
+            if sample_1 is None:
+                sample_1 = rounded[sample] = round(sample, 1)
+            sample = sample_1
             if index == pos + middle or sample > size:
                 size = sample
         bold = self._bold(raw, pos + first) and (last == first or self._bold(raw, pos + last))
