@@ -110,7 +110,7 @@ class LineReader:
                     size_1 = rounded.get(size)
                     if size_1 is None:
                         size_1 = rounded[size] = round(size, 1)
-                    length = font_info(raw, start, font, font_len, flags_ref)  # ``_bold`` inlined
+                    length = font_info(raw, start, font, font_len, flags_ref)  # bold: as in ``_style``
                     name = font.value if 0 < length <= room else b""
                     bold = fonts.get(name)
                     if bold is None:
@@ -290,8 +290,9 @@ class LineReader:
 
     def _style(self, raw: Any, pos: int, text: str) -> tuple[float, bool]:
         """Font size at the middle of the line (a superscript or a run-in label at its start does
-        not count) and boldness (the first and the last character both bold or italic). ``_size``
-        and ``_bold`` written out: this runs for every table cell of a page."""
+        not count) and boldness (the first and the last character both bold, by font name or
+        weight, or italic: emphasis that marks a heading of body size). Written out without helper
+        calls: this runs for every table cell of a page."""
         first = len(text) - len(text.lstrip())
         last = len(text.rstrip()) - 1
         middle = (first + last) // 2
@@ -314,17 +315,25 @@ class LineReader:
             sample = sample_1
             if index == pos + middle or sample > size:
                 size = sample
-        bold = self._bold(raw, pos + first) and (last == first or self._bold(raw, pos + last))
-        return size, bold
-
-    def _bold(self, raw: Any, index: int) -> bool:
-        """Bold (by font name or weight) or italic: emphasis that marks a heading of body size."""
-        length = fast.font_info(raw, index, self._font, self._font_len, self._flags_ref)
-        name = self._font.value if 0 < length <= len(self._font) else b""
-        bold = self._fonts.get(name)
-        if bold is None:
-            bold = self._bold_font(raw, index, name)
-        return bold or bool(self._flags.value & 64)
+        # The first character's font, then the last's (only when the first is bold).
+        font_info, font, font_len, flags, flags_ref, fonts = (
+            fast.font_info,
+            self._font,
+            self._font_len,
+            self._flags,
+            self._flags_ref,
+            self._fonts,
+        )
+        room = len(font)
+        for index in (pos + first, pos + last) if last != first else (pos + first,):
+            length = font_info(raw, index, font, font_len, flags_ref)
+            name = font.value if 0 < length <= room else b""
+            bold = fonts.get(name)
+            if bold is None:
+                bold = self._bold_font(raw, index, name)
+            if not (bold or flags.value & 64):
+                return size, False
+        return size, True
 
     def _bold_font(self, raw: Any, index: int, name: bytes) -> bool:
         """Is the font ``name`` (first seen at character ``index``) bold? Remembered per name."""
