@@ -573,13 +573,14 @@ def _paragraph(lines: list[Line]) -> Paragraph:
 
 def heading_levels(pages: list[list[Line]]) -> tuple[float, dict[float, int]]:
     """The body font size and sizes clearly larger than it mapped to levels 1-3 (largest = 1)."""
-    weight: Counter[float] = Counter()
+    # A plain dict (``Counter`` item updates go through Python-level methods; this sees every line).
+    weight: dict[float, int] = {}
     for lines in pages:
         for line in lines:
-            weight[line.size] += len(line.text)
+            weight[line.size] = weight.get(line.size, 0) + len(line.text)
     if not weight:
         return 0.0, {}
-    body = weight.most_common(1)[0][0]
+    body = max(weight, key=weight.__getitem__)  # the first of the most frequent, as most_common(1)
     larger = sorted((sz for sz, n in weight.items() if sz >= body * 1.15 and n >= 3), reverse=True)[:3]
     return body, {sz: level for level, sz in enumerate(larger, start=1)}
 
