@@ -293,9 +293,11 @@ class Answerer:
             key = re.sub(r"\s+", "", text)
             # Within the best one's chunk the retrieval term is the same for every sentence: an English
             # sentence there must come close on its own words, not on the chunk's score.
-            own = language != "en" or not chosen or sentence.hit_index != chosen[0].hit_index
+            shared = language == "en" and bool(chosen) and sentence.hit_index == chosen[0].hit_index
             close = (
-                _extract_key(sentence, sources, own) >= 0.8 * _extract_key(chosen[0], sources, own) if chosen else True
+                _extract_key(sentence, sources, not shared) >= 0.8 * _extract_key(chosen[0], sources, not shared)
+                if chosen
+                else True
             )
             if key in seen or (chosen and (_extract_rank(sentence, sources) < 1 or not close)):
                 continue
