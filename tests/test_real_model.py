@@ -105,3 +105,21 @@ def test_reranker_reorders_the_real_pipeline(real_demo_app: App, tmp_path: Path)
     assert "wireguard" in reranked[0].text.lower() and reranked[0].ranks["rerank"] == 1
     assert reranked[0].scores["rerank"] > 0.9 > reranked[1].scores["rerank"]
     assert {"bm25", "dense"} & set(reranked[0].ranks)
+
+
+def test_handbook_questions_end_to_end(real_demo_app: App) -> None:
+    # bench/run_handbook_qa.py's 59 questions, as a floor: 0.797 before the English answer rules,
+    # doers and amount bounds of 2026-12-04, 0.864 after (docs/benchmarks.md).
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from run_handbook_qa import load
+
+    wrong = []
+    questions = load()
+    for question, expected in questions:
+        answer = real_demo_app.ask("default", question)
+        found = not answer.refused and any(e in answer.text for e in expected)
+        if not (found if expected else answer.refused):
+            wrong.append((question, answer.text))
+    assert 1 - len(wrong) / len(questions) >= 0.84, wrong
