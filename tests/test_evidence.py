@@ -48,6 +48,13 @@ def test_answer_types() -> None:
     assert answer_type("Which day is the office day?") == "date"
 
 
+def test_modal_words_carry_no_topic(scorer: EvidenceScorer) -> None:
+    # "报销需要哪些材料" asks about 报销 and 材料; a passage saying 需要 is not more on topic.
+    assert scorer.question("报销需要哪些材料？").terms == ["报销", "材料"]
+    assert "必须" not in scorer.question("哪天必须到公司？").terms
+    assert scorer.question("Which day must everyone come in?").terms == ["day", "everyon", "come"]
+
+
 def test_english_date_candidates(scorer: EvidenceScorer) -> None:
     q = scorer.question("Which day must everyone come to the office?")
     assert [c for c, _ in scorer._candidates(q, "Tuesday is the office day.")] == ["Tuesday"]

@@ -95,7 +95,7 @@ _ENTITY_TAGS = {"person": {"nr", "nrfg", "nrt"}, "place": {"ns", "nt"}, "entity"
 # Question words that carry no topic: "mani" is how "many" stems, 时间 is a date question's marker.
 _QUESTION_WORDS = frozenset(
     "mani much long old often get doe happen time name must shall might "
-    "时间 几点 具体 包括 哪些 分别 是 的 什么 哪个 哪部".split()
+    "时间 几点 具体 包括 哪些 分别 是 的 什么 哪个 哪部 必须 需要 可以 能否 应该 是否".split()
 )
 # A Latin word is not in jieba's dictionary; treat it as moderately rare (about "立法会").
 _LATIN_IDF = 12.0
