@@ -16,8 +16,9 @@ from tests.pdf_writer import Page, write_pdf
 from zhiku.errors import ParseError
 from zhiku.ingest import extract_tables
 from zhiku.parse import ParserRegistry
-from zhiku.parse.layout import Line, paragraphs, reading_order, remove_running_lines
+from zhiku.parse.layout import Line, paragraphs, reading_order
 from zhiku.parse.pdf import PdfOptions, PdfParser
+from zhiku.parse.running import remove_running_lines
 from zhiku.parse.textlayer import may_be_doubled
 from zhiku.settings import Settings
 from zhiku.tabletext import column_names

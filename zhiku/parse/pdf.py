@@ -33,10 +33,10 @@ from .layout import (
     join_wrapped,
     paragraphs,
     reading_order,
-    remove_running_lines,
 )
 from .ocr import OcrOptions, OcrParagraph, OcrUnavailable, Tesseract
 from .pdf_lines import LineReader, path_boxes
+from .running import remove_running_lines
 from .tables import ruled_tables
 from .textlayer import text_layer_quality
 
