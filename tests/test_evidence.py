@@ -48,6 +48,23 @@ def test_answer_types() -> None:
     assert answer_type("Which day is the office day?") == "date"
 
 
+def test_a_question_mostly_about_what_the_kb_never_mentions_is_refused(scorer: EvidenceScorer) -> None:
+    question = "What is the company's dress code?"
+    sources = hits("IT security", "Use the company password manager and turn on two-factor authentication.")
+    plain = scorer.score(question, sources).score
+    # "dress" and "code" occur in no chunk of the knowledge base: two thirds of the question.
+    assert scorer.score(question, sources, unknown={"dress", "code"}).score < min(plain, THRESHOLD)
+    # One unknown word of four ("vacation" in a handbook that says "annual leave") changes nothing.
+    question = "How many vacation days do new hires get?"
+    sources = hits(*HANDBOOK_EN)
+    assert scorer.score(question, sources, unknown={"vacat"}).score == scorer.score(question, sources).score
+    # The question's frame is not its subject: "多长时间" is in no chunk, and that refuses nothing.
+    question = "报销需要在多长时间内提交？"
+    sources = hits("报销流程", "员工应在费用发生后 30 天内提交报销单。")
+    frame = {"多长", "长时间", "多长时间"}
+    assert scorer.score(question, sources, unknown=frame).score == scorer.score(question, sources).score
+
+
 def test_modal_words_carry_no_topic(scorer: EvidenceScorer) -> None:
     # "报销需要哪些材料" asks about 报销 and 材料; a passage saying 需要 is not more on topic.
     assert scorer.question("报销需要哪些材料？").terms == ["报销", "材料"]

@@ -27,6 +27,19 @@ def test_off_topic_questions_are_refused_in_their_language(real_demo_app: App) -
     assert zh.refused and zh.language == "zh" and "知识库" in zh.text
 
 
+def test_questions_about_what_the_handbook_never_mentions_are_refused(real_demo_app: App) -> None:
+    # Retrieval always finds something ("company" is everywhere); the question's own subject ("dress
+    # code", 班车) is in no chunk of the knowledge base, so the evidence shrinks below the threshold.
+    for question in ("What is the company's dress code?", "公司有班车吗？"):
+        answer = real_demo_app.ask("default", question)
+        assert answer.refused and answer.evidence < 0.5, (question, answer.text)
+        final = list(real_demo_app.ask_stream("default", question))[-1].answer
+        assert final is not None and final.refused
+    # One unknown word ("vacation": the handbook says "annual leave") does not refuse.
+    vacation = real_demo_app.ask("default", "How many vacation days do I get after five years?")
+    assert not vacation.refused and "20 days" in vacation.text
+
+
 def test_table_rows_answer_with_their_column_names(real_demo_app: App) -> None:
     # The demo handbooks hold a leave table (English) and a travel table (Chinese).
     sick = real_demo_app.ask("default", "How many days of sick leave do I get?")

@@ -130,3 +130,21 @@ def test_feedback_search_reports_the_refined_dense_ranks(demo_app: App) -> None:
     assert "handbook_en.md" in fed.hits[0].path
     default = demo_app.retriever.search(SearchRequest(question, kb, top_k=50))  # feedback is on by default
     assert default.hits[0].chunk_id == fed.hits[0].chunk_id
+
+
+def test_questions_about_what_the_kb_never_mentions_are_refused(demo_app: App, tmp_path) -> None:
+    dress = demo_app.ask("default", "What is the company's dress code?")
+    assert dress.refused, dress.text
+    # A Chinese name glued to the next word in the question ("王沈是") is known through its part.
+    page = tmp_path / "王沈.md"
+    page.write_text("# 王沈\n\n王沈，字处道，太原晋阳人。曹魏至西晋时期大臣。\n", encoding="utf-8")
+    demo_app.ensure_kb("people")
+    assert demo_app.add("people", [page]).ok
+    assert "王沈是" in demo_app.answerer.scorer.question("王沈是哪里人？").terms
+    assert demo_app._unknown_terms("people", "王沈是哪里人？") == set()
+    assert demo_app._unknown_terms("people", "王沈有什么爱好？") == {"爱好"}
+    # "GPT4" in the question, "GPT-4" in the text: letters and digits are looked up apart.
+    (tmp_path / "gpt.md").write_text("# GPT-4\n\nOpenAI 于 2023 年 3 月 14 日发布 GPT-4。\n", encoding="utf-8")
+    assert demo_app.add("people", [tmp_path / "gpt.md"]).ok
+    assert demo_app._unknown_terms("people", "GPT4发布时间") == set()
+    assert demo_app._unknown_terms("people", "GPT5发布时间") == {"gpt5"}

@@ -130,6 +130,15 @@ def test_keyword_search_ranks_and_filters(store: Store) -> None:
     assert store.keyword_search(kb.id, ['we"ird'], 10) == []  # quotes in terms cannot break the query
 
 
+def test_known_terms_are_those_some_chunk_of_the_kb_holds(store: Store) -> None:
+    kb, other = store.create_kb("k"), store.create_kb("other")
+    _put(store, kb.id, "a.md", ["leave policy", "年假 申请"])
+    _put(store, other.id, "b.md", ["shuttle bus"])
+    assert store.known_terms(kb.id, ["leave", "年假", "shuttle", "dress", 'we"ird']) == {"leave", "年假"}
+    assert store.known_terms(other.id, ["shuttle", "leave"]) == {"shuttle"}  # another KB's terms do not count
+    assert store.known_terms(kb.id, []) == set()
+
+
 def test_vector_search_is_exact_and_sees_new_writes(store: Store) -> None:
     kb = store.create_kb("k")
     _put(store, kb.id, "a.md", ["a0", "a1", "a2"], seed=100)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from .evidence import Evidence, EvidenceScorer, SentenceScore, leans_back
@@ -181,26 +181,41 @@ class Answerer:
 
     # -- public ----------------------------------------------------------------------------------
 
-    def answer(self, question: str, hits: Sequence[Hit], history: Sequence[dict[str, str]] = ()) -> Answer:
+    def answer(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        history: Sequence[dict[str, str]] = (),
+        *,
+        unknown: Collection[str] = (),
+    ) -> Answer:
         """The whole answer at once. An LLM is asked without streaming (``complete``), so the usage is the
-        count the server reports (llama.cpp's server reports none in streams, leaving only an estimate)."""
-        answer = self._answer(question, hits, history)
+        count the server reports (llama.cpp's server reports none in streams, leaving only an estimate).
+        ``unknown``: the question's terms that no chunk of the knowledge base contains (``App.ask``)."""
+        answer = self._answer(question, hits, history, unknown)
         answer.rerank = best_rerank(hits[: self.max_sources])
         return answer
 
     def stream(
-        self, question: str, hits: Sequence[Hit], history: Sequence[dict[str, str]] = ()
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        history: Sequence[dict[str, str]] = (),
+        *,
+        unknown: Collection[str] = (),
     ) -> Iterator[AnswerEvent]:
         """Yield ``delta`` events as the answer is produced, then the final ``answer`` event."""
-        for event in self._stream(question, hits, history):
+        for event in self._stream(question, hits, history, unknown):
             if event.answer is not None:
                 event.answer.rerank = best_rerank(hits[: self.max_sources])
             yield event
 
-    def _answer(self, question: str, hits: Sequence[Hit], history: Sequence[dict[str, str]]) -> Answer:
+    def _answer(
+        self, question: str, hits: Sequence[Hit], history: Sequence[dict[str, str]], unknown: Collection[str]
+    ) -> Answer:
         language = detect_language(question)
         sources = list(hits[: self.max_sources])
-        evidence = self.scorer.score(question, sources)
+        evidence = self.scorer.score(question, sources, unknown)
         if self.too_weak(evidence, sources):
             return self.refusal(question, evidence.score)
         if self.llm is None:
@@ -209,10 +224,12 @@ class Answerer:
         text, usage = self.llm.complete(messages, max_tokens=self.max_tokens)
         return self._finish(question, text.strip(), sources, "llm", evidence.score, language, usage)
 
-    def _stream(self, question: str, hits: Sequence[Hit], history: Sequence[dict[str, str]]) -> Iterator[AnswerEvent]:
+    def _stream(
+        self, question: str, hits: Sequence[Hit], history: Sequence[dict[str, str]], unknown: Collection[str]
+    ) -> Iterator[AnswerEvent]:
         language = detect_language(question)
         sources = list(hits[: self.max_sources])
-        evidence = self.scorer.score(question, sources)
+        evidence = self.scorer.score(question, sources, unknown)
         if self.too_weak(evidence, sources):
             refusal = self.refusal(question, evidence.score)
             yield AnswerEvent("delta", refusal.text)

@@ -6,6 +6,7 @@ lazily (loading the embedding model takes a second; listing knowledge bases shou
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -27,7 +28,7 @@ from .settings import Settings
 from .store import SQLiteStore
 from .store.records import Job, JobSpec, JobStatus
 from .sync import SyncResult, plan_sync
-from .text import Analyzer
+from .text import CJK_RE, Analyzer
 from .types import Answer, DocumentRecord, Hit, KnowledgeBase, ParsedDocument
 from .worker import ParsePool, WorkerConfig, build_parsers, default_workers
 
@@ -422,7 +423,8 @@ class App:
         path_glob: str | None = None,
     ) -> Answer:
         """A grounded, cited answer (or an honest refusal) to ``question`` from ``kb``."""
-        return self.answerer.answer(question, self._evidence(kb, question, history, mode, path_glob), history)
+        hits = self._evidence(kb, question, history, mode, path_glob)
+        return self.answerer.answer(question, hits, history, unknown=self._unknown_terms(kb, question))
 
     def ask_stream(
         self,
@@ -434,13 +436,34 @@ class App:
         path_glob: str | None = None,
     ) -> Iterator[AnswerEvent]:
         """Like ``ask`` but yields text pieces as they come, then the final answer."""
-        yield from self.answerer.stream(question, self._evidence(kb, question, history, mode, path_glob), history)
+        hits = self._evidence(kb, question, history, mode, path_glob)
+        yield from self.answerer.stream(question, hits, history, unknown=self._unknown_terms(kb, question))
 
     def _evidence(
         self, kb: str, question: str, history: Sequence[dict[str, str]], mode: Mode, path_glob: str | None
     ) -> list[Hit]:
         """The hits an answer is built from; follow-ups lean on the previous question."""
         return self.search(kb, _retrieval_query(question, history), mode=mode, path_glob=path_glob).hits
+
+    def _unknown_terms(self, kb: str, question: str) -> set[str]:
+        """The question's terms that no chunk of ``kb`` contains: a question about something the
+        knowledge base never mentions is refused however close its other words come."""
+        kb_id = self.store.kb_id(kb)
+        terms = self.answerer.scorer.question(question).terms
+        unknown = set(terms) - self.store.known_terms(kb_id, terms)
+        # A question is cut in its own context. jieba: "王沈是哪里人" gives "王沈是", the document "王沈，字处道"
+        # gives "王沈", so a Chinese term is known when a part of it (two characters or more) is. Latin:
+        # "GPT4" in the question, "GPT-4" in the documents, so letters and digits are also looked up apart.
+        parts = {
+            t: {t[i:j] for i in range(len(t)) for j in range(i + 2, len(t) + 1)} - {t}
+            for t in unknown
+            if CJK_RE.search(t) and len(t) > 2
+        }
+        parts.update({t: {" ".join(_ALNUM_RE.findall(t))} for t in unknown if len(_ALNUM_RE.findall(t)) > 1})
+        if parts:
+            known = self.store.known_terms(kb_id, sorted(set().union(*parts.values())))
+            unknown -= {t for t, pieces in parts.items() if pieces & known}
+        return unknown
 
     def warm_up(self) -> None:
         """Load everything a query needs (store, analyser, embedding model, reranker, answerer) now."""
@@ -461,6 +484,9 @@ class App:
             close_reranker()
         if self._store is not None:
             self._store.close()
+
+
+_ALNUM_RE = re.compile(r"[a-z]+|\d+")
 
 
 def _retrieval_query(question: str, history: Sequence[dict[str, str]]) -> str:

@@ -27,6 +27,10 @@ One signal overrides the model: a chunk under a heading that *asks the question 
 that sentence uses ("Laptops are replaced every 3 years."). That sentence scores at least
 ``FAQ_EVIDENCE`` × the share of the question's terms the heading holds (feature ``faq``).
 
+And one signal shrinks it: when the question's terms that no chunk of the whole knowledge base
+contains (``unknown``, from ``Store.known_terms``) carry ``UNKNOWN_SHARE`` of its weight or more, the
+question is about something the knowledge base never mentions ("dress code", "班车").
+
 A logistic model (``WEIGHTS``, fitted on the even-id RGB zh_refine settings plus CMRC 2018 questions
 and checked on the odd ids; see docs/answers.md and bench/calibrate_refusal.py) turns them into a
 probability that the sentence answers; the evidence is the best sentence's probability, and the bias
@@ -37,7 +41,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -120,6 +124,9 @@ WEIGHTS = (-7.07, 1.66, -3.17, 0.08, 0.0, 1.71, 0.66, 1.4, 1.26, 3.01, 0.31, 1.8
 #: The evidence of the sentence that answers a heading asking the question itself (× the heading's
 #: coverage of the question, at least ``_FAQ_COVER``).
 FAQ_EVIDENCE = 0.9
+#: Share of a question's weight in terms the knowledge base never contains from which the evidence
+#: shrinks (``EvidenceScorer.score``).
+UNKNOWN_SHARE = 0.5
 _FAQ_COVER = 0.8
 
 
@@ -162,13 +169,31 @@ class EvidenceScorer:
 
     # -- public ----------------------------------------------------------------------------------
 
-    def score(self, question: str, hits: Sequence[Hit]) -> Evidence:
+    def score(self, question: str, hits: Sequence[Hit], unknown: Collection[str] = ()) -> Evidence:
+        """The evidence that ``hits`` answer ``question``. ``unknown``: question terms that no chunk of
+        the whole knowledge base contains; when they carry half the question's weight or more, the
+        question is about something the knowledge base never mentions ("dress code", "班车") and the
+        evidence shrinks by that share."""
         q = self.question(question)
         if not hits or not q.terms:
             return Evidence(0.0, [], q.answer_type)
         scored = [s for i in range(len(hits)) for s in self.sentences(q, hits, i)]
         scored.sort(key=lambda x: x.score, reverse=True)
-        return Evidence(scored[0].score if scored else 0.0, scored, q.answer_type)
+        top = scored[0].score if scored else 0.0
+        if unknown:
+            # Over the question's topic: its frame ("多长时间", "how many") is no subject of the knowledge base.
+            frame = {
+                t
+                for regex in (_WH_RE, *_ASKS.values())
+                for m in regex.finditer(question)
+                for t in self.analyzer.terms(m.group())
+            }
+            weights = {t: q.idf[t] for t in q.terms if t not in frame}
+            total = sum(weights.values())
+            share = sum(w for t, w in weights.items() if t in unknown) / total if total else 0.0
+            if share >= UNKNOWN_SHARE:
+                top *= 1.0 - share
+        return Evidence(top, scored, q.answer_type)
 
     def question(self, question: str) -> _Question:
         terms = [t for t in dict.fromkeys(self.analyzer.terms(question)) if t not in _QUESTION_WORDS]

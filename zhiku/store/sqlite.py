@@ -471,6 +471,11 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
         params.append(limit)
         return [(int(r[0]), float(r[1])) for r in self._db.execute(sql, params)]
 
+    def known_terms(self, kb_id: int, terms: Sequence[str]) -> set[str]:
+        """Which of ``terms`` (index terms) occur in at least one chunk of ``kb_id``."""
+        sql = "SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? AND kb_id = ? LIMIT 1"
+        return {t for t in set(terms) if self._db.execute(sql, ['"' + t.replace('"', '""') + '"', kb_id]).fetchone()}
+
     def warm_keyword_index(self, kb_id: int) -> bool:
         """Build the in-memory BM25 index of ``kb_id`` now if its mode wants one; True if it did."""
         if self._sparse.mode == "fts5":
