@@ -116,12 +116,8 @@ def main() -> None:
         args.details.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     if not args.no_save:
         name = "handbook_qa" if not args.embedder else f"handbook_qa_{args.embedder}"
-        result = {"embedder": args.embedder or config_embedder(), "summary": summary, "records": records}
+        result = {"embedder": args.embedder or settings().embedder, "summary": summary, "records": records}
         write_result(name, result, cli="(no CLI equivalent: zhiku ask over bench/handbook_qa.tsv)", started=started)
-
-
-def config_embedder() -> str:
-    return settings().embedder
 
 
 if __name__ == "__main__":

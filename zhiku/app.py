@@ -6,7 +6,6 @@ lazily (loading the embedding model takes a second; listing knowledge bases shou
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,7 +27,7 @@ from .settings import Settings
 from .store import SQLiteStore
 from .store.records import Job, JobSpec, JobStatus
 from .sync import SyncResult, plan_sync
-from .text import CJK_RE, Analyzer
+from .text import Analyzer
 from .types import Answer, DocumentRecord, Hit, KnowledgeBase, ParsedDocument
 from .worker import ParsePool, WorkerConfig, build_parsers, default_workers
 
@@ -449,21 +448,7 @@ class App:
         """The question's terms that no chunk of ``kb`` contains: a question about something the
         knowledge base never mentions is refused however close its other words come."""
         kb_id = self.store.kb_id(kb)
-        terms = self.answerer.scorer.question(question).terms
-        unknown = set(terms) - self.store.known_terms(kb_id, terms)
-        # A question is cut in its own context. jieba: "王沈是哪里人" gives "王沈是", the document "王沈，字处道"
-        # gives "王沈", so a Chinese term is known when a part of it (two characters or more) is. Latin:
-        # "GPT4" in the question, "GPT-4" in the documents, so letters and digits are also looked up apart.
-        parts = {
-            t: {t[i:j] for i in range(len(t)) for j in range(i + 2, len(t) + 1)} - {t}
-            for t in unknown
-            if CJK_RE.search(t) and len(t) > 2
-        }
-        parts.update({t: {" ".join(_ALNUM_RE.findall(t))} for t in unknown if len(_ALNUM_RE.findall(t)) > 1})
-        if parts:
-            known = self.store.known_terms(kb_id, sorted(set().union(*parts.values())))
-            unknown -= {t for t, pieces in parts.items() if pieces & known}
-        return unknown
+        return self.answerer.scorer.unknown_terms(question, lambda terms: self.store.known_terms(kb_id, terms))
 
     def warm_up(self) -> None:
         """Load everything a query needs (store, analyser, embedding model, reranker, answerer) now."""
@@ -484,9 +469,6 @@ class App:
             close_reranker()
         if self._store is not None:
             self._store.close()
-
-
-_ALNUM_RE = re.compile(r"[a-z]+|\d+")
 
 
 def _retrieval_query(question: str, history: Sequence[dict[str, str]]) -> str:

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -87,6 +87,7 @@ _ASKS = {
     "place": re.compile(r"哪里|哪儿|在哪|何地|地点|国家|城市|\bwhere\b|\bwhich (?:city|country)\b", re.I),
 }
 # Capitalised words in English: a name, unless it is a single word opening the sentence.
+_ALNUM_RE = re.compile(r"[a-z]+|\d+")
 _NAME_RE = re.compile(r"\b[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)*")
 _OPENING_RE = re.compile(r"^[\s\-*•\d.)\"'(]*")
 # The question word, to find the "head" the answer fills ("多少个[议席]", "[总导演]是谁", "how many [days]").
@@ -166,6 +167,7 @@ class EvidenceScorer:
     def __init__(self, analyzer: Analyzer, weights: Sequence[float] = WEIGHTS) -> None:
         self.analyzer = analyzer
         self.weights = tuple(weights)
+        self._questions: dict[str, _Question] = {}  # question() by text, bounded
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -195,7 +197,37 @@ class EvidenceScorer:
                 top *= 1.0 - share
         return Evidence(top, scored, q.answer_type)
 
+    def unknown_terms(self, question: str, known: Callable[[Sequence[str]], set[str]]) -> set[str]:
+        """The terms of ``question`` that ``known`` (a knowledge base's lookup, ``Store.known_terms``)
+        does not find."""
+        terms = self.question(question).terms
+        unknown = set(terms) - known(terms)
+        # A question is cut in its own context. jieba: "王沈是哪里人" gives "王沈是", the document "王沈，字处道"
+        # gives "王沈", so a Chinese term is known when a part of it (two characters or more) is. Latin:
+        # "GPT4" in the question, "GPT-4" in the documents, so letters and digits are also looked up apart.
+        parts = {
+            t: {t[i:j] for i in range(len(t)) for j in range(i + 2, len(t) + 1)} - {t}
+            for t in unknown
+            if CJK_RE.search(t) and len(t) > 2
+        }
+        parts.update({t: {" ".join(_ALNUM_RE.findall(t))} for t in unknown if len(_ALNUM_RE.findall(t)) > 1})
+        if parts:
+            found = known(sorted(set().union(*parts.values())))
+            unknown -= {t for t, pieces in parts.items() if pieces & found}
+        return unknown
+
     def question(self, question: str) -> _Question:
+        """The question's terms, weights, answer type and head; analysed once per question (the answer
+        path asks for it from ``App``, the scorer and the answerer)."""
+        cached = self._questions.get(question)
+        if cached is not None:
+            return cached
+        if len(self._questions) >= 256:
+            self._questions.clear()
+        self._questions[question] = parsed = self._parse_question(question)
+        return parsed
+
+    def _parse_question(self, question: str) -> _Question:
         terms = [t for t in dict.fromkeys(self.analyzer.terms(question)) if t not in _QUESTION_WORDS]
         idf = {t: self._idf(t) for t in terms}
         head = [t for t in self.analyzer.terms(_head_text(question)) if t in idf]
