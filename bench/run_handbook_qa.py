@@ -7,7 +7,9 @@ answers) and asks every question of ``bench/handbook_qa.tsv``. A question is rig
 contains one of its expected strings, or, for ``REFUSE``, when zhiku refuses. The CMRC and RGB
 benchmarks are news and encyclopedia text with long questions; this one is what the product is for:
 short questions about policies, tables and lists, in both languages, including some the handbook
-does not answer. The data is the project's own (fictional) text, so it can ship and be quoted.
+does not answer, and questions asked across languages (a Chinese question of the English handbook
+only, and the reverse; summary key ``cross``; ``all``, ``en`` and ``zh`` are the others). The data is
+the project's own (fictional) text, so it can ship and be quoted.
 """
 
 from __future__ import annotations
@@ -32,14 +34,15 @@ from zhiku.text import detect_language
 QUESTIONS = BENCH / "handbook_qa.tsv"
 
 
-def load(path: Path = QUESTIONS) -> list[tuple[str, list[str]]]:
-    """(question, expected strings) pairs; an empty list means the right answer is a refusal."""
+def load(path: Path = QUESTIONS) -> list[tuple[str, list[str], str | None]]:
+    """(question, expected strings, document) rows; an empty list means the right answer is a refusal,
+    a document (a path glob) that the question is asked of that document only."""
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
-        question, expected = line.split("\t")
-        rows.append((question, [] if expected == "REFUSE" else expected.split("|")))
+        question, expected, *document = line.split("\t")
+        rows.append((question, [] if expected == "REFUSE" else expected.split("|"), document[0] if document else None))
     return rows
 
 
@@ -51,14 +54,16 @@ def run(embedder: str | None, show: bool) -> tuple[dict[str, Any], list[dict[str
         app.create_kb("handbook")
         app.add("handbook", [DEMO_DIR])
         records = []
-        for question, expected in load():
-            answer = app.ask("handbook", question)
+        for question, expected, document in load():
+            answer = app.ask("handbook", question, path_glob=document)
             found = not answer.refused and any(e in answer.text for e in expected)
             right = found if expected else answer.refused
             records.append(
                 {
                     "question": question,
                     "language": detect_language(question),
+                    # "cross": asked of the other language's document only
+                    "scope": "cross" if document else "all",
                     "expected": expected or "REFUSE",
                     "refused": answer.refused,
                     "right": right,
@@ -95,10 +100,15 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
             "mean_quoted": round(sum(r["quoted"] for r in answered) / len(answered), 2) if answered else 0.0,
         }
 
+    same = [r for r in records if r.get("scope", "all") == "all"]
+    cross = [r for r in records if r.get("scope") == "cross"]
     return {
-        "all": rates(records),
-        "en": rates([r for r in records if r["language"] == "en"]),
-        "zh": rates([r for r in records if r["language"] == "zh"]),
+        "all": rates(same),
+        "en": rates([r for r in same if r["language"] == "en"]),
+        "zh": rates([r for r in same if r["language"] == "zh"]),
+        "cross": rates(cross),
+        "cross_zh_question": rates([r for r in cross if r["language"] == "zh"]),
+        "cross_en_question": rates([r for r in cross if r["language"] == "en"]),
     }
 
 

@@ -128,11 +128,25 @@ def test_handbook_questions_end_to_end(real_demo_app: App) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
     from run_handbook_qa import load
 
-    wrong = []
+    wrong: dict[bool, list[tuple[str, str]]] = {False: [], True: []}
     questions = load()
-    for question, expected in questions:
-        answer = real_demo_app.ask("default", question)
+    for question, expected, document in questions:
+        answer = real_demo_app.ask("default", question, path_glob=document)
         found = not answer.refused and any(e in answer.text for e in expected)
         if not (found if expected else answer.refused):
-            wrong.append((question, answer.text))
-    assert 1 - len(wrong) / len(questions) >= 0.85, wrong
+            wrong[document is not None].append((question, answer.text))
+    same = sum(document is None for _, _, document in questions)
+    assert 1 - len(wrong[False]) / same >= 0.85, wrong[False]
+    # Asked across languages (the answer only in the other language's handbook): 0.27 without the
+    # word bridge (only the unanswerable ones right), 0.68 with it (zhiku.bridge, docs/answers.md).
+    assert 1 - len(wrong[True]) / (len(questions) - same) >= 0.6, wrong[True]
+
+
+def test_cross_language_questions_are_answered_from_the_other_handbook(real_demo_app: App) -> None:
+    sick = real_demo_app.ask("default", "病假有几天？", path_glob="handbook_en.md")
+    assert not sick.refused and "Sick leave" in sick.text and "12" in sick.text, sick.text
+    lunch = real_demo_app.ask("default", "How long is the lunch break?", path_glob="员工手册.md")
+    assert not lunch.refused and "12:00 至 13:30" in lunch.text, lunch.text
+    # What neither handbook says is still refused across languages.
+    assert real_demo_app.ask("default", "公司有班车吗？", path_glob="handbook_en.md").refused
+    assert real_demo_app.ask("default", "What is the dress code?", path_glob="员工手册.md").refused

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 
+from .bridge import TermBridge
 from .evidence import Evidence, EvidenceScorer, SentenceScore, leans_back
 from .protocols import LLM
 from .tabletext import is_header_row, is_table_row, read_column, read_row
@@ -167,10 +168,11 @@ class Answerer:
         max_tokens: int = 512,
         extract_sentences: int = 3,
         context_sentences: int = 1,
+        bridge: TermBridge | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.llm = llm
-        self.scorer = EvidenceScorer(analyzer)
+        self.scorer = EvidenceScorer(analyzer, bridge=bridge)
         self.refusal_threshold = refusal_threshold
         self.rerank_threshold = rerank_threshold
         self.verify_threshold = verify_threshold

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .answer import Answerer, AnswerEvent
+from .bridge import TermBridge
 from .chunk import Chunker
 from .doctor import DoctorReport, diagnose
 from .embed import CachedEmbedder, EmbedderRegistry, VectorCache
+from .embed.local import USEEmbedder
 from .errors import ConfigError, NotFound, ZhikuError
 from .ingest import FileOutcome, Indexer, IngestReport, expand_paths, keep_upload, pipeline_id
 from .jobs import BackgroundRunner, JobCallback, JobRunner, RunStats, VectorCallback, outcome_of
@@ -119,6 +121,7 @@ class App:
             verify_threshold=s.verify_threshold,
             max_sources=s.answer_sources,
             max_tokens=s.llm_max_tokens,
+            bridge=TermBridge(self.analyzer, USEEmbedder().embed) if s.cross_language else None,
         )
 
     @cached_property

@@ -42,10 +42,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
+from .bridge import TermBridge
 from .doers import DoerFinder
 from .tabletext import column_names, is_table_row, table_title
 from .text import CJK_RE, Analyzer, sentence_spans
@@ -159,14 +160,24 @@ class _Question:
     numbers: set[str]
     head: list[str]
     verb: str = ""  # "who approves ...?" / "谁审批": the verb whose doer is the answer (zhiku.doers)
+    # Question terms a text in the other language states in its own words (zhiku.bridge): 病假 is
+    # present in a sentence that holds both "sick" and "leav".
+    bridged: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def has(self, term: str, terms: set[str]) -> bool:
+        alias = self.bridged.get(term)
+        return term in terms or (alias is not None and alias <= terms)
 
 
 class EvidenceScorer:
     """Scores how well ``hits`` answer ``question``; see the module docstring."""
 
-    def __init__(self, analyzer: Analyzer, weights: Sequence[float] = WEIGHTS) -> None:
+    def __init__(
+        self, analyzer: Analyzer, weights: Sequence[float] = WEIGHTS, bridge: TermBridge | None = None
+    ) -> None:
         self.analyzer = analyzer
         self.weights = tuple(weights)
+        self.bridge = bridge  # cross-language word matches; None: a term counts only where it is written
         self._questions: dict[str, _Question] = {}  # question() by text, bounded
 
     # -- public ----------------------------------------------------------------------------------
@@ -179,6 +190,9 @@ class EvidenceScorer:
         q = self.question(question)
         if not hits or not q.terms:
             return Evidence(0.0, [], q.answer_type)
+        if self.bridge is not None and (bridged := self.bridge.bridges(question, [h.text for h in hits], q.terms)):
+            q = replace(q, bridged=bridged)
+            unknown = set(unknown) - bridged.keys()  # the knowledge base states them in the other language
         scored = [s for i in range(len(hits)) for s in self.sentences(q, hits, i)]
         scored.sort(key=lambda x: x.score, reverse=True)
         top = scored[0].score if scored else 0.0
@@ -317,11 +331,11 @@ class EvidenceScorer:
     def _cover(self, q: _Question, terms: set[str], among: Sequence[str] | None = None) -> float:
         among = q.terms if among is None else among
         total = sum(q.idf[t] for t in among)
-        return sum(q.idf[t] for t in among if t in terms) / total if total else 0.0
+        return sum(q.idf[t] for t in among if q.has(t, terms)) / total if total else 0.0
 
     def _rarest_found(self, q: _Question, terms: set[str]) -> float:
         """1.0 when every question term is present; else how rare the rarest missing one is not."""
-        missing = [q.idf[t] for t in q.terms if t not in terms]
+        missing = [q.idf[t] for t in q.terms if not q.has(t, terms)]
         return 1.0 - max(missing) / max(q.idf.values()) if missing else 1.0
 
     def _best_candidate(self, q: _Question, sentence: str) -> tuple[str, float, float]:
@@ -372,7 +386,7 @@ class EvidenceScorer:
                 if flag in tags and word not in q.terms and len(word) > 1:
                     found.append((word, pos))
                 pos += len(word)
-            found += self._doer_finder.find(q.verb, sentence)  # "直属经理在 2 天内审批" for 谁审批
+            found += self._doers(q, sentence)  # "直属经理在 2 天内审批" for 谁审批
         else:
             # Names in English, titles in 《》, or (any question) new content words.
             capitalised: list[re.Match[str]] = []
@@ -384,7 +398,7 @@ class EvidenceScorer:
                     for m in capitalised
                     if m.start() != opening or " " in m.group()  # "New hires ..." opens a sentence; a name
                 ]
-            found += self._doer_finder.find(q.verb, sentence)
+            found += self._doers(q, sentence)
             found += [(m.group(), m.start()) for m in re.finditer(r"《[^》]{1,30}》", sentence)]
             # A sentence whose only capital opens it still names nothing new: no fallback to content words.
             if not found and not capitalised:
@@ -393,6 +407,12 @@ class EvidenceScorer:
                     if term not in q.idf and self._idf(term) >= 8.0:
                         found.append((term, max(lowered.find(term), 0)))
         return [(t, p) for t, p in found if not _inside_question_terms(t, q)]
+
+    def _doers(self, q: _Question, sentence: str) -> list[tuple[str, int]]:
+        """Doers of the question's verb in ``sentence``, also of that verb as the other language states
+        it (谁审批 over "approved by your manager": the bridge matched 审批 to "approv")."""
+        verbs = [q.verb, *sorted(q.bridged.get(q.verb, ()))] if q.verb else []
+        return [found for verb in verbs for found in self._doer_finder.find(verb, sentence)]
 
     def _idf(self, term: str) -> float:
         freq = self._freq.get(term)

@@ -171,6 +171,11 @@ class Settings:
         0.5, ge=0.0, le=1.0, description="Evidence below this is refused (docs/answers.md)."
     )
     verify_threshold: float = setting(0.5, ge=0.0, le=1.0)
+    cross_language: bool = setting(
+        True,
+        description="Match question words to a source in the other language (病假 ↔ sick leave) by the "
+        "multilingual USE word model, so cross-language questions can be answered (docs/answers.md).",
+    )
 
     # Server
     host: str = "127.0.0.1"

@@ -270,6 +270,10 @@ class Analyzer:
 
         return Stemmer.Stemmer("english")
 
+    def is_word(self, word: str) -> bool:
+        """Whether ``word`` is in jieba's dictionary (a word the HMM made up from context is not)."""
+        return self._jieba.FREQ.get(word, 0) > 0
+
     def terms(self, text: str) -> list[str]:
         """Index terms of ``text`` in order (repeats kept: BM25 counts them)."""
         return list(self._iter_terms(text))

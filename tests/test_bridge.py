@@ -1,0 +1,109 @@
+"""zhiku.bridge: cross-language word matches, and the evidence they let the scorer see."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from zhiku.bridge import TermBridge
+from zhiku.evidence import EvidenceScorer
+from zhiku.text import Analyzer
+from zhiku.types import Hit, Locator
+
+# A toy bilingual lexicon: words of one concept get the same direction; every other word a direction
+# of its own (hashed), nearly orthogonal to the rest in 64 dimensions.
+CONCEPTS = {
+    "病假": 0,
+    "Sick leave": 0,
+    "sick leave": 0,
+    "密码": 1,
+    "password": 1,
+    "Passwords": 1,
+    "办公室": 2,
+    "office": 2,
+}
+
+
+def toy_embed(texts: Sequence[str]) -> np.ndarray:
+    rows = []
+    for text in texts:
+        if text in CONCEPTS:
+            v = np.zeros(64, dtype=np.float32)
+            v[CONCEPTS[text]] = 1.0
+        else:
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+            v = np.random.default_rng(seed).standard_normal(64).astype(np.float32)
+            v[:3] = 0.0
+        rows.append(v / np.linalg.norm(v))
+    return np.stack(rows)
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return Analyzer()
+
+
+@pytest.fixture()
+def bridge(analyzer: Analyzer) -> TermBridge:
+    return TermBridge(analyzer, toy_embed, margin=0.0)
+
+
+def hit(text: str, doc_id: int = 1) -> Hit:
+    return Hit(chunk_id=doc_id, doc_id=doc_id, score=1.0, text=text, locator=Locator(), path="h.md")
+
+
+ENGLISH = "| Leave type | Days per year |\n| --- | --- |\n| Sick leave | 12 |\n| Marriage leave | 3 |"
+
+
+def test_a_chinese_word_meets_an_english_phrase(bridge: TermBridge, analyzer: Analyzer) -> None:
+    terms = analyzer.terms("病假有几天？")
+    bridged = bridge.bridges("病假有几天？", [ENGLISH], terms)
+    assert bridged["病假"] == frozenset({"sick", "leav"})
+
+
+def test_nothing_is_bridged_within_one_language(bridge: TermBridge, analyzer: Analyzer) -> None:
+    question = "How many days of sick leave?"
+    assert bridge.bridges(question, [ENGLISH], analyzer.terms(question)) == {}
+    assert bridge.bridges("病假有几天？", ["病假每年 12 天。"], analyzer.terms("病假有几天？")) == {}
+
+
+def test_a_word_the_passage_holds_is_not_looked_up(bridge: TermBridge, analyzer: Analyzer) -> None:
+    question = "office 密码多长？"
+    passage = "Passwords must be 14 characters long in the office."
+    bridged = bridge.bridges(question, [passage], analyzer.terms(question))
+    assert "密码" in bridged and "offic" not in bridged
+
+
+def test_weak_or_unremarkable_matches_are_not_bridges(analyzer: Analyzer) -> None:
+    question = "班车几点发车？"  # no concept shared with the passage: only chance similarities
+    strict = TermBridge(analyzer, toy_embed)
+    assert strict.bridges(question, [ENGLISH], analyzer.terms(question)) == {}
+    # the margin: a word as close to everything as to its best match matches nothing
+    flat = TermBridge(analyzer, lambda texts: np.ones((len(texts), 4), dtype=np.float32))
+    assert flat.bridges("病假有几天？", [ENGLISH], analyzer.terms("病假有几天？")) == {}
+
+
+def test_a_phrase_does_not_take_a_word_that_matches_alone(bridge: TermBridge, analyzer: Analyzer) -> None:
+    # "everyone office" is closest to 办公室 only because "office" is: it must not bridge "everyone".
+    question = "Which day must everyone be in the office?"
+    bridged = bridge.bridges(question, ["每周二所有员工须到办公室。"], analyzer.terms(question))
+    assert bridged.get("offic") == frozenset({"办公室", "办公", "公室"}) or "offic" in bridged
+    assert "everyon" not in bridged
+
+
+def test_the_scorer_sees_bridged_terms(analyzer: Analyzer) -> None:
+    hits = [hit(ENGLISH)]
+    plain = EvidenceScorer(analyzer).score("病假有几天？", hits, unknown={"病假"})
+    bridged = EvidenceScorer(analyzer, bridge=TermBridge(analyzer, toy_embed, margin=0.0)).score(
+        "病假有几天？", hits, unknown={"病假"}
+    )
+
+    def sick_row(evidence):  # type: ignore[no-untyped-def]
+        return next(s for s in evidence.best if "Sick leave" in hits[0].text[s.start : s.end])
+
+    assert sick_row(bridged).features["cover"] > 0.5 and sick_row(plain).features["cover"] == 0.0
+    # 病假 was unknown to the knowledge base, which shrank the evidence; stated in English, it is known
+    assert plain.score < 0.1 < bridged.score

