@@ -107,3 +107,20 @@ def test_the_scorer_sees_bridged_terms(analyzer: Analyzer) -> None:
     assert sick_row(bridged).features["cover"] > 0.5 and sick_row(plain).features["cover"] == 0.0
     # 病假 was unknown to the knowledge base, which shrank the evidence; stated in English, it is known
     assert plain.score < 0.1 < bridged.score
+
+
+def test_an_answer_in_the_other_language_is_verified_against_its_sources(analyzer: Analyzer) -> None:
+    from zhiku.answer import Answerer
+
+    sources = [hit(ENGLISH)]
+    claim = "病假 12 天。[1]"  # an LLM's Chinese answer citing the English table
+    plain = Answerer(analyzer).verify(claim, sources)
+    bridged = Answerer(analyzer, bridge=TermBridge(analyzer, toy_embed, margin=0.0)).verify(claim, sources)
+    assert not plain[0].supported
+    assert bridged[0].supported and bridged[0].support > plain[0].support
+    # a number the source does not state stays unsupported, bridge or not
+    assert (
+        not Answerer(analyzer, bridge=TermBridge(analyzer, toy_embed, margin=0.0))
+        .verify("病假 15 天。[1]", sources)[0]
+        .supported
+    )

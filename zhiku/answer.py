@@ -459,9 +459,15 @@ class Answerer:
                     checks[-1].citations.extend(n for n in cited if n not in checks[-1].citations)
                 continue
             pool = set().union(*(source_terms[n - 1] for n in cited)) if cited else set().union(*source_terms)
-            support = len(terms & pool) / len(terms)
-            # A number the cited sources never state is the typical hallucination: unsupported outright.
             texts = [sources[n - 1].text for n in cited] if cited else [h.text for h in sources]
+            found = terms & pool
+            if self.scorer.bridge is not None and found != terms:
+                # A Chinese answer from English sources (an LLM answers in the question's language):
+                # its words count where the sources state them in their own language.
+                bridged = self.scorer.bridge.bridges(claim, texts, sorted(terms - found))
+                found |= {t for t, alias in bridged.items() if alias <= pool}
+            support = len(found) / len(terms)
+            # A number the cited sources never state is the typical hallucination: unsupported outright.
             numbers_ok = all(any(num in t for t in texts) for num in _CLAIM_NUMBER_RE.findall(claim))
             supported = support >= self.verify_threshold and numbers_ok
             checks.append(SentenceCheck(claim, cited, round(support, 4), supported))
