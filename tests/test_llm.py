@@ -321,6 +321,20 @@ def test_ask_in_chinese_uses_the_chinese_prompt(app: App, proxy: CountingProxy) 
 
 
 @pytest.mark.slow
+def test_a_question_across_languages_reaches_the_model(app: App, proxy: CountingProxy) -> None:
+    # Asked of the English handbook only, a Chinese question shares no word with it: without the
+    # cross-language bridge (zhiku.bridge) it was refused before the model; now it is answered, in
+    # Chinese, from the English sources. What the handbook does not say still never reaches the model.
+    before = proxy.chat_calls
+    answer = app.ask(KB, "病假有几天？", path_glob="handbook_en.md")
+    _check_llm_answer(answer, proxy, before, stream=False)
+    assert answer.language == "zh" and "Sick leave" in proxy.chat_requests[-1]["messages"][0]["content"]
+    before = proxy.chat_calls
+    assert app.ask(KB, "公司有班车吗？", path_glob="handbook_en.md").refused
+    assert proxy.chat_calls == before
+
+
+@pytest.mark.slow
 def test_ask_stream_yields_deltas_that_make_the_answer(app: App, proxy: CountingProxy) -> None:
     before = proxy.chat_calls
     events = list(app.ask_stream(KB, QUESTION))
