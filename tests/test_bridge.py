@@ -124,3 +124,23 @@ def test_an_answer_in_the_other_language_is_verified_against_its_sources(analyze
         .verify("病假 15 天。[1]", sources)[0]
         .supported
     )
+
+
+def test_keyword_search_crosses_languages_through_the_dense_hits(app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # BM25 cannot match 病假 to "Sick leave"; the bridge reads the dense hits written in English and
+    # adds their matching words to the keyword query, so the English table enters the BM25 list.
+    from zhiku.retrieve import SearchRequest
+
+    (tmp_path / "leave.md").write_text("# Leave\n\n" + ENGLISH + "\n", encoding="utf-8")
+    (tmp_path / "手册.md").write_text("# 报销\n\n报销须在 30 天内提交。\n", encoding="utf-8")
+    app.ensure_kb("kb")
+    assert app.add("kb", [tmp_path]).ok
+    kb = app.get_kb("kb").id
+    request = SearchRequest("病假有几天？", kb)
+    app.retriever.bridge = None
+    assert not any("Sick leave" in h.text and "bm25" in h.ranks for h in app.retriever.search(request).hits)
+    app.retriever.bridge = TermBridge(app.analyzer, toy_embed, margin=0.0)
+    hits = app.retriever.search(request).hits
+    english = next(h for h in hits if "Sick leave" in h.text)
+    assert english.ranks.get("bm25") == 1
+    assert app.retriever.bridged_terms("病假有几天？", [(h.chunk_id, 1.0) for h in hits]) == ["leav", "sick"]

@@ -108,7 +108,12 @@ class App:
 
     @cached_property
     def retriever(self) -> Retriever:
-        return Retriever(self.store, self.embedder.embed_query, self.analyzer, self.reranker)
+        return Retriever(self.store, self.embedder.embed_query, self.analyzer, self.reranker, self.bridge)
+
+    @cached_property
+    def bridge(self) -> TermBridge | None:
+        """Cross-language word matches for retrieval and evidence (``cross_language``); USE loads on first use."""
+        return TermBridge(self.analyzer, USEEmbedder().embed) if self.settings.cross_language else None
 
     @cached_property
     def answerer(self) -> Answerer:
@@ -121,7 +126,7 @@ class App:
             verify_threshold=s.verify_threshold,
             max_sources=s.answer_sources,
             max_tokens=s.llm_max_tokens,
-            bridge=TermBridge(self.analyzer, USEEmbedder().embed) if s.cross_language else None,
+            bridge=self.bridge,
         )
 
     @cached_property

@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,6 +41,16 @@ _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _CJK_RUN_RE = re.compile(r"[\u3400-\u9fff]+")
 
 Embed = Callable[[Sequence[str]], np.ndarray]
+
+
+@dataclass
+class _Read:
+    """What bridging needs of one passage, computed once per text."""
+
+    language: str
+    terms: frozenset[str]
+    phrases: list[str]  # distinct, in order
+    vectors: np.ndarray | None = None  # of ``phrases``, on first use
 
 
 class TermBridge:
@@ -59,6 +70,7 @@ class TermBridge:
         self.margin = margin
         self.cache_size = cache_size
         self._vectors: dict[str, np.ndarray] = {}
+        self._read: dict[str, _Read] = {}  # text -> what bridging needs of it, kept (see _read_text)
 
     def bridges(self, question: str, texts: Sequence[str], terms: Sequence[str]) -> dict[str, frozenset[str]]:
         """For each of the question's ``terms`` (its analysed content terms) that none of ``texts``
@@ -66,17 +78,28 @@ class TermBridge:
         language, when the similarity reaches ``threshold``. Empty unless some text is in the other
         language."""
         language = detect_language(question)
-        foreign = [t for t in texts if detect_language(t) != language]
-        if not foreign:
+        read = [r for r in map(self._read_text, texts) if r.language != language]
+        if not read:
             return {}
-        present = set().union(*(self.analyzer.terms(t) for t in foreign))
+        present = set().union(*(r.terms for r in read))
         wanted = set(terms) - present
         words = [(w, parts & wanted, pieces) for w, parts, pieces in self._question_words(question, language)]
         words = [(w, parts, pieces) for w, parts, pieces in words if parts]
-        candidates = list(dict.fromkeys(p for text in foreign for p in self._phrases(text, language)))
-        if not words or not candidates:
+        first = dict.fromkeys(p for r in read for p in r.phrases)  # each phrase once, in order
+        if not words or not first:
             return {}
-        similarity = self._embed([w for w, _, _ in words]) @ self._embed(candidates).T
+        candidates = list(first)
+        for r in read:
+            if r.vectors is None:
+                r.vectors = self._embed(r.phrases) if r.phrases else np.zeros((0, 1), dtype=np.float32)
+        rows: dict[str, int] = {}
+        offset = 0
+        for r in read:
+            for k, phrase in enumerate(r.phrases):
+                rows.setdefault(phrase, offset + k)
+            offset += len(r.phrases)
+        matrix = np.concatenate([r.vectors for r in read if r.phrases])[[rows[p] for p in candidates]]
+        similarity = self._embed([w for w, _, _ in words]) @ matrix.T
         best = similarity.argmax(axis=1)
         scores = similarity[np.arange(len(words)), best]
         stands_out = scores - np.percentile(similarity, 90, axis=1) >= self.margin
@@ -109,15 +132,28 @@ class TermBridge:
         out += [(p, set(self.analyzer.terms(p)), (a, b)) for a, b, p in phrases]
         return out
 
+    def _read_text(self, text: str) -> _Read:
+        """``text``'s language, index terms, phrases and their vectors; kept, since retrieval and the
+        evidence score read the same chunks again and again."""
+        found = self._read.get(text)
+        if found is None:
+            if len(self._read) >= 4096:
+                self._read.clear()
+            language = detect_language(text)
+            found = self._read[text] = _Read(
+                language, frozenset(self.analyzer.terms(text)), self._phrases(text, language)
+            )
+        return found
+
     def _phrases(self, text: str, language: str) -> list[str]:
-        """Words and two-word phrases of ``text`` in the language other than ``language``."""
-        if language == "zh":  # an English passage: "sick leave", "expense claims", "Beijing"
+        """The distinct words and two-word phrases of ``text``, written in ``language``."""
+        if language == "en":  # an English passage: "sick leave", "expense claims", "Beijing"
             phrases = []
             for line in re.split(r"[\n.;:,|()]+", text):
                 words = [w for w in _WORD_RE.findall(line) if w.lower() not in EN_STOPWORDS]
                 phrases += words
                 phrases += [f"{a} {b}" for a, b in itertools.pairwise(words)]
-            return phrases
+            return list(dict.fromkeys(phrases))
         # A Chinese passage: its dictionary words (an HMM guess such as "随下" in "随下月工资" is no word),
         # and two adjacent words of up to four characters joined (jieba cuts 带薪年假 into 带薪/年/假).
         out = []
@@ -125,7 +161,7 @@ class TermBridge:
             words = [w for w in self.analyzer.query_terms(run) if self.analyzer.is_word(w)]
             out += [w for w in words if len(w) > 1]
             out += [a + b for a, b in itertools.pairwise(words) if len(a + b) <= 4]
-        return out
+        return list(dict.fromkeys(out))
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .bridge import TermBridge
 from .errors import ZhikuError
 from .protocols import Reranker, Store
 from .settings import Settings
@@ -40,6 +41,10 @@ Ranked = list[tuple[int, float]]
 def _default(name: str) -> Any:
     """A retrieval setting's default, so a bare ``SearchRequest`` searches as the settings say."""
     return Settings.__dataclass_fields__[name].default
+
+
+#: Dense hits whose words in the other language the query is bridged to (``Retriever.bridged_terms``).
+BRIDGE_HITS = 20
 
 
 @dataclass
@@ -128,11 +133,13 @@ class Retriever:
         embed_query: Callable[[str], np.ndarray],
         analyzer: Analyzer,
         reranker: Reranker | None = None,
+        bridge: TermBridge | None = None,
     ) -> None:
         self.store = store
         self.embed_query = embed_query
         self.analyzer = analyzer
         self.reranker = reranker
+        self.bridge = bridge  # cross-language keyword terms (bridged_terms); None: BM25 on the query's own
 
     def ranked_lists(self, req: SearchRequest, vector: np.ndarray | None = None) -> dict[str, Ranked]:
         """The raw candidate lists the mode asks for, keyed ``bm25`` / ``dense``."""
@@ -147,7 +154,24 @@ class Retriever:
         if req.mode in ("dense", "hybrid"):
             vector = vector if vector is not None else self.query_vector(req)
             lists["dense"] = self.store.vector_search(req.kb_id, vector, req.candidates, doc_ids)
+        if req.mode == "hybrid" and self.bridge is not None and lists["dense"]:
+            extra = self.bridged_terms(req.query, lists["dense"])
+            if extra:
+                lists["bm25"] = self.store.keyword_search(req.kb_id, [*terms, *extra], req.candidates, doc_ids)
         return lists
+
+    def bridged_terms(self, query: str, dense: Ranked) -> list[str]:
+        """Keyword terms for ``query`` in the other language, from the best dense hits written in it.
+
+        BM25 cannot match a Chinese query to an English chunk. The dense list can, if weakly ("病假有几天？"
+        puts the English leave table 14th); the bridge matches the query's words to those hits' words
+        (病假 -> "sick leave"), and BM25 searched with them too lifts the chunks that state them.
+        """
+        assert self.bridge is not None
+        top = [cid for cid, _ in dense[:BRIDGE_HITS]]
+        texts = [hit.text for hit in self.store.get_chunks(top).values()]
+        bridged = self.bridge.bridges(query, texts, self.analyzer.terms(query))
+        return sorted(set().union(*bridged.values())) if bridged else []
 
     def query_vector(self, req: SearchRequest) -> np.ndarray:
         return req.query_vector if req.query_vector is not None else self.embed_query(req.query)
