@@ -45,7 +45,7 @@ Embed = Callable[[Sequence[str]], np.ndarray]
 
 @dataclass
 class _Read:
-    """What bridging needs of one passage, computed once per text."""
+    """What bridging needs of one passage in the other language, computed once per text."""
 
     language: str
     terms: frozenset[str]
@@ -70,7 +70,8 @@ class TermBridge:
         self.margin = margin
         self.cache_size = cache_size
         self._vectors: dict[str, np.ndarray] = {}
-        self._read: dict[str, _Read] = {}  # text -> what bridging needs of it, kept (see _read_text)
+        self._languages: dict[str, str] = {}  # text -> detect_language(text), kept
+        self._read: dict[str, _Read] = {}  # text in the other language -> what bridging needs of it, kept
 
     def bridges(self, question: str, texts: Sequence[str], terms: Sequence[str]) -> dict[str, frozenset[str]]:
         """For each of the question's ``terms`` (its analysed content terms) that none of ``texts``
@@ -78,9 +79,10 @@ class TermBridge:
         language, when the similarity reaches ``threshold``. Empty unless some text is in the other
         language."""
         language = detect_language(question)
-        read = [r for r in map(self._read_text, texts) if r.language != language]
-        if not read:
+        foreign = [t for t in texts if self._language(t) != language]
+        if not foreign:  # the common case, a question in the documents' language: nothing more to read
             return {}
+        read = [self._read_text(t) for t in foreign]
         present = set().union(*(r.terms for r in read))
         wanted = set(terms) - present
         words = [(w, parts & wanted, pieces) for w, parts, pieces in self._question_words(question, language)]
@@ -132,17 +134,24 @@ class TermBridge:
         out += [(p, set(self.analyzer.terms(p)), (a, b)) for a, b, p in phrases]
         return out
 
+    def _language(self, text: str) -> str:
+        found = self._languages.get(text)
+        if found is None:
+            if len(self._languages) >= 65536:
+                self._languages.clear()
+            found = self._languages[text] = detect_language(text)
+        return found
+
     def _read_text(self, text: str) -> _Read:
-        """``text``'s language, index terms, phrases and their vectors; kept, since retrieval and the
-        evidence score read the same chunks again and again."""
+        """``text``'s index terms, phrases and their vectors; kept, since retrieval and the evidence score
+        read the same chunks again and again."""
         found = self._read.get(text)
         if found is None:
             if len(self._read) >= 4096:
                 self._read.clear()
-            language = detect_language(text)
-            found = self._read[text] = _Read(
-                language, frozenset(self.analyzer.terms(text)), self._phrases(text, language)
-            )
+            language = self._language(text)
+            terms = frozenset(self.analyzer.terms(text))
+            found = self._read[text] = _Read(language, terms, self._phrases(text, language))
         return found
 
     def _phrases(self, text: str, language: str) -> list[str]:
