@@ -140,7 +140,9 @@ def test_keyword_search_crosses_languages_through_the_dense_hits(app, tmp_path) 
     app.retriever.bridge = None
     assert not any("Sick leave" in h.text and "bm25" in h.ranks for h in app.retriever.search(request).hits)
     app.retriever.bridge = TermBridge(app.analyzer, toy_embed, margin=0.0)
-    hits = app.retriever.search(request).hits
+    result = app.retriever.search(request)
+    assert result.notes == ["keyword search also used words of the other language: leav, sick"]
+    hits = result.hits
     english = next(h for h in hits if "Sick leave" in h.text)
     assert english.ranks.get("bm25") == 1
     assert app.retriever.bridged_terms("病假有几天？", [(h.chunk_id, 1.0) for h in hits]) == ["leav", "sick"]

@@ -141,8 +141,11 @@ class Retriever:
         self.reranker = reranker
         self.bridge = bridge  # cross-language keyword terms (bridged_terms); None: BM25 on the query's own
 
-    def ranked_lists(self, req: SearchRequest, vector: np.ndarray | None = None) -> dict[str, Ranked]:
-        """The raw candidate lists the mode asks for, keyed ``bm25`` / ``dense``."""
+    def ranked_lists(
+        self, req: SearchRequest, vector: np.ndarray | None = None, notes: list[str] | None = None
+    ) -> dict[str, Ranked]:
+        """The raw candidate lists the mode asks for, keyed ``bm25`` / ``dense``; ``notes`` gets a line
+        when keyword search also used words bridged from the other language."""
         doc_ids = req.doc_ids
         if req.path_glob:
             matching = self.store.doc_ids_matching(req.kb_id, req.path_glob)
@@ -158,6 +161,8 @@ class Retriever:
             extra = self.bridged_terms(req.query, lists["dense"])
             if extra:
                 lists["bm25"] = self.store.keyword_search(req.kb_id, [*terms, *extra], req.candidates, doc_ids)
+                if notes is not None:
+                    notes.append("keyword search also used words of the other language: " + ", ".join(extra))
         return lists
 
     def bridged_terms(self, query: str, dense: Ranked) -> list[str]:
@@ -178,8 +183,8 @@ class Retriever:
 
     def search(self, req: SearchRequest) -> SearchResult:
         vector = self.query_vector(req) if req.mode != "bm25" else None
-        lists = self.ranked_lists(req, vector)
         notes: list[str] = []
+        lists = self.ranked_lists(req, vector, notes)
         if req.mode == "hybrid":
             if not lists["dense"] and lists["bm25"]:
                 notes.append("no dense vectors in this knowledge base yet: keyword results only")
