@@ -41,6 +41,9 @@ _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _CJK_RUN_RE = re.compile(r"[\u3400-\u9fff]+")
 
 Embed = Callable[[Sequence[str]], np.ndarray]
+#: Passages in the other language whose terms, phrases and phrase vectors are kept: 256 chunks of
+#: ~80 phrases at 2 KB a vector, ~40 MB.
+READ_CACHE = 256
 
 
 @dataclass
@@ -50,7 +53,7 @@ class _Read:
     language: str
     terms: frozenset[str]
     phrases: list[str]  # distinct, in order
-    vectors: np.ndarray | None = None  # of ``phrases``, on first use
+    vectors: np.ndarray | None = None  # of ``phrases``, on first use (~80 phrases, 160 KB, a chunk)
 
 
 class TermBridge:
@@ -62,7 +65,7 @@ class TermBridge:
         embed: Embed,
         threshold: float = BRIDGE_THRESHOLD,
         margin: float = BRIDGE_MARGIN,
-        cache_size: int = 50_000,
+        cache_size: int = 10_000,
     ) -> None:
         self.analyzer = analyzer
         self.embed = embed  # texts -> rows (normalised here)
@@ -70,7 +73,7 @@ class TermBridge:
         self.margin = margin
         self.cache_size = cache_size
         self._vectors: dict[str, np.ndarray] = {}
-        self._languages: dict[str, str] = {}  # text -> detect_language(text), kept
+        self._languages: dict[int, str] = {}  # hash(text) -> detect_language(text), kept (no texts held)
         self._read: dict[str, _Read] = {}  # text in the other language -> what bridging needs of it, kept
 
     def bridges(self, question: str, texts: Sequence[str], terms: Sequence[str]) -> dict[str, frozenset[str]]:
@@ -93,14 +96,14 @@ class TermBridge:
         candidates = list(first)
         for r in read:
             if r.vectors is None:
-                r.vectors = self._embed(r.phrases) if r.phrases else np.zeros((0, 1), dtype=np.float32)
+                r.vectors = self._embed(r.phrases, keep=False) if r.phrases else None
         rows: dict[str, int] = {}
         offset = 0
         for r in read:
             for k, phrase in enumerate(r.phrases):
                 rows.setdefault(phrase, offset + k)
             offset += len(r.phrases)
-        matrix = np.concatenate([r.vectors for r in read if r.phrases])[[rows[p] for p in candidates]]
+        matrix = np.concatenate([r.vectors for r in read if r.vectors is not None])[[rows[p] for p in candidates]]
         similarity = self._embed([w for w, _, _ in words]) @ matrix.T
         best = similarity.argmax(axis=1)
         scores = similarity[np.arange(len(words)), best]
@@ -135,11 +138,12 @@ class TermBridge:
         return out
 
     def _language(self, text: str) -> str:
-        found = self._languages.get(text)
+        key = hash(text)
+        found = self._languages.get(key)
         if found is None:
             if len(self._languages) >= 65536:
                 self._languages.clear()
-            found = self._languages[text] = detect_language(text)
+            found = self._languages[key] = detect_language(text)
         return found
 
     def _read_text(self, text: str) -> _Read:
@@ -147,7 +151,7 @@ class TermBridge:
         read the same chunks again and again."""
         found = self._read.get(text)
         if found is None:
-            if len(self._read) >= 4096:
+            if len(self._read) >= READ_CACHE:
                 self._read.clear()
             language = self._language(text)
             terms = frozenset(self.analyzer.terms(text))
@@ -172,12 +176,17 @@ class TermBridge:
             out += [a + b for a, b in itertools.pairwise(words) if len(a + b) <= 4]
         return list(dict.fromkeys(out))
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+    def _embed(self, texts: Sequence[str], keep: bool = True) -> np.ndarray:
+        """Normalised vectors of ``texts``; ``keep``: remember them (question words, which recur across
+        questions; a passage's phrases are kept with the passage instead)."""
         missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if missing:
+        if not missing:
+            return np.stack([self._vectors[t] for t in texts])
+        rows = np.asarray(self.embed(missing), dtype=np.float32)
+        rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+        fresh = dict(zip(missing, rows, strict=True))
+        if keep:
             if len(self._vectors) + len(missing) > self.cache_size:
                 self._vectors.clear()
-            rows = np.asarray(self.embed(missing), dtype=np.float32)
-            rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-            self._vectors.update(zip(missing, rows, strict=True))
-        return np.stack([self._vectors[t] for t in texts])
+            self._vectors.update(fresh)
+        return np.stack([fresh[t] if t in fresh else self._vectors[t] for t in texts])
