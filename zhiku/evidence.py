@@ -31,6 +31,9 @@ And one signal shrinks it: when the question's terms that no chunk of the whole 
 contains (``unknown``, from ``Store.known_terms``) carry ``UNKNOWN_SHARE`` of its weight or more, the
 question is about something the knowledge base never mentions ("dress code", "班车").
 
+Across languages every feature reads words through ``zhiku.bridge``: a question term that a passage
+in the other language states in its own words (病假 as "sick leave") counts where those words are.
+
 A logistic model (``WEIGHTS``, fitted on the even-id RGB zh_refine settings plus CMRC 2018 questions
 and checked on the odd ids; see docs/answers.md and bench/calibrate_refusal.py) turns them into a
 probability that the sentence answers; the evidence is the best sentence's probability, and the bias
