@@ -4,15 +4,20 @@ The evidence scorer and the extractive answerer read sentences with many hand-wr
 bounds, dates, names, doers, list items, table rows). Hypothesis builds chunks and questions from the
 pieces those rules look for — numbers in every shape ("1.2.3", "2,000", "5000元"), bound words
 (以上, "or more"), table pipes, list markers, headings, question words, pronouns — mixed with random
-text, and checks the invariants an API caller relies on.
+text, and checks the invariants an API caller relies on. Each test runs twice: plain, and with the
+cross-language bridge forced onto every question (any similarity is a match), so its paths through
+evidence, extraction and verification meet the same inputs (~40% of its examples bridge something).
 
 Budget: ``ZHIKU_FUZZ_EXAMPLES`` examples per test (default 150, a few seconds).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis", reason="the fuzz test needs hypothesis (pip install -e '.[dev]')")
@@ -20,6 +25,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from zhiku.answer import Answerer  # noqa: E402
+from zhiku.bridge import TermBridge  # noqa: E402
 from zhiku.text import Analyzer  # noqa: E402
 from zhiku.types import Hit, Locator  # noqa: E402
 
@@ -89,9 +95,24 @@ PIECES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def answerer() -> Answerer:
-    return Answerer(Analyzer(), refusal_threshold=0.5)
+def hashed_embed(texts: Sequence[str]) -> np.ndarray:
+    """A deterministic stand-in for the USE word model: 8 dimensions, so that chance similarities are
+    high and, with the bridge's thresholds at 0, every cross-language path is taken."""
+    rows = [
+        np.frombuffer(hashlib.sha256(t.encode()).digest()[:8], dtype=np.uint8).astype(np.float32) - 127.5 for t in texts
+    ]
+    return np.stack(rows) if rows else np.zeros((0, 8), dtype=np.float32)
+
+
+@pytest.fixture(scope="module", params=["plain", "bridged"])
+def answerer(request: pytest.FixtureRequest) -> Answerer:
+    analyzer = Analyzer()
+    if request.param == "plain":
+        return Answerer(analyzer, refusal_threshold=0.5)
+    # The cross-language bridge (zhiku.bridge) on every question, matching words at any similarity.
+    return Answerer(
+        analyzer, refusal_threshold=0.5, bridge=TermBridge(analyzer, hashed_embed, threshold=0.0, margin=0.0)
+    )
 
 
 def pieces() -> st.SearchStrategy[str]:
