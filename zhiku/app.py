@@ -18,7 +18,6 @@ from .bridge import TermBridge
 from .chunk import Chunker
 from .doctor import DoctorReport, diagnose
 from .embed import CachedEmbedder, EmbedderRegistry, VectorCache
-from .embed.local import USEEmbedder
 from .errors import ConfigError, NotFound, ZhikuError
 from .ingest import FileOutcome, Indexer, IngestReport, expand_paths, keep_upload, pipeline_id
 from .jobs import BackgroundRunner, JobCallback, JobRunner, RunStats, VectorCallback, outcome_of
@@ -112,8 +111,12 @@ class App:
 
     @cached_property
     def bridge(self) -> TermBridge | None:
-        """Cross-language word matches for retrieval and evidence (``cross_language``); USE loads on first use."""
-        return TermBridge(self.analyzer, USEEmbedder().embed) if self.settings.cross_language else None
+        """Cross-language word matches for retrieval and evidence (``cross_language``); USE loads on first use.
+        When USE is the configured embedder already, its loaded model serves the bridge too."""
+        if not self.settings.cross_language:
+            return None
+        words = self.embedder.inner if self.embedder.name == "use" else self.embedders.create("use", self.settings)
+        return TermBridge(self.analyzer, words.embed)
 
     @cached_property
     def answerer(self) -> Answerer:

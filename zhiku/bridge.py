@@ -97,6 +97,8 @@ class TermBridge:
         for r in read:
             if r.vectors is None:
                 r.vectors = self._embed(r.phrases, keep=False) if r.phrases else None
+        # The passages' kept matrices joined once and indexed, not hundreds of rows stacked: this runs on
+        # every search whose dense hits cross languages.
         rows: dict[str, int] = {}
         offset = 0
         for r in read:
