@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zhiku.answer import Answerer
+from zhiku.answer import OTHER_LANGUAGE_NOTES, Answerer
 from zhiku.text import Analyzer
 from zhiku.types import Hit, Locator
 
@@ -50,6 +50,22 @@ def test_chinese_extractive_answer(answerer: Answerer) -> None:
     answer = answerer.answer("新员工每年有多少天年假？", sources)
     assert not answer.refused
     assert "10天" in answer.text.split("[")[0]
+
+
+def test_quotes_in_the_other_language_come_with_a_note_in_the_question_s(answerer: Answerer) -> None:
+    # Same language: no note.
+    assert answerer.answer("How many days of annual leave do new hires get?", HANDBOOK).notes == []
+    # Across languages the extractive answer quotes the English source as written and says so in
+    # Chinese. (The word bridge is off here; a threshold of 0 lets the answer through.)
+    across = Answerer(Analyzer(), refusal_threshold=0.0)
+    answer = across.answer("新员工有几天年假？", HANDBOOK)
+    assert not answer.refused and "15 days" in answer.text
+    assert answer.notes == [OTHER_LANGUAGE_NOTES["zh"]] and "英文" in answer.notes[0]
+    assert answer.to_dict()["notes"] == answer.notes
+    chinese = hits("新员工入职后每年享有10天带薪年假。")
+    assert across.answer("How many days of leave do new hires get?", chinese).notes == [OTHER_LANGUAGE_NOTES["en"]]
+    # A refusal quotes nothing.
+    assert answerer.answer("法国的首都是哪里？", HANDBOOK).notes == []
 
 
 def test_citations_numbered_in_order_of_first_use() -> None:

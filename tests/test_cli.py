@@ -102,3 +102,16 @@ def test_jobs_list_retry_and_run(run, tmp_path: Path) -> None:  # type: ignore[n
     assert ran.exit_code == 0 and "0 job(s) done" in ran.output
     for command in (["jobs"], ["jobs", "retry"], ["jobs", "run"], ["sync"]):
         assert run(*command, "--help").exit_code == 0
+
+
+def test_answer_notes_are_printed_under_the_sources(capsys: pytest.CaptureFixture[str]) -> None:
+    from zhiku.answer import OTHER_LANGUAGE_NOTES
+    from zhiku.cli.query import print_sources
+    from zhiku.types import Answer, Citation, Locator
+
+    citation = Citation(1, 3, 2, "handbook_en.md", "Handbook", Locator(), "Sick leave | 12 | Yes", 0.9)
+    answer = Answer("病假有几天？", "Sick leave: 12 days. [1]", [citation], "extractive", language="zh")
+    answer.notes = [OTHER_LANGUAGE_NOTES["zh"]]
+    print_sources(answer)
+    out = capsys.readouterr().out
+    assert "[1] handbook_en.md" in out and out.rstrip().endswith(OTHER_LANGUAGE_NOTES["zh"])

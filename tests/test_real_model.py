@@ -145,8 +145,10 @@ def test_handbook_questions_end_to_end(real_demo_app: App) -> None:
 def test_cross_language_questions_are_answered_from_the_other_handbook(real_demo_app: App) -> None:
     sick = real_demo_app.ask("default", "病假有几天？", path_glob="handbook_en.md")
     assert not sick.refused and "Sick leave" in sick.text and "12" in sick.text, sick.text
+    assert sick.notes and "英文" in sick.notes[0]  # the quote is English: said in Chinese
     lunch = real_demo_app.ask("default", "How long is the lunch break?", path_glob="员工手册.md")
     assert not lunch.refused and "12:00 至 13:30" in lunch.text, lunch.text
+    assert lunch.notes and "Chinese" in lunch.notes[0]
     # Over the whole knowledge base: BM25 finds the English table through the bridged words (it was
     # 14th in the dense list and 15th after fusion, so the question was refused).
     whole = real_demo_app.ask("default", "病假有几天？")

@@ -23,6 +23,14 @@ REFUSALS = {
     "en": "The knowledge base does not contain information that answers this question.",
 }
 
+#: Said (in the question's language) when an extractive answer quotes sources in the other language:
+#: nothing is translated without a model, so the user should know why, and what would change it.
+OTHER_LANGUAGE_NOTES = {
+    "zh": "所引资料为英文：抽取式回答按原文引用。配置大模型（ZHIKU_LLM_*）即可得到中文回答。",
+    "en": "The sources are in Chinese: extractive answers quote them as written. "
+    "Configure an LLM (ZHIKU_LLM_*) for an answer in English.",
+}
+
 SYSTEM_PROMPT = {
     "en": (
         "You answer questions using only the numbered sources provided by the system. "
@@ -419,6 +427,8 @@ class Answerer:
         used = {n for c in checks for n in c.citations}
         if not renumbered:
             citations = [c for c in citations if c.n in used] or citations
+        quoted_language = detect_language(re.sub(r"\[\d+\]", "", text))
+        notes = [OTHER_LANGUAGE_NOTES[language]] if mode != "llm" and quoted_language != language else []
         return Answer(
             question,
             text,
@@ -429,6 +439,7 @@ class Answerer:
             sentences=checks,
             usage=usage,
             language=language,
+            notes=notes,
         )
 
     def verify(self, text: str, sources: Sequence[Hit]) -> list[SentenceCheck]:

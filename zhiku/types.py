@@ -312,6 +312,9 @@ class Answer:
     language: str = "en"
     #: The best reranker score among the sources; None without a reranker (``Settings.reranker``).
     rerank: float | None = None
+    #: Remarks for the reader, in the question's language (e.g. that the sources quoted are in the
+    #: other language).
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -326,6 +329,7 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "sentences": [asdict(s) for s in self.sentences],
             "usage": asdict(self.usage),
+            "notes": list(self.notes),
         }
 
 

@@ -124,3 +124,5 @@ def print_sources(answer: Answer) -> None:
     click.secho(line, fg="green" if not weak else "yellow")
     for s in weak:
         click.secho(f"  unsupported: {s.text}", fg="yellow")
+    for note in answer.notes:
+        click.secho(note, dim=True)

@@ -204,6 +204,11 @@ class AnswerOut(BaseModel):
     citations: list[dict[str, Any]]
     sentences: list[dict[str, Any]]
     usage: dict[str, int]
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Remarks in the question's language, e.g. that an extractive answer quotes sources "
+        "in the other language as written.",
+    )
 
 
 # -- OpenAI-compatible ------------------------------------------------------------------------------
@@ -270,6 +275,9 @@ class ZhikuExtra(BaseModel):
     sentences: list[dict[str, Any]]
     mode: Literal["extractive", "llm", "refused"]
     language: str
+    notes: list[str] = Field(
+        default_factory=list, description="Remarks in the question's language (see AnswerOut.notes)."
+    )
 
 
 class AssistantMessage(BaseModel):
