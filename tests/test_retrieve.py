@@ -148,3 +148,23 @@ def test_questions_about_what_the_kb_never_mentions_are_refused(demo_app: App, t
     assert demo_app.add("people", [tmp_path / "gpt.md"]).ok
     assert demo_app._unknown_terms("people", "GPT4发布时间") == set()
     assert demo_app._unknown_terms("people", "GPT5发布时间") == {"gpt5"}
+
+
+def test_overlong_questions_and_queries_are_refused_with_a_clear_error(demo_app: App) -> None:
+    from zhiku.errors import QueryTooLong
+
+    limit = demo_app.settings.max_query_chars
+    with pytest.raises(
+        QueryTooLong, match=r"the question is 8,000 characters; the limit is 4,000 .*ZHIKU_MAX_QUERY_CHARS"
+    ):
+        demo_app.ask("default", "年假" * limit)
+    with pytest.raises(QueryTooLong, match="the question is"):
+        next(iter(demo_app.ask_stream("default", "年假" * limit)))
+    with pytest.raises(QueryTooLong, match="the query is"):
+        demo_app.search("default", "x" * (limit + 1))
+    # At the limit it is answered; a short follow-up to a question at the limit too (the retrieval
+    # query joins both and keeps its end, the follow-up).
+    long_question = ("年假怎么申请？" * limit)[:limit]
+    assert demo_app.ask("default", long_question).text
+    history = [{"role": "user", "content": long_question}, {"role": "assistant", "content": "…"}]
+    assert demo_app.ask("default", "那病假呢？", history=history).text  # no QueryTooLong

@@ -114,6 +114,13 @@ def test_search_validation_error(client: httpx.Client) -> None:
     assert "mode" in r.json()["error"]["message"]
 
 
+def test_overlong_question_is_a_400_that_says_the_limit(client: httpx.Client) -> None:
+    for path, body in (("ask", {"question": "年假" * 3000}), ("search", {"query": "leave " * 1000})):
+        r = client.post(f"/api/kbs/{KB}/{path}", json=body)
+        assert r.status_code == 400, r.text
+        assert "the limit is 4,000 (ZHIKU_MAX_QUERY_CHARS)" in r.json()["error"]["message"]
+
+
 def test_search_rerank_needs_a_configured_reranker(client: httpx.Client) -> None:
     r = client.post(f"/api/kbs/{KB}/search", json={"query": "年假", "rerank": True})
     assert r.status_code == 400 and "ZHIKU_RERANKER" in r.json()["error"]["message"]

@@ -18,7 +18,7 @@ from .bridge import TermBridge
 from .chunk import Chunker
 from .doctor import DoctorReport, diagnose
 from .embed import CachedEmbedder, EmbedderRegistry, VectorCache
-from .errors import ConfigError, NotFound, ZhikuError
+from .errors import ConfigError, NotFound, QueryTooLong, ZhikuError
 from .ingest import FileOutcome, Indexer, IngestReport, expand_paths, keep_upload, pipeline_id
 from .jobs import BackgroundRunner, JobCallback, JobRunner, RunStats, VectorCallback, outcome_of
 from .protocols import LLM, Embedder, Reranker, Store
@@ -397,6 +397,7 @@ class App:
         """The ``top_k`` best chunks for ``query``. ``rerank`` None reranks when a reranker is
         configured; True insists on one (``ConfigError`` without), False skips it."""
         s = self.settings
+        self._check_length(query, "query")
         if rerank and self.reranker is None:
             raise ConfigError("no reranker configured: set ZHIKU_RERANKER (e.g. onnx:/models/bge-reranker-base)")
         reranking = rerank is not False and self.reranker is not None
@@ -433,6 +434,7 @@ class App:
         path_glob: str | None = None,
     ) -> Answer:
         """A grounded, cited answer (or an honest refusal) to ``question`` from ``kb``."""
+        self._check_length(question, "question")
         hits = self._evidence(kb, question, history, mode, path_glob)
         return self.answerer.answer(question, hits, history, unknown=self._unknown_terms(kb, question))
 
@@ -446,6 +448,7 @@ class App:
         path_glob: str | None = None,
     ) -> Iterator[AnswerEvent]:
         """Like ``ask`` but yields text pieces as they come, then the final answer."""
+        self._check_length(question, "question")
         hits = self._evidence(kb, question, history, mode, path_glob)
         yield from self.answerer.stream(question, hits, history, unknown=self._unknown_terms(kb, question))
 
@@ -453,7 +456,18 @@ class App:
         self, kb: str, question: str, history: Sequence[dict[str, str]], mode: Mode, path_glob: str | None
     ) -> list[Hit]:
         """The hits an answer is built from; follow-ups lean on the previous question."""
-        return self.search(kb, _retrieval_query(question, history), mode=mode, path_glob=path_glob).hits
+        query = _retrieval_query(question, history)[-self.settings.max_query_chars :]  # the question is last
+        return self.search(kb, query, mode=mode, path_glob=path_glob).hits
+
+    def _check_length(self, text: str, what: str) -> None:
+        """Refuse a question or query beyond ``max_query_chars``: its cost grows with its length (a
+        40,000-character question took over a minute), and a question is not a document."""
+        limit = self.settings.max_query_chars
+        if len(text) > limit:
+            raise QueryTooLong(
+                f"the {what} is {len(text):,} characters; the limit is {limit:,} (ZHIKU_MAX_QUERY_CHARS). "
+                "Ask about one thing at a time; to search a long text, add it as a document (zhiku add)."
+            )
 
     def _unknown_terms(self, kb: str, question: str) -> set[str]:
         """The question's terms that no chunk of ``kb`` contains: a question about something the

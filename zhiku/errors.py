@@ -17,6 +17,10 @@ class AlreadyExists(ZhikuError):
     """Creating something whose name is taken."""
 
 
+class QueryTooLong(ZhikuError):
+    """A question or search query longer than ``Settings.max_query_chars``."""
+
+
 class ConfigError(ZhikuError):
     """Settings are missing or inconsistent."""
 

