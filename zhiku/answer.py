@@ -399,7 +399,7 @@ class Answerer:
         if not renumbered:
             citations = [c for c in citations if c.n in used] or citations
         notes = []
-        if mode != "llm" and detect_language(re.sub(r"\[\d+\]", "", text)) != language:
+        if mode != "llm" and detect_language(_CITE_RE.sub("", text)) != language:
             notes.append(OTHER_LANGUAGE_NOTES[language])  # quoted as written, in the other language
         return Answer(
             question,

