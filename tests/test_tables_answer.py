@@ -441,6 +441,9 @@ def test_a_wide_row_is_read_out_narrowed_to_the_asked_columns(answerer: Answerer
     assert answer.text == "State: Ohio; Pre-Pawn/Long Gun: 16 [1]"
     handguns = answerer.answer("How many handgun checks in Texas?", hits(GROUPED)).text
     assert handguns == "State: Texas; Handgun: 56,941; Pre-Pawn/Handgun: 29; Redemption/Handgun: 5,748 [1]"
+    # a count naming no column: the row's total
+    total = answerer.answer("How many background checks were there in Texas?", hits(GROUPED)).text
+    assert total == "State: Texas; Totals: 146,982 [1]"
     # a question naming no column: the whole row
     whole = answerer.answer("What are the figures for Texas?", hits(GROUPED)).text
     assert whole.startswith("State: Texas; Permit: 21,550;") and whole.endswith("Totals: 146,982 [1]")

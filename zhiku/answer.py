@@ -335,7 +335,7 @@ class Answerer:
             n = numbering.setdefault(hit_index, len(numbering) + 1)
             text = sources[hit_index].text[start:end].strip()
             if is_table_row(sources[hit_index].text, start):  # read out with its column names
-                row = read_row(sources[hit_index].text, start, language, asked)
+                row = read_row(sources[hit_index].text, start, language, asked, evidence.answer_type == "number")
                 parts.append(f"{row} [{n}]")
             elif _LIST_ITEM_RE.match(text):  # a procedure: one block, one citation
                 parts.append(f"{text} [{n}]")

