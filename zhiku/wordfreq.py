@@ -19,12 +19,14 @@ import struct
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 _MAGIC = b"E5S1"
 #: Bytes before the tokenizer's piece count: magic, version, seven int32 sizes, eps, quant block.
 _HEADER = 4 + 4 + 7 * 4 + 4 + 4
-_LATIN_PIECE_RE = re.compile(r"^\u2581?[a-z]+$")
 _WORD_RE = re.compile(r"^[a-z]+$")
 _BOUNDARY = "\u2581"  # SentencePiece's mark of a word start
+_BOUNDARY_BYTES = _BOUNDARY.encode()
 
 
 def _model_file() -> Path | None:
@@ -51,15 +53,24 @@ def read_latin_pieces(path: Path) -> dict[str, float]:
         blob = f.read(blob_length)
     if len(raw_offsets) != 4 * (n_pieces + 1) or len(raw_scores) != 4 * n_pieces or len(blob) != blob_length:
         return {}  # cut short
-    offsets = struct.unpack(f"<{n_pieces + 1}I", raw_offsets)
-    scores = struct.unpack(f"<{n_pieces}f", raw_scores)
-    if offsets[-1] > blob_length:
+    offsets = np.frombuffer(raw_offsets, dtype="<u4").astype(np.int64)
+    scores = np.frombuffer(raw_scores, dtype="<f4")
+    if offsets[-1] > blob_length or np.any(np.diff(offsets) < 0):
         return {}
+    # Which pieces are lowercase Latin, optionally after the word-start mark, found with array
+    # arithmetic: decoding all 250,000 pieces in Python took a quarter of a second, on every first question.
+    data = np.frombuffer(blob, dtype=np.uint8)
+    lower = np.concatenate([[0], np.cumsum((data >= 0x61) & (data <= 0x7A))])
+    starts, ends = offsets[:-1], offsets[1:]
+    length, letters = ends - starts, lower[ends] - lower[starts]
+    marked = length >= len(_BOUNDARY_BYTES)
+    for k, byte in enumerate(_BOUNDARY_BYTES):
+        marked &= data[np.minimum(starts + k, len(data) - 1)] == byte
+    keep = (scores < 0) & (length > 0) & ((letters == length) | (marked & (letters == length - len(_BOUNDARY_BYTES))))
+    keep &= letters > 0
     pieces: dict[str, float] = {}
-    for i, score in enumerate(scores):
-        piece = blob[offsets[i] : offsets[i + 1]].decode("utf-8", "replace")
-        if score < 0 and _LATIN_PIECE_RE.match(piece):
-            pieces[piece] = score
+    for i in np.flatnonzero(keep):
+        pieces[blob[starts[i] : ends[i]].decode("utf-8")] = float(scores[i])
     return pieces
 
 
