@@ -53,6 +53,8 @@ def test_add_search_ask(run, tmp_path: Path) -> None:  # type: ignore[no-untyped
     assert "知识库中没有找到" in refused.output
     overlong = run("ask", "--kb", "handbook", "年假" * 3000)
     assert overlong.exit_code == 1 and "ZHIKU_MAX_QUERY_CHARS" in overlong.output
+    empty = run("ask", "--kb", "handbook", "")
+    assert empty.exit_code == 1 and "the question is empty" in empty.output
     docs = run("docs", "--kb", "handbook").output.splitlines()
     doc_id = docs[0].split()[0]
     assert run("rm", "--kb", "handbook", doc_id).exit_code == 0

@@ -151,7 +151,7 @@ def test_questions_about_what_the_kb_never_mentions_are_refused(demo_app: App, t
 
 
 def test_overlong_questions_and_queries_are_refused_with_a_clear_error(demo_app: App) -> None:
-    from zhiku.errors import QueryTooLong
+    from zhiku.errors import EmptyQuery, QueryTooLong
 
     limit = demo_app.settings.max_query_chars
     with pytest.raises(
@@ -162,6 +162,11 @@ def test_overlong_questions_and_queries_are_refused_with_a_clear_error(demo_app:
         next(iter(demo_app.ask_stream("default", "年假" * limit)))
     with pytest.raises(QueryTooLong, match="the query is"):
         demo_app.search("default", "x" * (limit + 1))
+    # Nothing to look for is said so, not answered "the knowledge base does not contain it".
+    with pytest.raises(EmptyQuery, match="the question is empty"):
+        demo_app.ask("default", " \u3000\n")
+    with pytest.raises(EmptyQuery, match="the query is empty"):
+        demo_app.search("default", "")
     # At the limit it is answered; a short follow-up to a question at the limit too (the retrieval
     # query joins both and keeps its end, the follow-up).
     long_question = ("年假怎么申请？" * limit)[:limit]

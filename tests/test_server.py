@@ -119,6 +119,8 @@ def test_overlong_question_is_a_400_that_says_the_limit(client: httpx.Client) ->
         r = client.post(f"/api/kbs/{KB}/{path}", json=body)
         assert r.status_code == 400, r.text
         assert "the limit is 4,000 (ZHIKU_MAX_QUERY_CHARS)" in r.json()["error"]["message"]
+    blank = client.post(f"/api/kbs/{KB}/ask", json={"question": "  \n"})
+    assert blank.status_code == 400 and "the question is empty" in blank.json()["error"]["message"]
 
 
 def test_search_rerank_needs_a_configured_reranker(client: httpx.Client) -> None:

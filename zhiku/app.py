@@ -18,7 +18,7 @@ from .bridge import TermBridge
 from .chunk import Chunker
 from .doctor import DoctorReport, diagnose
 from .embed import CachedEmbedder, EmbedderRegistry, VectorCache
-from .errors import ConfigError, NotFound, QueryTooLong, ZhikuError
+from .errors import ConfigError, EmptyQuery, NotFound, QueryTooLong, ZhikuError
 from .ingest import FileOutcome, Indexer, IngestReport, expand_paths, keep_upload, pipeline_id
 from .jobs import BackgroundRunner, JobCallback, JobRunner, RunStats, VectorCallback, outcome_of
 from .protocols import LLM, Embedder, Reranker, Store
@@ -463,6 +463,8 @@ class App:
         """Refuse a question or query beyond ``max_query_chars``: its cost grows with its length (a
         40,000-character question took over a minute), and a question is not a document."""
         limit = self.settings.max_query_chars
+        if not text.strip():  # answered with "the knowledge base does not contain it" before: untrue
+            raise EmptyQuery(f"the {what} is empty; say what to look for")
         if len(text) > limit:
             raise QueryTooLong(
                 f"the {what} is {len(text):,} characters; the limit is {limit:,} (ZHIKU_MAX_QUERY_CHARS). "

@@ -21,6 +21,10 @@ class QueryTooLong(ZhikuError):
     """A question or search query longer than ``Settings.max_query_chars``."""
 
 
+class EmptyQuery(ZhikuError):
+    """A question or search query with nothing but white space in it."""
+
+
 class ConfigError(ZhikuError):
     """Settings are missing or inconsistent."""
 
