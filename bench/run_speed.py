@@ -109,11 +109,14 @@ def bench_parse(repeats: int = 5) -> dict[str, Any]:
 def bench_ocr() -> dict[str, Any]:
     """OCR pages/s: real pages (3 English from the Federal Register, 2 Chinese from issue-67) rendered
     at 150 dpi into an image-only PDF, read back through the PDF parser (OCR at the default 300 dpi,
-    chi_sim+eng). Token F1 of the OCR text against the pages' own text layer says what was read."""
+    chi_sim+eng). Token F1 of the OCR text against the pages' own text layer says what was read. The
+    baseline in the same run: the same parse with one Tesseract at a time (``OcrOptions(workers=1)``,
+    how pages were read before 2026-12-05)."""
     import pypdfium2 as pdfium
 
     from zhiku.eval.parsing import token_f1
-    from zhiku.parse.pdf import PdfParser
+    from zhiku.parse.ocr import OcrOptions
+    from zhiku.parse.pdf import PdfOptions, PdfParser
 
     sources = [("federal-register-2020-17221.pdf", [1, 2, 3]), ("issue-67-example.pdf", [1, 2])]
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,6 +130,10 @@ def bench_ocr() -> dict[str, Any]:
             pdf.close()
         scan = Path(tmp) / "scan.pdf"
         images[0].save(scan, "PDF", resolution=150, save_all=True, append_images=images[1:])
+        one = PdfParser(PdfOptions(ocr_options=OcrOptions(workers=1)))
+        t0 = time.perf_counter()
+        one.parse(scan)
+        one_seconds = time.perf_counter() - t0
         parser = PdfParser()
         t0 = time.perf_counter()
         doc = parser.parse(scan)
@@ -140,6 +147,9 @@ def bench_ocr() -> dict[str, Any]:
         "seconds": round(seconds, 1),
         "ocr_pages_per_s": round(len(images) / seconds, 3),
         "seconds_per_page": round(seconds / len(images), 2),
+        "workers": parser.options.ocr_options.worker_count(),
+        "one_worker_seconds": round(one_seconds, 1),
+        "speedup_vs_one_worker": round(one_seconds / seconds, 2),
         "token_f1_vs_text_layer": [round(token_f1(ours, ref), 3) for ours, ref in zip(texts, truth, strict=True)],
     }
 

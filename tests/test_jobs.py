@@ -102,6 +102,33 @@ def test_a_stuck_parser_is_stopped_and_the_batch_goes_on(plugin_settings: Settin
         app.close()
 
 
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for its reaper is not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return "State:\tZ" not in status
+
+
+def test_a_stopped_parser_takes_the_processes_it_started_along(plugin_settings: Settings, tmp_path: Path) -> None:
+    # The PDF parser runs Tesseract processes; a worker killed at its time limit must not leave them
+    # reading on as orphans.
+    app = App(plugin_settings)
+    try:
+        app.ensure_kb("k")
+        stuck = _write(tmp_path, "stuck.spawner", "never parsed")
+        report = app.add("k", [stuck])
+        assert "timed out after 2 s" in report.outcomes[0].reason
+        helper = int(stuck.with_suffix(".pid").read_text(encoding="utf-8"))
+        deadline = time.monotonic() + 10
+        while _running(helper) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(helper)
+    finally:
+        app.close()
+
+
 def test_a_parser_that_kills_its_process_fails_alone(plugin_settings: Settings, tmp_path: Path) -> None:
     app = App(plugin_settings)
     try:

@@ -5,6 +5,8 @@ then read by the real Tesseract CLI."""
 from __future__ import annotations
 
 import difflib
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from tests.pdf_writer import Page, write_pdf
 from zhiku.errors import ParseError
 from zhiku.parse import ParserRegistry
 from zhiku.parse.image import ImageParser
-from zhiku.parse.ocr import OcrOptions, OcrUnavailable, Tesseract, parse_tsv
+from zhiku.parse.ocr import OcrOptions, OcrParagraph, OcrUnavailable, Tesseract, parse_tsv
 from zhiku.parse.pdf import PdfOptions, PdfParser
 from zhiku.parse.textlayer import text_layer_quality, undouble
 
@@ -137,6 +139,44 @@ def test_scanned_pdf_is_ocrd_in_chinese_and_english(tmp_path: Path) -> None:
         assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height  # PDF points, y up
     first = doc.blocks[0].locator.bbox
     assert first is not None and first[3] > height * 0.6  # the first line is near the top
+
+
+class CountingTesseract(Tesseract):
+    """The real Tesseract, counting how many of its runs overlap."""
+
+    def __init__(self, options: OcrOptions) -> None:
+        super().__init__(options)
+        self._lock = threading.Lock()
+        self.running = self.peak = 0
+
+    def recognize(self, image: Image.Image, *, page: int = 1, dpi: int | None = None) -> list[OcrParagraph]:
+        with self._lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        try:
+            return super().recognize(image, page=page, dpi=dpi)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+@needs_tesseract
+def test_the_pages_of_a_scan_are_read_in_parallel_and_kept_in_order(tmp_path: Path) -> None:
+    lines = [[ZH], [EN], ["Page three: the travel policy"], ["第四页：差旅标准"]]
+    pages = [scan(text, size=(1000, 300)).convert("RGB") for text in lines]
+    path = tmp_path / "scan.pdf"
+    pages[0].save(path, "PDF", resolution=200, save_all=True, append_images=pages[1:])
+    results = {}
+    for workers in (1, 2):
+        parser = PdfParser(PdfOptions(ocr_options=OcrOptions(workers=workers)))
+        counting = parser._tesseract = CountingTesseract(parser.options.ocr_options)
+        doc = parser.parse(path)
+        assert counting.peak == workers
+        results[workers] = [(b.text, b.locator.page, b.locator.bbox) for b in doc.blocks]
+    assert results[1] == results[2]  # the same blocks, in page order, with the same boxes
+    assert [page for _, page, _ in results[2]] == sorted(page for _, page, _ in results[2])
+    assert {page for _, page, _ in results[2]} == {1, 2, 3, 4}
+    assert OcrOptions().worker_count() == max(1, min(len(os.sched_getaffinity(0)), 4))
 
 
 @needs_tesseract

@@ -407,6 +407,9 @@ class ParsePool:
                 stderr=log,
                 env=env,
                 close_fds=True,
+                # Its own process group: killing a worker kills the Tesseract processes it started too
+                # (``_kill_group``), which would otherwise read their page to the end as orphans.
+                process_group=0,
             )
         finally:
             if log is not subprocess.DEVNULL:
@@ -441,14 +444,14 @@ class ParsePool:
         return f"{task.name or Path(task.source).name}: the parser process died ({how}) while reading this file"
 
     def _kill(self, worker: _Worker) -> None:
-        worker.process.kill()
+        _kill_group(worker.process)
         self._reap(worker)
 
     def _reap(self, worker: _Worker) -> None:
         try:
             worker.process.wait(5)
         except subprocess.TimeoutExpired:
-            worker.process.kill()
+            _kill_group(worker.process)
             worker.process.wait()
         worker.tx.close()
         worker.rx.close()
@@ -470,7 +473,7 @@ class ParsePool:
         try:
             worker.process.wait(2)
         except subprocess.TimeoutExpired:
-            worker.process.kill()
+            _kill_group(worker.process)
         self._reap(worker)
 
     def pids(self) -> list[int]:
@@ -483,6 +486,14 @@ class ParsePool:
                 self._kill(worker)
             else:
                 self._stop(worker)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill a worker and what it started (it leads its own process group)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):  # gone already, or not a group leader
+        process.kill()
 
 
 def default_workers() -> int:

@@ -1,11 +1,13 @@
 """Parser plugins for the ingestion tests (loaded through ``Settings.parser_plugins``, so they run in
-the real worker processes): one that never returns, one that kills its own process, and one whose
-documents carry attachments."""
+the real worker processes): one that never returns, one that never returns after starting a helper
+process (as the PDF parser starts Tesseract), one that kills its own process, and one whose documents
+carry attachments."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -17,6 +19,16 @@ class Sleepy:
     """A parser stuck forever (an infinite loop in a real library looks the same from outside)."""
 
     def parse(self, path: Path) -> ParsedDocument:
+        time.sleep(3600)
+        raise AssertionError("unreachable")
+
+
+class Spawner:
+    """A parser stuck after starting a helper process; the helper's pid goes to ``<file>.pid``."""
+
+    def parse(self, path: Path) -> ParsedDocument:
+        helper = subprocess.Popen(["sleep", "3600"])
+        path.with_suffix(".pid").write_text(str(helper.pid), encoding="utf-8")
         time.sleep(3600)
         raise AssertionError("unreachable")
 
@@ -43,5 +55,6 @@ class Bundle:
 
 def register(registry: ParserRegistry) -> None:
     registry.register([".sleepy"], Sleepy, label="sleepy")
+    registry.register([".spawner"], Spawner, label="spawner")
     registry.register([".crash"], Crash, label="crash")
     registry.register([".bundle"], Bundle, label="bundle")

@@ -41,13 +41,24 @@ class OcrUnavailable(ParseError):
 @dataclass(frozen=True)
 class OcrOptions:
     """How OCR runs: Tesseract languages (``+``-joined), rendering resolution for PDF pages, page
-    segmentation mode, a per-page time limit and the executable."""
+    segmentation mode, a per-page time limit, the executable, and how many pages of one document are
+    read at once (``workers``; 0: one per usable CPU core, at most 4)."""
 
     languages: str = "chi_sim+eng"
     dpi: int = 300
     psm: int = 3
     timeout: float = 180.0
     binary: str = "tesseract"
+    workers: int = 0
+
+    def worker_count(self) -> int:
+        if self.workers > 0:
+            return self.workers
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            cores = os.cpu_count() or 1
+        return max(1, min(cores, 4))
 
 
 @dataclass
@@ -146,8 +157,8 @@ class Tesseract:
 
 
 def _env() -> dict[str, str]:
-    # One thread: pages are OCR'd one after another on a shared machine, and Tesseract's OpenMP
-    # threads mostly spin on 2 cores.
+    # One thread each: the pages of a scan are read by several Tesseract processes at once
+    # (``OcrOptions.workers``), and Tesseract's own OpenMP threads mostly spin on 2 cores.
     return {**os.environ, "OMP_THREAD_LIMIT": "1"}
 
 

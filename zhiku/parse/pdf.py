@@ -14,6 +14,8 @@ doubled characters are repaired without OCR (``textlayer``).
 from __future__ import annotations
 
 import ctypes
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -41,6 +43,8 @@ from .tables import ruled_tables
 from .textlayer import text_layer_quality
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from ..settings import Settings
 
 OcrMode = Literal["auto", "off", "force"]
@@ -66,11 +70,13 @@ class PdfOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PdfOptions:
-        """Options from ``ocr``, ``ocr_languages``, ``ocr_dpi`` and ``pdf_password``."""
+        """Options from ``ocr``, ``ocr_languages``, ``ocr_dpi``, ``ocr_workers`` and ``pdf_password``."""
         mode = settings.ocr if settings.ocr in ("auto", "off", "force") else "auto"
         return cls(
             ocr=mode,  # type: ignore[arg-type]
-            ocr_options=OcrOptions(languages=settings.ocr_languages, dpi=settings.ocr_dpi),
+            ocr_options=OcrOptions(
+                languages=settings.ocr_languages, dpi=settings.ocr_dpi, workers=settings.ocr_workers
+            ),
             password=settings.pdf_password or None,
         )
 
@@ -88,6 +94,80 @@ class _Page:
     failed: str = ""
     #: Bounding boxes of the page's path objects (rules, cell boxes) when it looks like it has tables.
     boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
+    #: OCR under way (``_PendingOcr``) until ``_OcrQueue.finish`` fills ``ocr`` or ``failed``.
+    pending: _PendingOcr | None = None
+
+
+@dataclass
+class _PendingOcr:
+    """A page's rendered image being read by Tesseract on a worker thread, and how to map its pixel
+    boxes back to PDF points."""
+
+    future: Future[list[OcrParagraph]]
+    left: float
+    top: float
+    scale: float  # points per pixel
+
+
+class _OcrQueue:
+    """Reads the scanned pages of one document with several Tesseract processes at once.
+
+    pdfium is not thread-safe, so pages are rendered on the calling thread; only the Tesseract runs
+    (external processes) overlap. At most two images per worker wait in memory: a 300-dpi A4 page is
+    ~9 MB, and a 500-page scan must not hold them all."""
+
+    def __init__(self, tesseract: Tesseract, workers: int) -> None:
+        self._tesseract = tesseract
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._waiting: deque[_Page] = deque()
+
+    def submit(self, page: _Page, image: Image.Image, dpi: float, left: float, top: float) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="zhiku-ocr")
+        while len(self._waiting) >= 2 * self._workers:
+            self._finish(self._waiting.popleft())
+        future = self._pool.submit(self._tesseract.recognize, image, page=page.number, dpi=round(dpi))
+        page.pending = _PendingOcr(future, left, top, 72 / dpi)
+        self._waiting.append(page)
+
+    def finish(self) -> None:
+        """Wait for every page; ``OcrUnavailable`` (Tesseract cannot run at all) is raised, a page's
+        own failure (its time limit) is recorded on it and the others are kept."""
+        try:
+            while self._waiting:
+                self._finish(self._waiting.popleft())
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    @staticmethod
+    def _finish(page: _Page) -> None:
+        pending, page.pending = page.pending, None
+        if pending is None:
+            return
+        try:
+            paras = pending.future.result()
+        except OcrUnavailable:
+            raise
+        except ParseError as exc:
+            page.failed = str(exc)
+            return
+        k = pending.scale
+        for para in paras:  # pixels (y down, from the crop box's top-left) to PDF points (y up)
+            x0, y0, x1, y1 = para.bbox
+            para.bbox = (
+                round(pending.left + x0 * k, 1),
+                round(pending.top - y1 * k, 1),
+                round(pending.left + x1 * k, 1),
+                round(pending.top - y0 * k, 1),
+            )
+        page.ocr = paras
+        page.lines = []
 
 
 class PdfParser:
@@ -120,12 +200,17 @@ class PdfParser:
             raise ParseError("corrupt or unreadable PDF: it has no pages")
         reader = LineReader()
         pages: list[_Page] = []
-        for index in range(n_pages):
-            page = pdf[index]
-            try:
-                pages.append(self._page(reader, page, index + 1))
-            finally:
-                page.close()
+        ocr = _OcrQueue(self._tesseract, self.options.ocr_options.worker_count())
+        try:
+            for index in range(n_pages):
+                page = pdf[index]
+                try:
+                    pages.append(self._page(reader, page, index + 1, ocr))
+                finally:
+                    page.close()
+            ocr.finish()
+        finally:
+            ocr.close()
         text_pages = [p for p in pages if p.ocr is None]
         body, levels = heading_levels([p.lines for p in text_pages])
         sizes = [(p.width, p.height) for p in text_pages]
@@ -162,7 +247,7 @@ class PdfParser:
             metadata["warning"] = f"OCR failed on pages {metadata['ocr_failed_pages']}: {failed[0].failed}"
         return ParsedDocument.from_blocks(blocks, title=title or path.stem, metadata=metadata)
 
-    def _page(self, reader: LineReader, page: pdfium.PdfPage, number: int) -> _Page:
+    def _page(self, reader: LineReader, page: pdfium.PdfPage, number: int, ocr: _OcrQueue) -> _Page:
         width, height = page.get_size()
         textpage = page.get_textpage()
         try:
@@ -178,14 +263,7 @@ class PdfParser:
         if not self._tesseract.available():
             result.unread = not lines
             return result
-        try:
-            result.ocr = self._ocr(page, number)
-        except OcrUnavailable:
-            raise
-        except ParseError as exc:  # one page's OCR failing (time limit) leaves the others
-            result.failed = str(exc)
-            return result
-        result.lines = []
+        self._ocr(page, result, ocr)  # ``ocr.finish`` fills in the page (a page's failure leaves the others)
         return result
 
     def _needs_ocr(self, page: pdfium.PdfPage, text: str, lines: list[Line], width: float, height: float) -> bool:
@@ -198,7 +276,7 @@ class PdfParser:
             return False
         return _image_cover(page, width * height) >= (_IMAGE_COVER if chars else 0.02)
 
-    def _ocr(self, page: pdfium.PdfPage, number: int) -> list[OcrParagraph]:
+    def _ocr(self, page: pdfium.PdfPage, result: _Page, ocr: _OcrQueue) -> None:
         width, height = page.get_size()
         # A poster-sized (or hostile) page would render to gigapixels: cap the bitmap, lower the dpi.
         dpi = min(self.options.ocr_options.dpi, 72 * (_MAX_OCR_PIXELS / max(width * height, 1.0)) ** 0.5)
@@ -207,19 +285,8 @@ class PdfParser:
             image = bitmap.to_pil()
         finally:
             bitmap.close()
-        paras = self._tesseract.recognize(image, page=number, dpi=round(dpi))
-        # Pixels (y down, from the crop box's top-left) to PDF points (y up), like text-layer boxes.
         left, _, _, top = page.get_cropbox()
-        k = 72 / dpi
-        for para in paras:
-            x0, y0, x1, y1 = para.bbox
-            para.bbox = (
-                round(left + x0 * k, 1),
-                round(top - y1 * k, 1),
-                round(left + x1 * k, 1),
-                round(top - y0 * k, 1),
-            )
-        return paras
+        ocr.submit(result, image, dpi, left, top)
 
 
 def _open(path: Path, password: str | None) -> pdfium.PdfDocument:
