@@ -177,6 +177,17 @@ def test_the_pages_of_a_scan_are_read_in_parallel_and_kept_in_order(tmp_path: Pa
     assert [page for _, page, _ in results[2]] == sorted(page for _, page, _ in results[2])
     assert {page for _, page, _ in results[2]} == {1, 2, 3, 4}
     assert OcrOptions().worker_count() == max(1, min(len(os.sched_getaffinity(0)), 4))
+    # The frames of a multi-page TIFF too.
+    tiff = tmp_path / "fax.tiff"
+    grey = [page.convert("L") for page in pages]
+    grey[0].save(tiff, save_all=True, append_images=grey[1:], compression="tiff_lzw", dpi=(200, 200))
+    frames = {}
+    for workers in (1, 2):
+        image_parser = ImageParser(OcrOptions(workers=workers))
+        counting = image_parser._tesseract = CountingTesseract(image_parser.options)
+        frames[workers] = [(b.text, b.locator.page, b.locator.bbox) for b in image_parser.parse(tiff).blocks]
+        assert counting.peak == workers
+    assert frames[1] == frames[2] and {page for _, page, _ in frames[2]} == {1, 2, 3, 4}
 
 
 @needs_tesseract

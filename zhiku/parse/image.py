@@ -8,6 +8,8 @@ pixels of that frame (x0, y0, x1, y1 from the top-left corner; ``metadata["bbox_
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +17,7 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from ..errors import ParseError
 from ..types import Block, Locator, ParsedDocument
-from .ocr import OcrOptions, Tesseract
+from .ocr import OcrOptions, OcrParagraph, Tesseract
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -34,7 +36,7 @@ class ImageParser:
     @classmethod
     def from_settings(cls, settings: Settings) -> ImageParser:
         """A parser using ``ocr_languages`` (and ``ocr_dpi`` for images that do not state theirs)."""
-        return cls(OcrOptions(languages=settings.ocr_languages, dpi=settings.ocr_dpi))
+        return cls(OcrOptions(languages=settings.ocr_languages, dpi=settings.ocr_dpi, workers=settings.ocr_workers))
 
     def parse(self, path: Path) -> ParsedDocument:
         """OCR every frame of the image; ``ParseError`` when it cannot be decoded or OCR is missing."""
@@ -65,14 +67,32 @@ class ImageParser:
         frames = 0
         size = image.size
         dpi = _dpi(image)
-        for index, frame in enumerate(ImageSequence.Iterator(image)):
-            if index >= MAX_FRAMES:
-                break
-            frames += 1
-            upright = ImageOps.exif_transpose(frame) if index == 0 else frame
-            upright.load()
-            for para in self._tesseract.recognize(upright, page=index + 1, dpi=dpi):
+        workers = self.options.worker_count()
+        waiting: deque[tuple[int, Future[list[OcrParagraph]]]] = deque()
+
+        def collect() -> None:
+            index, future = waiting.popleft()
+            for para in future.result():
                 blocks.append(Block("paragraph", para.text, locator=Locator(page=index + 1, bbox=para.bbox)))
+
+        # The frames of a multi-page TIFF (a fax, a scanned contract) are read by several Tesseract
+        # processes at once, as a scanned PDF's pages are; decoded here, at most two a worker waiting.
+        with ThreadPoolExecutor(workers, thread_name_prefix="zhiku-ocr") as pool:
+            try:
+                for index, frame in enumerate(ImageSequence.Iterator(image)):
+                    if index >= MAX_FRAMES:
+                        break
+                    frames += 1
+                    upright = ImageOps.exif_transpose(frame) if index == 0 else frame.copy()
+                    upright.load()
+                    while len(waiting) >= 2 * workers:
+                        collect()
+                    waiting.append((index, pool.submit(self._tesseract.recognize, upright, page=index + 1, dpi=dpi)))
+                while waiting:
+                    collect()
+            finally:
+                for _, future in waiting:
+                    future.cancel()
         return blocks, frames, size
 
 
