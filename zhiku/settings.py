@@ -120,7 +120,7 @@ class Settings:
     ocr_languages: str = setting("chi_sim+eng", description="Tesseract languages, '+'-joined.")
     ocr_dpi: int = setting(300, ge=72, le=600, description="Resolution PDF pages are rendered at for OCR.")
     ocr_workers: int = setting(
-        0, ge=0, le=64, description="Tesseract processes reading one PDF's scanned pages at once; 0 = cores (max 4)."
+        0, ge=0, le=64, description="Tesseract processes reading a document's scanned pages at once; 0 = cores (max 4)."
     )
     pdf_password: str | None = setting(None, description="Password for encrypted PDFs.")
     # ZIP containers (DOCX/XLSX/PPTX) are checked before any library opens them (zhiku/parse/safety.py):
