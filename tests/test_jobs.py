@@ -129,6 +129,34 @@ def test_a_stopped_parser_takes_the_processes_it_started_along(plugin_settings: 
         app.close()
 
 
+def test_a_killed_caller_takes_its_workers_helpers_along(tmp_path: Path) -> None:
+    # `zhiku add` killed with SIGKILL: its parser worker notices and ends, and the processes the
+    # parser started (Tesseract) end with it instead of reading on.
+    stuck = _write(tmp_path, "stuck.spawner", "never parsed")
+    script = (
+        "from zhiku import App, Settings\n"
+        f"app = App(Settings(home={str(tmp_path / 'home')!r}, parser_plugins=[{PLUGIN!r}], parse_timeout_s=600))\n"
+        "app.ensure_kb('k')\n"
+        f"app.add('k', [{str(stuck)!r}])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    caller = subprocess.Popen([sys.executable, "-c", script], env=env)
+    try:
+        pid_file = stuck.with_suffix(".pid")
+        deadline = time.monotonic() + 120
+        while not pid_file.exists() and time.monotonic() < deadline and caller.poll() is None:
+            time.sleep(0.1)
+        helper = int(pid_file.read_text(encoding="utf-8"))
+        assert _running(helper)
+    finally:
+        caller.kill()
+        caller.wait()
+    deadline = time.monotonic() + 10
+    while _running(helper) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(helper)
+
+
 def test_a_parser_that_kills_its_process_fails_alone(plugin_settings: Settings, tmp_path: Path) -> None:
     app = App(plugin_settings)
     try:

@@ -263,6 +263,8 @@ def _exit_with_parent() -> None:
         while True:
             time.sleep(0.5)
             if os.getppid() != parent:
+                if os.getpgrp() == os.getpid():  # leading its own group (ParsePool): take Tesseract along
+                    os.killpg(os.getpid(), signal.SIGKILL)
                 os._exit(0)
 
     threading.Thread(target=watch, name="zhiku-parent-watch", daemon=True).start()
