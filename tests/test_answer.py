@@ -39,6 +39,13 @@ def test_refuses_in_the_question_language(answerer: Answerer) -> None:
     assert en.refused and en.text.startswith("The knowledge base does not contain")
     zh = answerer.answer("法国的首都是哪里？", HANDBOOK)
     assert zh.refused and zh.text.startswith("知识库中没有找到")
+    # A refusal lists where zhiku looked: the nearest sources, numbered, cited by nothing.
+    assert [c.chunk_id for c in en.related] == [h.chunk_id for h in HANDBOOK[:3]]
+    assert [c.n for c in en.related] == [1, 2, 3] and en.citations == []
+    assert en.to_dict()["related"][0]["path"] == HANDBOOK[0].path
+    answered = answerer.answer("How many days of annual leave do new hires get?", HANDBOOK)
+    assert answered.related == [] and answered.to_dict()["related"] == []
+    assert answerer.answer("What is the capital of France?", []).related == []
 
 
 def test_chinese_extractive_answer(answerer: Answerer) -> None:

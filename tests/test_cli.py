@@ -51,6 +51,7 @@ def test_add_search_ask(run, tmp_path: Path) -> None:  # type: ignore[no-untyped
     assert "[1]" in streamed.output and "grounding" in streamed.output
     refused = run("ask", "--kb", "handbook", "法国的首都是哪里？")
     assert "知识库中没有找到" in refused.output
+    assert "最接近的段落（并未回答这个问题）：" in refused.output and ".md" in refused.output.split("最接近的段落")[1]
     overlong = run("ask", "--kb", "handbook", "年假" * 3000)
     assert overlong.exit_code == 1 and "ZHIKU_MAX_QUERY_CHARS" in overlong.output
     empty = run("ask", "--kb", "handbook", "")

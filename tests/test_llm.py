@@ -248,6 +248,7 @@ def test_the_models_own_refusal_is_reported_as_a_refusal(tmp_path: Path, questio
     answer = answerer.answer(question, _hits())
     assert answer.refused and answer.mode == "refused" and answer.citations == []
     assert answer.text == REFUSALS[language] and answer.usage == Usage(100, 10, 1)
+    assert [c.chunk_id for c in answer.related] == [h.chunk_id for h in _hits()[:3]]  # what the model read
     events = list(answerer.stream(question, _hits()))
     final = events[-1].answer
     assert final is not None and final.refused and final.usage.calls == 1

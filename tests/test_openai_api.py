@@ -132,6 +132,7 @@ def test_refusal_in_english(client: openai.OpenAI) -> None:
     )
     zhiku = extra(response)
     assert zhiku["refused"] is True and zhiku["citations"] == []
+    assert zhiku["related"] and all(r["path"] for r in zhiku["related"])
     content = response.choices[0].message.content or ""
     assert "knowledge base" in content
     assert response.choices[0].finish_reason == "stop"

@@ -146,6 +146,7 @@ def test_ask_refuses_off_topic(client: httpx.Client) -> None:
     assert answer["refused"] is True
     assert answer["citations"] == []
     assert "knowledge base" in answer["answer"]
+    assert 1 <= len(answer["related"]) <= 3 and answer["related"][0]["where"]  # where zhiku looked
 
 
 def test_ask_with_history(client: httpx.Client) -> None:

@@ -20,6 +20,8 @@ from .tabletext import is_header_row, is_table_row, read_column, read_row
 from .text import CJK_RE, Analyzer, detect_language, sentence_spans, snippet, split_sentences
 from .types import Answer, Citation, Hit, SentenceCheck, Usage
 
+#: Nearest passages a refusal lists (``Answer.related``): enough to check it, few enough to read.
+RELATED_ON_REFUSAL = 3
 _PROCEDURAL_RE = re.compile(r"怎么|如何|怎样|步骤|流程|\bhow (?:do|to|can|should)\b", re.I)
 _LIST_ITEM_RE = re.compile(r"^\s*(?:\d+[.、)）]|[-*•])\s*")
 
@@ -198,7 +200,7 @@ class Answerer:
         sources = list(hits[: self.max_sources])
         evidence = self.scorer.score(question, sources, unknown)
         if self.too_weak(evidence, sources):
-            return self.refusal(question, evidence.score)
+            return self.refusal(question, evidence.score, sources)
         if self.llm is None:
             return self._extractive(question, sources, evidence, language)
         messages = self.messages(question, sources, language, history)
@@ -212,7 +214,7 @@ class Answerer:
         sources = list(hits[: self.max_sources])
         evidence = self.scorer.score(question, sources, unknown)
         if self.too_weak(evidence, sources):
-            refusal = self.refusal(question, evidence.score)
+            refusal = self.refusal(question, evidence.score, sources)
             yield AnswerEvent("delta", refusal.text)
             yield AnswerEvent("answer", answer=refusal)
             return
@@ -239,9 +241,16 @@ class Answerer:
         best = best_rerank(sources)
         return self.rerank_threshold is not None and best is not None and best < self.rerank_threshold
 
-    def refusal(self, question: str, evidence: float = 0.0) -> Answer:
+    def refusal(self, question: str, evidence: float = 0.0, sources: Sequence[Hit] = ()) -> Answer:
+        """The refusal in the question's language, with the nearest of ``sources`` as ``related``."""
         language = detect_language(question)
-        return Answer(question, REFUSALS[language], [], "refused", refused=True, evidence=evidence, language=language)
+        related = [
+            _citation(n, hit, snippet(hit.text, question, self.analyzer))
+            for n, hit in enumerate(sources[:RELATED_ON_REFUSAL], 1)
+        ]
+        answer = Answer(question, REFUSALS[language], [], "refused", refused=True, evidence=evidence, language=language)
+        answer.related = related
+        return answer
 
     def messages(
         self, question: str, sources: Sequence[Hit], language: str, history: Sequence[dict[str, str]] = ()
@@ -386,7 +395,7 @@ class Answerer:
     ) -> Answer:
         if mode == "llm" and is_refusal(text):
             # The model read the sources and found no answer: report it as the refusal it is.
-            refused = self.refusal(question, evidence)
+            refused = self.refusal(question, evidence, sources)
             refused.usage = usage
             return refused
         citations = [

@@ -22,6 +22,12 @@ OTHER_LANGUAGE_NOTES = {
     "Configure an LLM (ZHIKU_LLM_*) for an answer in English.",
 }
 
+#: Heads the nearest passages listed under a refusal (``Answer.related``) where it is shown to a reader.
+RELATED_HEADINGS = {
+    "zh": "最接近的段落（并未回答这个问题）：",
+    "en": "Nearest passages (they do not answer the question):",
+}
+
 SYSTEM_PROMPT = {
     "en": (
         "You answer questions using only the numbered sources provided by the system. "

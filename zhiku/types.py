@@ -315,6 +315,9 @@ class Answer:
     #: Remarks for the reader, in the question's language (e.g. that the sources quoted are in the
     #: other language).
     notes: list[str] = field(default_factory=list)
+    #: A refused answer's nearest passages: where zhiku looked, so the reader can check the refusal.
+    #: They do not answer the question (nothing in the answer text cites them). Empty otherwise.
+    related: list[Citation] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -330,6 +333,7 @@ class Answer:
             "sentences": [asdict(s) for s in self.sentences],
             "usage": asdict(self.usage),
             "notes": list(self.notes),
+            "related": [c.to_dict() for c in self.related],
         }
 
 

@@ -7,6 +7,7 @@ import textwrap
 
 import click
 
+from ..prompts import RELATED_HEADINGS
 from ..retrieve import MODES, describe_hits
 from ..text import snippet
 from ..types import Answer
@@ -109,8 +110,15 @@ def ask(
 
 
 def print_sources(answer: Answer) -> None:
-    """The source list under an answer, then the verification summary."""
+    """The source list under an answer, then the verification summary; under a refusal, the nearest
+    passages (dim: they do not answer it)."""
     if answer.refused:
+        if answer.related:
+            click.echo()
+            click.secho(RELATED_HEADINGS.get(answer.language, RELATED_HEADINGS["en"]), dim=True)
+            for c in answer.related:
+                where = c.locator.describe()
+                click.secho(f"  {c.path}" + (f" · {where}" if where else ""), dim=True)
         return
     click.echo()
     for c in answer.citations:

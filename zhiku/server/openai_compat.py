@@ -97,7 +97,18 @@ def split_messages(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str
 def zhiku_extra(answer: Answer) -> dict[str, Any]:
     """The extra top-level ``zhiku`` field: citations and how well they support the answer."""
     d = answer.to_dict()
-    keys = ("citations", "refused", "grounding", "evidence", "rerank", "sentences", "mode", "language", "notes")
+    keys = (
+        "citations",
+        "refused",
+        "grounding",
+        "evidence",
+        "rerank",
+        "sentences",
+        "mode",
+        "language",
+        "notes",
+        "related",
+    )
     return {k: d[k] for k in keys}
 
 
@@ -128,8 +139,9 @@ def chat_completions(body: ChatCompletionRequest, zhiku: ZhikuApp) -> Any:
     Earlier user/assistant messages are the conversation history (for follow-up questions); system
     messages are ignored (the knowledge base decides what is true). The response carries the extra
     field ``zhiku`` with ``citations``, ``refused``, ``grounding``, ``evidence``, ``rerank``,
-    ``sentences``, ``mode``, ``language`` and ``notes``. ``extra_body={"zhiku": {"mode": "bm25", "path_glob": "*.md"}}``
-    chooses the retrieval mode and restricts the documents searched.
+    ``sentences``, ``mode``, ``language``, ``notes`` and ``related``.
+    ``extra_body={"zhiku": {"mode": "bm25", "path_glob": "*.md"}}`` chooses the retrieval mode and
+    restricts the documents searched.
     """
     name = _resolve(zhiku, body.model).name
     question, history = split_messages(body.messages)

@@ -209,6 +209,11 @@ class AnswerOut(BaseModel):
         description="Remarks in the question's language, e.g. that an extractive answer quotes sources "
         "in the other language as written.",
     )
+    related: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="A refused answer's nearest passages (Citation.to_dict(), numbered from 1): where zhiku "
+        "looked, so the refusal can be checked. They do not answer the question. Empty unless refused.",
+    )
 
 
 # -- OpenAI-compatible ------------------------------------------------------------------------------
@@ -277,6 +282,9 @@ class ZhikuExtra(BaseModel):
     language: str
     notes: list[str] = Field(
         default_factory=list, description="Remarks in the question's language (see AnswerOut.notes)."
+    )
+    related: list[dict[str, Any]] = Field(
+        default_factory=list, description="A refused answer's nearest passages (see AnswerOut.related)."
     )
 
 
