@@ -484,6 +484,7 @@ class App:
         self.analyzer.terms("warm up 预热")
         self.embedder.embed_query("warm up")
         _ = self.answerer, self.retriever  # the retriever loads the reranker, if one is configured
+        self.answerer.scorer.question("warm up")  # and the English word frequencies (zhiku.wordfreq)
 
     def close(self) -> None:
         self.stop_background()
