@@ -8,8 +8,6 @@ pixels of that frame (x0, y0, x1, y1 from the top-left corner; ``metadata["bbox_
 
 from __future__ import annotations
 
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +15,7 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from ..errors import ParseError
 from ..types import Block, Locator, ParsedDocument
-from .ocr import OcrOptions, OcrParagraph, Tesseract
+from .ocr import OcrOptions, OcrQueue, Run, Tesseract
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -67,32 +65,24 @@ class ImageParser:
         frames = 0
         size = image.size
         dpi = _dpi(image)
-        workers = self.options.worker_count()
-        waiting: deque[tuple[int, Future[list[OcrParagraph]]]] = deque()
 
-        def collect() -> None:
-            index, future = waiting.popleft()
-            for para in future.result():
+        def collect(index: int, run: Run) -> None:
+            for para in run.result():
                 blocks.append(Block("paragraph", para.text, locator=Locator(page=index + 1, bbox=para.bbox)))
 
         # The frames of a multi-page TIFF (a fax, a scanned contract) are read by several Tesseract
-        # processes at once, as a scanned PDF's pages are; decoded here, at most two a worker waiting.
-        with ThreadPoolExecutor(workers, thread_name_prefix="zhiku-ocr") as pool:
-            try:
-                for index, frame in enumerate(ImageSequence.Iterator(image)):
-                    if index >= MAX_FRAMES:
-                        break
-                    frames += 1
-                    upright = ImageOps.exif_transpose(frame) if index == 0 else frame.copy()
-                    upright.load()
-                    while len(waiting) >= 2 * workers:
-                        collect()
-                    waiting.append((index, pool.submit(self._tesseract.recognize, upright, page=index + 1, dpi=dpi)))
-                while waiting:
-                    collect()
-            finally:
-                for _, future in waiting:
-                    future.cancel()
+        # processes at once, as a scanned PDF's pages are; each frame is copied off the decoder first.
+        with OcrQueue[int](self._tesseract, self.options.worker_count()) as ocr:
+            for index, frame in enumerate(ImageSequence.Iterator(image)):
+                if index >= MAX_FRAMES:
+                    break
+                frames += 1
+                upright = ImageOps.exif_transpose(frame) if index == 0 else frame.copy()
+                upright.load()
+                for done, run in ocr.submit(index, upright, page=index + 1, dpi=dpi):
+                    collect(done, run)
+            for done, run in ocr.drain():
+                collect(done, run)
         return blocks, frames, size
 
 

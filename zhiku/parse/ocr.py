@@ -12,8 +12,11 @@ import io
 import os
 import shutil
 import subprocess
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..errors import ParseError
 from .base import join_lines
@@ -21,6 +24,7 @@ from .base import join_lines
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+T = TypeVar("T")
 #: Debian packages providing each Tesseract language (what to tell the user to install).
 _LANGUAGE_PACKAGES = {
     "chi_sim": "tesseract-ocr-chi-sim",
@@ -154,6 +158,55 @@ class Tesseract:
             reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
             raise ParseError(f"OCR failed on page {page}: {reason[-1] if reason else proc.returncode}")
         return parse_tsv(proc.stdout.decode("utf-8", "replace"), page=page)
+
+
+#: One Tesseract run under way: its paragraphs, or the ParseError / OcrUnavailable it raised.
+Run = Future[list["OcrParagraph"]]
+
+
+class OcrQueue(Generic[T]):
+    """Tesseract runs of one document's pages, several at once, handed back in the order submitted.
+
+    Only the Tesseract runs (external processes) overlap: callers render or decode pages on their own
+    thread (pdfium is not thread-safe). At most two images per worker wait in memory, since a 300-dpi
+    A4 page is ~9 MB and a 500-page scan must not hold them all: ``submit`` hands back the oldest runs
+    (each with its tag) to be collected before it queues more, and ``drain`` the rest."""
+
+    def __init__(self, tesseract: Tesseract, workers: int) -> None:
+        self._tesseract = tesseract
+        self._workers = max(1, workers)
+        self._pool: ThreadPoolExecutor | None = None
+        self._waiting: deque[tuple[T, Run]] = deque()
+
+    def submit(self, tag: T, image: Image, *, page: int, dpi: int | None) -> list[tuple[T, Run]]:
+        """Queue ``image`` (``Tesseract.recognize`` arguments); the runs to collect first, oldest first."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="zhiku-ocr")
+        done = []
+        while len(self._waiting) >= 2 * self._workers:
+            done.append(self._waiting.popleft())
+        self._waiting.append((tag, self._pool.submit(self._tesseract.recognize, image, page=page, dpi=dpi)))
+        return done
+
+    def drain(self) -> Iterator[tuple[T, Run]]:
+        """Every run not handed back yet, in the order submitted."""
+        while self._waiting:
+            yield self._waiting.popleft()
+
+    def close(self) -> None:
+        """Cancel the runs not started, wait for the running ones (each under its time limit)."""
+        for _, future in self._waiting:
+            future.cancel()
+        self._waiting.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> OcrQueue[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _env() -> dict[str, str]:

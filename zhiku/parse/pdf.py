@@ -14,8 +14,6 @@ doubled characters are repaired without OCR (``textlayer``).
 from __future__ import annotations
 
 import ctypes
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -36,15 +34,13 @@ from .layout import (
     paragraphs,
     reading_order,
 )
-from .ocr import OcrOptions, OcrParagraph, OcrUnavailable, Tesseract
+from .ocr import OcrOptions, OcrParagraph, OcrQueue, OcrUnavailable, Run, Tesseract
 from .pdf_lines import LineReader, path_boxes
 from .running import remove_running_lines
 from .tables import ruled_tables
 from .textlayer import text_layer_quality
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from ..settings import Settings
 
 OcrMode = Literal["auto", "off", "force"]
@@ -94,80 +90,27 @@ class _Page:
     failed: str = ""
     #: Bounding boxes of the page's path objects (rules, cell boxes) when it looks like it has tables.
     boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
-    #: OCR under way (``_PendingOcr``) until ``_OcrQueue.finish`` fills ``ocr`` or ``failed``.
-    pending: _PendingOcr | None = None
+    #: Where OCR's pixel boxes land in PDF points: the crop box's left and top, points per pixel.
+    ocr_frame: tuple[float, float, float] = (0.0, 0.0, 1.0)
 
 
-@dataclass
-class _PendingOcr:
-    """A page's rendered image being read by Tesseract on a worker thread, and how to map its pixel
-    boxes back to PDF points."""
-
-    future: Future[list[OcrParagraph]]
-    left: float
-    top: float
-    scale: float  # points per pixel
-
-
-class _OcrQueue:
-    """Reads the scanned pages of one document with several Tesseract processes at once.
-
-    pdfium is not thread-safe, so pages are rendered on the calling thread; only the Tesseract runs
-    (external processes) overlap. At most two images per worker wait in memory: a 300-dpi A4 page is
-    ~9 MB, and a 500-page scan must not hold them all."""
-
-    def __init__(self, tesseract: Tesseract, workers: int) -> None:
-        self._tesseract = tesseract
-        self._workers = workers
-        self._pool: ThreadPoolExecutor | None = None
-        self._waiting: deque[_Page] = deque()
-
-    def submit(self, page: _Page, image: Image.Image, dpi: float, left: float, top: float) -> None:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="zhiku-ocr")
-        while len(self._waiting) >= 2 * self._workers:
-            self._finish(self._waiting.popleft())
-        future = self._pool.submit(self._tesseract.recognize, image, page=page.number, dpi=round(dpi))
-        page.pending = _PendingOcr(future, left, top, 72 / dpi)
-        self._waiting.append(page)
-
-    def finish(self) -> None:
-        """Wait for every page; ``OcrUnavailable`` (Tesseract cannot run at all) is raised, a page's
-        own failure (its time limit) is recorded on it and the others are kept."""
-        try:
-            while self._waiting:
-                self._finish(self._waiting.popleft())
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-    @staticmethod
-    def _finish(page: _Page) -> None:
-        pending, page.pending = page.pending, None
-        if pending is None:
-            return
-        try:
-            paras = pending.future.result()
-        except OcrUnavailable:
-            raise
-        except ParseError as exc:
-            page.failed = str(exc)
-            return
-        k = pending.scale
-        for para in paras:  # pixels (y down, from the crop box's top-left) to PDF points (y up)
-            x0, y0, x1, y1 = para.bbox
-            para.bbox = (
-                round(pending.left + x0 * k, 1),
-                round(pending.top - y1 * k, 1),
-                round(pending.left + x1 * k, 1),
-                round(pending.top - y0 * k, 1),
-            )
-        page.ocr = paras
-        page.lines = []
+def _take_ocr(page: _Page, run: Run) -> None:
+    """Fill ``page`` from its finished OCR run: paragraphs (boxes in PDF points) instead of its lines,
+    or the reason it failed (a time limit: the other pages are kept). ``OcrUnavailable`` (Tesseract
+    cannot run at all) is raised."""
+    try:
+        paras = run.result()
+    except OcrUnavailable:
+        raise
+    except ParseError as exc:
+        page.failed = str(exc)
+        return
+    left, top, k = page.ocr_frame
+    for para in paras:  # pixels (y down, from the crop box's top-left) to PDF points (y up)
+        x0, y0, x1, y1 = para.bbox
+        para.bbox = (round(left + x0 * k, 1), round(top - y1 * k, 1), round(left + x1 * k, 1), round(top - y0 * k, 1))
+    page.ocr = paras
+    page.lines = []
 
 
 class PdfParser:
@@ -200,17 +143,16 @@ class PdfParser:
             raise ParseError("corrupt or unreadable PDF: it has no pages")
         reader = LineReader()
         pages: list[_Page] = []
-        ocr = _OcrQueue(self._tesseract, self.options.ocr_options.worker_count())
-        try:
+        # Scanned pages are read by several Tesseract processes while the next pages are rendered.
+        with OcrQueue[_Page](self._tesseract, self.options.ocr_options.worker_count()) as ocr:
             for index in range(n_pages):
                 page = pdf[index]
                 try:
                     pages.append(self._page(reader, page, index + 1, ocr))
                 finally:
                     page.close()
-            ocr.finish()
-        finally:
-            ocr.close()
+            for done, run in ocr.drain():
+                _take_ocr(done, run)
         text_pages = [p for p in pages if p.ocr is None]
         body, levels = heading_levels([p.lines for p in text_pages])
         sizes = [(p.width, p.height) for p in text_pages]
@@ -247,7 +189,7 @@ class PdfParser:
             metadata["warning"] = f"OCR failed on pages {metadata['ocr_failed_pages']}: {failed[0].failed}"
         return ParsedDocument.from_blocks(blocks, title=title or path.stem, metadata=metadata)
 
-    def _page(self, reader: LineReader, page: pdfium.PdfPage, number: int, ocr: _OcrQueue) -> _Page:
+    def _page(self, reader: LineReader, page: pdfium.PdfPage, number: int, ocr: OcrQueue[_Page]) -> _Page:
         width, height = page.get_size()
         textpage = page.get_textpage()
         try:
@@ -263,7 +205,7 @@ class PdfParser:
         if not self._tesseract.available():
             result.unread = not lines
             return result
-        self._ocr(page, result, ocr)  # ``ocr.finish`` fills in the page (a page's failure leaves the others)
+        self._ocr(page, result, ocr)  # filled in when its run is collected (``_take_ocr``)
         return result
 
     def _needs_ocr(self, page: pdfium.PdfPage, text: str, lines: list[Line], width: float, height: float) -> bool:
@@ -276,7 +218,7 @@ class PdfParser:
             return False
         return _image_cover(page, width * height) >= (_IMAGE_COVER if chars else 0.02)
 
-    def _ocr(self, page: pdfium.PdfPage, result: _Page, ocr: _OcrQueue) -> None:
+    def _ocr(self, page: pdfium.PdfPage, result: _Page, ocr: OcrQueue[_Page]) -> None:
         width, height = page.get_size()
         # A poster-sized (or hostile) page would render to gigapixels: cap the bitmap, lower the dpi.
         dpi = min(self.options.ocr_options.dpi, 72 * (_MAX_OCR_PIXELS / max(width * height, 1.0)) ** 0.5)
@@ -286,7 +228,9 @@ class PdfParser:
         finally:
             bitmap.close()
         left, _, _, top = page.get_cropbox()
-        ocr.submit(result, image, dpi, left, top)
+        result.ocr_frame = (left, top, 72 / dpi)
+        for done, run in ocr.submit(result, image, page=result.number, dpi=round(dpi)):
+            _take_ocr(done, run)
 
 
 def _open(path: Path, password: str | None) -> pdfium.PdfDocument:
