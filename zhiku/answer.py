@@ -248,9 +248,16 @@ class Answerer:
             _citation(n, hit, snippet(hit.text, question, self.analyzer))
             for n, hit in enumerate(sources[:RELATED_ON_REFUSAL], 1)
         ]
-        answer = Answer(question, REFUSALS[language], [], "refused", refused=True, evidence=evidence, language=language)
-        answer.related = related
-        return answer
+        return Answer(
+            question,
+            REFUSALS[language],
+            [],
+            "refused",
+            refused=True,
+            evidence=evidence,
+            language=language,
+            related=related,
+        )
 
     def messages(
         self, question: str, sources: Sequence[Hit], language: str, history: Sequence[dict[str, str]] = ()

@@ -397,7 +397,7 @@ class App:
         """The ``top_k`` best chunks for ``query``. ``rerank`` None reranks when a reranker is
         configured; True insists on one (``ConfigError`` without), False skips it."""
         s = self.settings
-        self._check_length(query, "query")
+        self._check_query(query, "query")
         if rerank and self.reranker is None:
             raise ConfigError("no reranker configured: set ZHIKU_RERANKER (e.g. onnx:/models/bge-reranker-base)")
         reranking = rerank is not False and self.reranker is not None
@@ -434,7 +434,7 @@ class App:
         path_glob: str | None = None,
     ) -> Answer:
         """A grounded, cited answer (or an honest refusal) to ``question`` from ``kb``."""
-        self._check_length(question, "question")
+        self._check_query(question, "question")
         hits = self._evidence(kb, question, history, mode, path_glob)
         return self.answerer.answer(question, hits, history, unknown=self._unknown_terms(kb, question))
 
@@ -448,7 +448,7 @@ class App:
         path_glob: str | None = None,
     ) -> Iterator[AnswerEvent]:
         """Like ``ask`` but yields text pieces as they come, then the final answer."""
-        self._check_length(question, "question")
+        self._check_query(question, "question")
         hits = self._evidence(kb, question, history, mode, path_glob)
         yield from self.answerer.stream(question, hits, history, unknown=self._unknown_terms(kb, question))
 
@@ -459,9 +459,9 @@ class App:
         query = _retrieval_query(question, history)[-self.settings.max_query_chars :]  # the question is last
         return self.search(kb, query, mode=mode, path_glob=path_glob).hits
 
-    def _check_length(self, text: str, what: str) -> None:
-        """Refuse a question or query beyond ``max_query_chars``: its cost grows with its length (a
-        40,000-character question took over a minute), and a question is not a document."""
+    def _check_query(self, text: str, what: str) -> None:
+        """Refuse an empty question or query, and one beyond ``max_query_chars``: its cost grows with its
+        length (a 40,000-character question took over a minute), and a question is not a document."""
         limit = self.settings.max_query_chars
         if not text.strip():  # answered with "the knowledge base does not contain it" before: untrue
             raise EmptyQuery(f"the {what} is empty; say what to look for")

@@ -96,20 +96,9 @@ def split_messages(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str
 
 def zhiku_extra(answer: Answer) -> dict[str, Any]:
     """The extra top-level ``zhiku`` field: citations and how well they support the answer."""
-    d = answer.to_dict()
-    keys = (
-        "citations",
-        "refused",
-        "grounding",
-        "evidence",
-        "rerank",
-        "sentences",
-        "mode",
-        "language",
-        "notes",
-        "related",
-    )
-    return {k: d[k] for k in keys}
+    # Everything of ``Answer.to_dict`` but what the OpenAI response already carries (the question,
+    # the text as the message content, the usage): a field added to answers reaches this one too.
+    return {k: v for k, v in answer.to_dict().items() if k not in ("question", "answer", "usage")}
 
 
 def _usage(answer: Answer) -> dict[str, int]:
