@@ -180,6 +180,17 @@ def test_ask_unknown_kb(client: httpx.Client) -> None:
         assert r.json()["error"]["type"] == "not_found"
 
 
+def test_the_bare_url_leads_to_the_api_docs(client: httpx.Client) -> None:
+    # ``zhiku serve`` prints the bare URL; a browser opening it must not land on an error.
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 307
+    assert r.headers["location"] == "/docs"
+    page = client.get("/", follow_redirects=True)
+    assert page.status_code == 200
+    assert "swagger" in page.text.lower()
+    assert "/" not in client.get("/openapi.json").json()["paths"]
+
+
 def test_unknown_route(client: httpx.Client) -> None:
     r = client.get("/api/nothing-here")
     assert r.status_code == 404

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
@@ -252,6 +252,12 @@ def create_app(app: App, *, background: bool = True) -> FastAPI:
         openapi_tags=TAGS,
     )
     api.state.zhiku = app
+
+    @api.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        # ``zhiku serve`` prints the bare URL: a browser opening it lands on the API docs, not a 404.
+        return RedirectResponse("/docs")
+
     api.include_router(router)
     api.include_router(jobs_router)
     api.include_router(openai_router)
