@@ -256,7 +256,7 @@ def create_app(app: App, *, background: bool = True) -> FastAPI:
     @api.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
         # ``zhiku serve`` prints the bare URL: a browser opening it lands on the API docs, not a 404.
-        return RedirectResponse("/docs")
+        return RedirectResponse(api.docs_url or "/openapi.json")
 
     api.include_router(router)
     api.include_router(jobs_router)
