@@ -88,3 +88,18 @@ def test_irregular_past_forms_meet_their_verb() -> None:
     ]
     assert a.terms("lose losing loses") == ["lose", "lose", "lose"]
     assert a.terms("I left it on the left") == ["left", "left"]  # ambiguous forms are left alone
+
+
+def test_compound_words_give_their_parts_and_their_parts_joined() -> None:
+    a = Analyzer()
+    assert a.terms("Wi-Fi") == ["wi", "fi", "wifi"]
+    assert a.terms("COVID-19") == ["covid", "19", "covid19"]
+    assert a.terms("vpn.lanting.example") == ["vpn", "lanting", "exampl", "vpnlantingexampl"]
+    assert a.terms("3.5 days") == ["3", "5", "35", "day"]
+    # As the keyword index's tokenizer (FTS5 unicode61) splits them: every term is one token there.
+    assert all(t.isalnum() for t in a.terms("e-mail, U.S., don't, it-help@lanting.example, 2.5-inch"))
+    # The document side holds every form, so a question written any of the three ways finds it.
+    for asked in ("wifi", "Wi-Fi", "wi fi"):
+        assert set(a.query_terms(asked)) <= set(a.terms("the office Wi-Fi")), asked
+    # A question's evidence terms take a compound by its joined form alone.
+    assert a.terms("office Wi-Fi", parts=False) == ["offic", "wifi"]

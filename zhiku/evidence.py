@@ -254,9 +254,9 @@ class EvidenceScorer:
         return parsed
 
     def _parse_question(self, question: str) -> _Question:
-        terms = [t for t in dict.fromkeys(self.analyzer.terms(question)) if t not in _QUESTION_WORDS]
+        terms = [t for t in dict.fromkeys(self.analyzer.terms(question, parts=False)) if t not in _QUESTION_WORDS]
         idf = {t: self._idf(t) for t in terms} | self._english_idf(question, terms)
-        head = [t for t in self.analyzer.terms(_head_text(question)) if t in idf]
+        head = [t for t in self.analyzer.terms(_head_text(question), parts=False) if t in idf]
         kind = answer_type(question)
         verb = self._doer_finder.verb(question) if kind == "person" else ""
         return _Question(terms, idf, sum(idf.values()) or 1.0, kind, _numbers(question), head, verb)

@@ -274,9 +274,15 @@ class Analyzer:
         """Whether ``word`` is in jieba's dictionary (a word the HMM made up from context is not)."""
         return self._jieba.FREQ.get(word, 0) > 0
 
-    def terms(self, text: str) -> list[str]:
-        """Index terms of ``text`` in order (repeats kept: BM25 counts them)."""
-        return list(self._iter_terms(text))
+    def terms(self, text: str, *, parts: bool = True) -> list[str]:
+        """Index terms of ``text`` in order (repeats kept: BM25 counts them).
+
+        A compound word (hyphen, dot or apostrophe inside) gives its parts and its parts joined:
+        "Wi-Fi" -> ``wi fi wifi``, "vpn.lanting.example" -> ``vpn lanting exampl vpnlantingexampl``, so
+        "wifi", "Wi Fi" and "password" meet them. With ``parts=False`` only the joined form: a
+        question that writes "Wi-Fi" should not need "wi" and "fi" found as two more words.
+        """
+        return list(self._iter_terms(text, parts=parts))
 
     def _cut_index(self, seg: str) -> Iterator[str]:
         return self._jieba.cut_for_search(seg, HMM=True)
@@ -284,21 +290,35 @@ class Analyzer:
     def _cut_query(self, seg: str) -> Iterator[str]:
         return self._jieba.cut(seg, HMM=True)
 
-    def _iter_terms(self, text: str, cut: Callable[[str], Iterator[str]] | None = None) -> Iterator[str]:
+    def _iter_terms(
+        self, text: str, cut: Callable[[str], Iterator[str]] | None = None, *, parts: bool = True
+    ) -> Iterator[str]:
         text = unicodedata.normalize("NFKC", text).lower()
         stem = self._stemmer.stemWord
         cut = cut or self._cut_index
         for m in _SEGMENT_RE.finditer(text):
-            seg = m.group()
+            seg = m.group().removesuffix("'s")  # "company's" is "company"
             if CJK_RE.match(seg):
                 for word in cut(seg):
                     if word not in ZH_STOPWORDS:
                         yield word
+            elif seg.isalnum():
+                if seg not in EN_STOPWORDS:
+                    yield stem(IRREGULAR_VERBS.get(seg, seg))
             elif seg not in EN_STOPWORDS:
-                yield stem(IRREGULAR_VERBS.get(seg, seg))
+                # A compound ("wi-fi", "vpn.lanting.example", "covid-19"): the words of its stem
+                # and those words joined, as the large-KB keyword index has always expanded them.
+                # Every term is then one token for FTS5's unicode61 tokenizer (which would make a
+                # phrase of "wi-fi"), and the evidence sees "wifi" in "Wi-Fi".
+                pieces = _WORD_RE.findall(stem(IRREGULAR_VERBS.get(seg, seg)))
+                if parts or len(pieces) == 1:
+                    yield from pieces
+                if len(pieces) > 1:
+                    yield "".join(pieces)
 
     def query_terms(self, text: str) -> list[str]:
-        """Distinct terms of a query, in first-seen order.
+        """Distinct terms of a query, in first-seen order (a compound's parts and joined form, as in
+        documents: BM25 on SciFact loses 0.017 nDCG@10 when a query asks for the joined form alone).
 
         Chinese queries are cut in jieba's accurate mode, documents in search mode (the usual
         fine-index / coarse-query pairing): the index holds every long word and its sub-words, so

@@ -6,10 +6,11 @@ in three flat numpy arrays (compressed sparse columns: per term, the rows it occ
 term-frequency part of BM25 precomputed), and a query is one vectorised add per query term plus a
 partial sort: ~1-3 ms at 100k chunks.
 
-Terms are the ones stored for FTS5 (``zhiku.text.Analyzer`` output, space-separated). A compound
-term such as ``t-cell`` or ``il-6`` is also indexed as its parts and as its parts joined (``t``,
-``cell``, ``tcell``), so "T cell", "T-cell" and "Tcell" meet, as FTS5's phrase matching lets them;
-on SciFact dev this scores BM25 0.721 (FTS5: 0.721) and hybrid 0.746 (FTS5: 0.741).
+Terms are the ones stored for FTS5 (``zhiku.text.Analyzer`` output, space-separated). Since
+pipeline revision 6 the analyser itself gives a compound word its parts and its parts joined
+(``t-cell`` -> ``t cell tcell``), so "T cell", "T-cell" and "Tcell" meet. ``expand_terms`` still
+expands a compound term, which only chunks indexed under an older revision hold, until
+``zhiku sync`` parses them again. On SciFact dev this scores BM25 0.721 (FTS5: 0.721).
 
 The index is immutable; the store rebuilds it when the knowledge base's generation changes.
 """
