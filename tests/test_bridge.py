@@ -94,6 +94,28 @@ def test_a_phrase_does_not_take_a_word_that_matches_alone(bridge: TermBridge, an
     assert "everyon" not in bridged
 
 
+def test_a_phrase_does_not_take_a_word_of_several_terms_that_matches_alone(analyzer: Analyzer) -> None:
+    # jieba indexes 年终奖 as 年终奖 and 年终. The phrase 年终奖发 matches "paid annual" only through
+    # 年终奖, which matches it better alone: 发 must not be bridged to "paid annual" with it.
+    close = {"年终奖": [1.0, 0.0], "paid annual": [1.0, 0.0], "年终奖发": [0.9, 0.436]}
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        rows = toy_embed(texts)
+        for i, text in enumerate(texts):
+            if text in close:
+                rows[i] = 0.0
+                rows[i, 60:62] = close[text]
+        return rows
+
+    assert set(analyzer.terms("年终奖")) == {"年终", "年终奖"}
+    question = "年终奖怎么发？"
+    bridged = TermBridge(analyzer, embed, margin=0.0).bridges(
+        question, ["New hires get 10 days of paid annual leave."], analyzer.terms(question)
+    )
+    assert bridged.get("年终奖") == frozenset({"pay", "annual"})
+    assert "发" not in bridged
+
+
 def test_the_scorer_sees_bridged_terms(analyzer: Analyzer) -> None:
     hits = [hit(ENGLISH)]
     plain = EvidenceScorer(analyzer).score("病假有几天？", hits, unknown={"病假"})

@@ -110,16 +110,21 @@ class TermBridge:
         best = similarity.argmax(axis=1)
         scores = similarity[np.arange(len(words)), best]
         stands_out = scores - np.percentile(similarity, 90, axis=1) >= self.margin
-        alone = {next(iter(parts)): float(scores[i]) for i, (_, parts, _) in enumerate(words) if len(parts) == 1}
+        alone: dict[str, float] = {}  # each term's best score as (part of) a single word: 年终奖 for 年终奖 and 年终
+        for i, (_, parts, pieces) in enumerate(words):
+            for term in parts if not pieces else ():
+                alone[term] = max(alone.get(term, 0.0), float(scores[i]))
         out: dict[str, frozenset[str]] = {}
         # A phrase (年+假 -> "annual leave") stands for its words only when it matches better than each of
-        # them alone ("everyone office" -> 办公室 is "office" -> 办公室, not a match for "everyone").
+        # them alone ("everyone office" -> 办公室 is "office" -> 办公室, not a match for "everyone"), and
+        # only for two wanted words: 必须到 -> "must" says nothing of 到 when 必须 is not asked for.
         for i in np.argsort(-scores):
             if scores[i] < self.threshold:
                 break
             _, parts, pieces = words[i]
             matched = frozenset(self.analyzer.terms(candidates[best[i]]))
-            if not stands_out[i] or not matched or (pieces and any(alone.get(t, 0.0) >= scores[i] for t in parts)):
+            outmatched = any(alone.get(t, 0.0) >= scores[i] for t in parts)
+            if not stands_out[i] or not matched or (pieces and (len(parts) < 2 or outmatched)):
                 continue
             for term in parts:
                 out.setdefault(term, matched)
