@@ -208,6 +208,9 @@ def test_a_heading_that_asks_the_question_is_answered_by_its_first_sentence(answ
     )
     reset = answerer.answer("I forgot my password, what should I do?", password)
     assert reset.text == "Reset it yourself at password.example using your phone. [1]"
+    # no sentence of the heading is an answer either ("I forgot my password." was quoted)
+    how = answerer.answer("How do I reset my password?", password)
+    assert how.text == "Reset it yourself at password.example using your phone. [1]", how.text
     # a heading that asks something else does not count
     other = answerer.answer("When will I get a new phone?", sources)
     assert other.refused
@@ -306,3 +309,18 @@ def test_english_sentences_of_one_chunk_compete_on_their_own_words(answerer: Ans
     assert answer.text == (
         "Up to 5 unused days can be carried over to the next year; carried-over days expire on 31 March. [1]"
     )
+
+
+def test_a_bilingual_paragraph_is_quoted_in_the_question_s_language(answerer: Answerer) -> None:
+    # A handbook that states each rule in both languages, one after the other: the translation is
+    # not context for the answer (a Chinese answer quoted the English line before it too).
+    sources = hits(
+        "New hires get 15 days of annual leave per year.\n新员工每年享有15天带薪年假。",
+        "Annual leave requests need your manager's approval.\n年假申请须经经理批准。",
+    )
+    zh = answerer.answer("新员工每年享有多少天年假？", sources)
+    assert zh.text.startswith("新员工每年享有15天带薪年假。"), zh.text
+    assert "New hires" not in zh.text, zh.text
+    en = answerer.answer("How many days of annual leave do new hires get?", sources)
+    assert en.text.startswith("New hires get 15 days"), en.text
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in en.text), en.text

@@ -64,6 +64,9 @@ def test_faq_headings_that_ask_the_question(real_demo_app: App) -> None:
     assert new.text.startswith("Laptops are replaced every 3 years. [1]"), new.text
     reset = real_demo_app.ask("default", "I forgot my password, what should I do?")
     assert reset.text.startswith("Reset it yourself at password.lanting.example"), reset.text
+    # The heading "I forgot my password. What now?" splits into two sentences: neither is quoted.
+    how = real_demo_app.ask("default", "How do I reset my password?")
+    assert how.text.startswith("Reset it yourself at password.lanting.example"), how.text
 
 
 def test_cross_language_retrieval(real_demo_app: App) -> None:
@@ -156,3 +159,11 @@ def test_cross_language_questions_are_answered_from_the_other_handbook(real_demo
     # What neither handbook says is still refused across languages.
     assert real_demo_app.ask("default", "公司有班车吗？", path_glob="handbook_en.md").refused
     assert real_demo_app.ask("default", "What is the dress code?", path_glob="员工手册.md").refused
+
+
+def test_a_word_written_without_its_hyphen(real_demo_app: App) -> None:
+    # The IT FAQ writes "Wi-Fi"; a user types "wifi" (was refused: "wi-fi" was one term).
+    for question in ("What's the wifi password?", "What is the Wi-Fi password for guests?"):
+        answer = real_demo_app.ask("default", question)
+        assert not answer.refused, (question, answer.text)
+        assert "the password changes every Monday" in answer.text, (question, answer.text)

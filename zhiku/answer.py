@@ -51,6 +51,17 @@ def _with_neighbours(
         lo += 1
     while hi - 1 > here and (gap in text[around[here][1] : around[hi - 1][0]] or is_table_row(text, around[hi - 1][0])):
         hi -= 1
+    # A bilingual paragraph states each fact twice: the best sentence's translation is no context.
+    language = detect_language(text[best.start : best.end])
+
+    def same_language(i: int) -> bool:  # a list item's number ("4.") is in every language
+        sentence = text[around[i][0] : around[i][1]]
+        return not any(c.isalpha() for c in sentence) or detect_language(sentence) == language
+
+    while lo < here and not all(same_language(i) for i in range(lo, here)):
+        lo += 1
+    while hi - 1 > here and not all(same_language(i) for i in range(here + 1, hi)):
+        hi -= 1
     if not CJK_RE.search(text[best.start : best.end]):
         # English states its subject in every sentence; a neighbour is context only when the two are
         # tied: a sentence opening with a pronoun or a link word leans on the one before it, and one
@@ -319,6 +330,7 @@ class Answerer:
                 continue  # a table row answers alone, unless another names the question as well
             seen.add(key)
             chosen.append(sentence)
+        chosen = _one_language(chosen, sources, language)
         # Read in the documents' order: chunks by their best sentence, sentences of one chunk as written
         # (steps of a procedure must not come out shuffled).
         best = chosen[0] if chosen else None
@@ -497,14 +509,32 @@ def _extract_rank(sentence: SentenceScore, sources: Sequence[Hit]) -> int:
     text = chunk[sentence.start : sentence.end].strip()
     if _HEADING_RE.match(text) or sentence.features.get("novel", 1.0) == 0.0:
         return 0
-    if hit.locator.heading_path and text == hit.locator.heading_path[-1].strip():
-        return 0  # the section's heading, however long ("When will I get a new laptop?")
+    if _in_heading(hit, sentence.start, sentence.end):
+        return 0  # the section's heading, however long ("When will I get a new laptop?"), or a part of it
     row = is_table_row(chunk, sentence.start)
     if row and is_header_row(chunk, sentence.start):
         return 0  # a table's header row: column names, no answer
     if not row and _ends_line(chunk, sentence.end) and is_table_row(chunk, _next_line(chunk, sentence.end)):
         return 0  # a table's title line (the line's last sentence, right above the table)
     return 2 if sentence.type_ok and sentence.features.get("near", 0.0) > 0 else 1
+
+
+def _one_language(chosen: list[SentenceScore], sources: Sequence[Hit], language: str) -> list[SentenceScore]:
+    """The chosen sentences of one language: the question's if any is in it, else the best one's. A
+    bilingual knowledge base states each fact twice; quoting both says it twice."""
+    languages = [detect_language(sources[s.hit_index].text[s.start : s.end]) for s in chosen]
+    keep = language if language in languages else languages[0] if languages else language
+    return [s for s, lang in zip(chosen, languages, strict=True) if lang == keep]
+
+
+def _in_heading(hit: Hit, start: int, end: int) -> bool:
+    """Whether ``hit.text[start:end]`` is its section's heading or a sentence of it: "I forgot my
+    password." of the heading "I forgot my password. What now?" is no answer to "How do I reset it?"."""
+    if not hit.locator.heading_path:
+        return False
+    text = hit.text
+    line = text[text.rfind("\n", 0, start) + 1 : (text.find("\n", end) + 1 or len(text) + 1) - 1]
+    return line.strip().lstrip("#").strip() == hit.locator.heading_path[-1].strip()
 
 
 def _column_answer(
