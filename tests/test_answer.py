@@ -324,3 +324,14 @@ def test_a_bilingual_paragraph_is_quoted_in_the_question_s_language(answerer: An
     en = answerer.answer("How many days of annual leave do new hires get?", sources)
     assert en.text.startswith("New hires get 15 days"), en.text
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in en.text), en.text
+
+
+def test_a_faq_heading_with_a_compound_word_asks_the_question(answerer: Answerer) -> None:
+    # "Wi-Fi" in the heading is the one term "wifi", as in the question: its parts "wi" and "fi" do
+    # not make the heading look like it asks about more than the question does.
+    sources = faq(
+        ("How do I set up the Wi-Fi?", "Scan the QR code on the meeting room door."),
+        ("IT security", "Lock your screen when you leave your desk."),
+    )
+    answer = answerer.answer("How do I set up wifi?", sources)
+    assert answer.text == "Scan the QR code on the meeting room door. [1]", answer.text

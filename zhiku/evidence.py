@@ -214,7 +214,7 @@ class EvidenceScorer:
                 t
                 for regex in (_WH_RE, *_ASKS.values())
                 for m in regex.finditer(question)
-                for t in self.analyzer.terms(m.group())
+                for t in self.analyzer.terms(m.group(), parts=False)
             }
             weights = {t: q.idf[t] for t in q.terms if t not in frame}
             total = sum(weights.values())
@@ -335,7 +335,8 @@ class EvidenceScorer:
         heading = hit.locator.heading_path[-1].strip() if hit.locator.heading_path else ""
         if not heading.endswith(("?", "？")) or len(q.terms) < 2:
             return 0.0
-        terms = {t for t in self.analyzer.terms(heading) if t not in _QUESTION_WORDS}
+        # as the question's terms are read: "Wi-Fi" is one term, not three diluting the heading's share
+        terms = {t for t in self.analyzer.terms(heading, parts=False) if t not in _QUESTION_WORDS}
         cover = self._cover(q, terms)
         own = len(terms & set(q.terms)) / len(terms) if terms else 0.0
         return cover if cover >= _FAQ_COVER and own >= 0.6 else 0.0
