@@ -161,7 +161,17 @@ def test_cli_sync_watch_picks_up_changes(folder: Path, tmp_path: Path) -> None:
     env = {**os.environ, "ZHIKU_EMBEDDER": "hash", "ZHIKU_HOME": str(home)}
     zhiku = str(Path(sys.executable).parent / "zhiku")
     cmd = [zhiku, "sync", "--kb", "k", "--create", str(folder), "--watch", "--interval", "0.3"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Ctrl-C as a terminal delivers it: a suite started in the background by a non-interactive shell
+    # (`make test &`) ignores SIGINT, the child would inherit that, and Python then never raises
+    # KeyboardInterrupt.
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         app = App(Settings(home=home, embedder="hash"))
         try:
