@@ -158,20 +158,7 @@ def test_cli_sync(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 def test_cli_sync_watch_picks_up_changes(folder: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    env = {**os.environ, "ZHIKU_EMBEDDER": "hash", "ZHIKU_HOME": str(home)}
-    zhiku = str(Path(sys.executable).parent / "zhiku")
-    cmd = [zhiku, "sync", "--kb", "k", "--create", str(folder), "--watch", "--interval", "0.3"]
-    # Ctrl-C as a terminal delivers it: a suite started in the background by a non-interactive shell
-    # (`make test &`) ignores SIGINT, the child would inherit that, and Python then never raises
-    # KeyboardInterrupt.
-    proc = subprocess.Popen(
-        cmd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    proc = _start_watch(folder, home)
     try:
         app = App(Settings(home=home, embedder="hash"))
         try:
@@ -185,6 +172,39 @@ def test_cli_sync_watch_picks_up_changes(folder: Path, tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     assert "watching" in out and "stopped watching" in out
+
+
+def test_cli_sync_watch_stops_cleanly_on_sigterm(folder: Path, tmp_path: Path) -> None:
+    # What systemd and `docker stop` send: the same stop as Ctrl-C, and the index is whole.
+    home = tmp_path / "home"
+    proc = _start_watch(folder, home)
+    app = App(Settings(home=home, embedder="hash"))
+    try:
+        _wait(lambda: _docs(app) == 3, proc)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+        assert "stopped watching" in out
+        assert _docs(app) == 3
+    finally:
+        app.close()
+
+
+def _start_watch(folder: Path, home: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "ZHIKU_EMBEDDER": "hash", "ZHIKU_HOME": str(home)}
+    zhiku = str(Path(sys.executable).parent / "zhiku")
+    cmd = [zhiku, "sync", "--kb", "k", "--create", str(folder), "--watch", "--interval", "0.3"]
+    # Ctrl-C as a terminal delivers it: a suite started in the background by a non-interactive shell
+    # (`make test &`) ignores SIGINT, the child would inherit that, and Python then never raises
+    # KeyboardInterrupt.
+    return subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def _docs(app: App) -> int:

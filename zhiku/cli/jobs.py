@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from datetime import datetime
@@ -205,7 +206,7 @@ def sync(
     New files are added, changed files re-indexed, deleted files removed (with their chunks,
     keyword entries, vectors and tables). Running it again on an unchanged folder does nothing.
     With --watch it looks at the folder's files (size and mtime) every few seconds and syncs
-    whenever something changed; stop it with Ctrl-C.
+    whenever something changed; stop it with Ctrl-C or SIGTERM.
 
     \b
     Examples:
@@ -234,6 +235,9 @@ def sync(
             sys.exit(1 if failed else 0)
         every = interval or app.settings.sync_interval_s
         click.echo(f"watching {folder} every {every:g} s (Ctrl-C to stop)", err=True)
+        # A service manager stops it with SIGTERM (systemd, docker stop): the same clean stop as Ctrl-C,
+        # between or inside a sync (a job cut short is queued again by the next run).
+        signal.signal(signal.SIGTERM, _stop_watching)
         try:
             while True:
                 time.sleep(every)
@@ -243,6 +247,10 @@ def sync(
                     _sync_once(app, name, folder, quiet, as_json)
         except KeyboardInterrupt:
             click.echo("stopped watching", err=True)
+
+
+def _stop_watching(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _sync_once(app: App, name: str, folder: Path, quiet: bool, as_json: bool) -> int:
