@@ -335,3 +335,17 @@ def test_a_faq_heading_with_a_compound_word_asks_the_question(answerer: Answerer
     )
     answer = answerer.answer("How do I set up wifi?", sources)
     assert answer.text == "Scan the QR code on the meeting room door. [1]", answer.text
+
+
+def test_the_heading_is_no_neighbour_of_the_first_sentence_under_it(answerer: Answerer) -> None:
+    # Every sentence of the section shares its heading; counted in the first one's window alone, it
+    # put that sentence behind the next ("get on the wifi" quoted the guest network).
+    sources = faq(
+        (
+            "How do I connect to the office Wi-Fi?",
+            "Join the network Lanting-Staff and sign in with your Lanting Hub account. Guests use "
+            "Lanting-Guest; the password changes every Monday and is shown at reception.",
+        ),
+    )
+    answer = answerer.answer("How do I get on the wifi?", sources)
+    assert answer.text.startswith("Join the network Lanting-Staff"), answer.text

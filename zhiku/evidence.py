@@ -281,6 +281,11 @@ class EvidenceScorer:
         if faq:  # the first sentence after the heading line answers it
             body = text.find("\n", 0) + 1 if text.startswith(hit.locator.heading_path[-1]) else 0
             answers_faq = next((j for j, (s, _) in enumerate(spans) if s >= body and body > 0), -1)
+        # The section's heading line is no neighbour of the sentence under it: every sentence of the
+        # section shares it (``pcover`` reads it), and in the first one's window alone it changed that
+        # sentence's score (the fitted ``window`` weight is negative): "How do I get on the wifi?"
+        # quoted the second sentence under "How do I connect to the office Wi-Fi?".
+        heading_first = bool(hit.locator.heading_path) and text.startswith(hit.locator.heading_path[-1].strip())
         out: list[SentenceScore] = []
         headers: dict[str, set[str]] = {}
         for j, (s, e) in enumerate(spans):
@@ -292,7 +297,8 @@ class EvidenceScorer:
                     headers[header] = set(self.analyzer.terms(header))
                 window = terms[j] | headers[header]
             else:
-                window = terms[j] | (terms[j - 1] if j else set()) | (terms[j + 1] if j + 1 < len(spans) else set())
+                before = terms[j - 1] if j and not (j == 1 and heading_first) else set()
+                window = terms[j] | before | (terms[j + 1] if j + 1 < len(spans) else set())
             own = terms[j]
             if j and not CJK_RE.search(sentence) and leans_back(sentence):
                 own = own | terms[j - 1]  # "They must be approved by ...": the subject is one sentence back
