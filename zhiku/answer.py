@@ -522,8 +522,10 @@ def _extract_rank(sentence: SentenceScore, sources: Sequence[Hit]) -> int:
 def _one_language(chosen: list[SentenceScore], sources: Sequence[Hit], language: str) -> list[SentenceScore]:
     """The chosen sentences of one language: the question's if any is in it, else the best one's. A
     bilingual knowledge base states each fact twice; quoting both says it twice."""
+    if not chosen:
+        return chosen
     languages = [detect_language(sources[s.hit_index].text[s.start : s.end]) for s in chosen]
-    keep = language if language in languages else languages[0] if languages else language
+    keep = language if language in languages else languages[0]
     return [s for s, lang in zip(chosen, languages, strict=True) if lang == keep]
 
 

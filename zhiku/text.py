@@ -302,10 +302,11 @@ class Analyzer:
                 for word in cut(seg):
                     if word not in ZH_STOPWORDS:
                         yield word
-            elif seg.isalnum():
-                if seg not in EN_STOPWORDS:
-                    yield stem(IRREGULAR_VERBS.get(seg, seg))
-            elif seg not in EN_STOPWORDS:
+            elif seg in EN_STOPWORDS:
+                continue
+            elif seg.isalnum():  # the common case, without the regex below
+                yield stem(IRREGULAR_VERBS.get(seg, seg))
+            else:
                 # A compound ("wi-fi", "vpn.lanting.example", "covid-19"): the words of its stem
                 # and those words joined, as the large-KB keyword index has always expanded them.
                 # Every term is then one token for FTS5's unicode61 tokenizer (which would make a

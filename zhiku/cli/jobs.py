@@ -236,7 +236,7 @@ def sync(
         every = interval or app.settings.sync_interval_s
         click.echo(f"watching {folder} every {every:g} s (Ctrl-C to stop)", err=True)
         # A service manager stops it with SIGTERM (systemd, docker stop): the same clean stop as Ctrl-C,
-        # between or inside a sync (a job cut short is queued again by the next run).
+        # between or inside a sync (a job cut short is taken up again by the next run).
         signal.signal(signal.SIGTERM, _stop_watching)
         try:
             while True:
