@@ -174,6 +174,31 @@ def test_date_question_needs_a_date(scorer: EvidenceScorer) -> None:
     assert scorer.score(question, with_date).score >= THRESHOLD
 
 
+@pytest.mark.parametrize(
+    ("question", "answer", "without"),
+    [
+        # where, inside a building: jieba tags no place in 地下二层
+        ("停车场在哪里？", "公司停车场位于地下二层，员工凭工牌进出。", "公司停车场仅供员工使用，员工凭工牌进出。"),
+        (
+            "Where is the parking garage?",
+            "The parking garage is on basement level 2.",
+            "The parking garage is for staff.",
+        ),
+        ("培训室在哪儿？", "培训室在行政楼 B 座三楼。", "培训室可以通过企业微信预约。"),
+        # amounts and dates in Chinese numerals
+        ("停车费每月多少钱？", "停车场每月停车费三百元，从工资中扣除。", "停车场的停车费从工资中扣除。"),
+        ("发布日期推迟到什么时候？", "我们决定把发布日期推迟到十月二十日。", "我们决定把发布日期推迟。"),
+    ],
+)
+def test_answers_written_as_a_floor_a_room_or_in_chinese_numerals_count(
+    scorer: EvidenceScorer, question: str, answer: str, without: str
+) -> None:
+    evidence = scorer.score(question, hits(answer))
+    assert evidence.score >= THRESHOLD, evidence.best[0].features
+    assert evidence.best[0].candidate
+    assert scorer.score(question, hits(without)).score < THRESHOLD
+
+
 def test_restating_the_question_is_not_an_answer(scorer: EvidenceScorer) -> None:
     evidence = scorer.score("新员工每年有多少天年假？", hits("新员工每年有多少天年假？", "年假相关问题请咨询人事部。"))
     assert evidence.score < THRESHOLD

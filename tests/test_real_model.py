@@ -167,3 +167,23 @@ def test_a_word_written_without_its_hyphen(real_demo_app: App) -> None:
         answer = real_demo_app.ask("default", question)
         assert not answer.refused, (question, answer.text)
         assert "the password changes every Monday" in answer.text, (question, answer.text)
+
+
+def test_a_floor_and_amounts_in_chinese_numerals_answer(real_demo_app: App, tmp_path: Path) -> None:
+    # Both were refused on a one-line notice: 地下二层 is no place jieba tags, 三百元 no number read.
+    (tmp_path / "停车须知.md").write_text(
+        "# 停车须知\n\n公司停车场位于地下二层，每月停车费三百元。\n", encoding="utf-8"
+    )
+    (tmp_path / "parking.md").write_text("# Parking\n\nThe parking garage is on basement level 2.\n", encoding="utf-8")
+    real_demo_app.ensure_kb("parking")
+    try:
+        assert real_demo_app.add("parking", [tmp_path]).ok
+        for question, wanted in (
+            ("停车场在哪里？", "地下二层"),
+            ("停车费多少钱？", "三百元"),
+            ("Where is the parking garage?", "basement level 2"),
+        ):
+            answer = real_demo_app.ask("parking", question)
+            assert not answer.refused and wanted in answer.text, (question, answer.text)
+    finally:
+        real_demo_app.delete_kb("parking")

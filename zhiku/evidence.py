@@ -59,14 +59,27 @@ from .wordfreq import WordFrequencies
 # Arabic numbers (3, 3.5, 1,313,851, 90%) with an optional Chinese magnitude, or Chinese numerals.
 _NUMBER_RE = re.compile(
     r"(?<![第\d.])\d+(?:[.,]\d+)*\s*(?:%|万|亿|千|百)?(?![\d年月日号时届期])"
-    r"|(?<!第)[零两二三四五六七八九十百千万亿][零一二两三四五六七八九十百千万亿]*(?=[个名人位次天条项家座只件倍%])"
+    r"|(?<!第)[零两二三四五六七八九十百千万亿][零一二两三四五六七八九十百千万亿]*"
+    r"(?=[个名人位次天条项家座只件倍%元块层楼岁周份张台辆本]|小时|分钟|公里|公斤|平方米)"
 )
 _DATE_RE = re.compile(
     r"\d{4}\s*年(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*[日号])?|\d{1,2}\s*月\s*\d{1,2}\s*[日号]?|\d{1,2}\s*月(?:份|初|底|中旬|下旬|上旬)?"
     r"|\d{1,2}\s*[日号]|[正腊农]月[初十廿]|[初廿][一二三四五六七八九十]|除夕|(?<!\d)(?:1[89]|20)\d{2}(?!\d)"
     r"|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*\d{0,2}\b|周[一二三四五六日]|星期[一二三四五六日天]"
     r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\d{1,2}:\d{2}|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{4}"
-    r"|\b\d{1,2}(?:st|nd|rd|th)\b",
+    r"|\b\d{1,2}(?:st|nd|rd|th)\b"
+    # written in Chinese numerals: 十月二十日, 十一月十五日, 二〇二四年
+    r"|(?<![一二三四五六七八九十每])(?:十[一二]?|[一二三四五六七八九])月(?:[一二三四五六七八九十廿卅]{1,3}[日号])?"
+    r"|[〇零一二三四五六七八九]{4}年",
+    re.IGNORECASE,
+)
+# Where something is in a building or on a site, which jieba does not tag as a place: 地下二层, 3 楼,
+# B 座, "on basement level 2", "room 301".
+_PLACE_RE = re.compile(
+    r"(?:地下|地上)?[一二三四五六七八九十\d]+\s*(?:层|楼)(?!梯)|[A-Z\d]+\s*(?:座|栋|号楼|室|会议室)"
+    r"|\b(?:on|at|in)\s+(?:the\s+)?(?:(?:basement|ground|top|first|second|third|fourth|fifth|\d+(?:st|nd|rd|th))\s+)?"
+    r"(?:level|floor|basement)(?:\s+[A-Z]?\d+)?\b"
+    r"|\b(?:room|building|floor|level|suite|gate|hall|block)\s+[A-Z]?\d+[A-Z]?\b",
     re.IGNORECASE,
 )
 _ASKS = {
@@ -382,6 +395,8 @@ class EvidenceScorer:
     def _candidates(self, q: _Question, sentence: str) -> list[tuple[str, int]]:
         """Spans of ``sentence`` that could be the answer, by the question's expected type."""
         found: list[tuple[str, int]] = []
+        if q.answer_type == "place":
+            found += [(m.group().strip(), m.start()) for m in _PLACE_RE.finditer(sentence)]
         if q.answer_type in ("number", "date"):
             regex = _DATE_RE if q.answer_type == "date" else _NUMBER_RE
             for m in regex.finditer(sentence):
