@@ -349,3 +349,35 @@ def test_the_heading_is_no_neighbour_of_the_first_sentence_under_it(answerer: An
     )
     answer = answerer.answer("How do I get on the wifi?", sources)
     assert answer.text.startswith("Join the network Lanting-Staff"), answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "lead", "items"),
+    [
+        (
+            "What should I do in my first week?",
+            "Onboarding\nComplete these steps in order during your first week:\n\n1. Collect your badge at reception."
+            "\n2. Sign the employment contract in the HR portal.\n3. Set up your laptop with IT.\n\n"
+            "Ask your buddy if anything is unclear.",
+            "Complete these steps in order during your first week: [1]",
+            ["1. Collect your badge", "2. Sign the employment contract", "3. Set up your laptop with IT. [1]"],
+        ),
+        (
+            "入职第一周要做什么？",
+            "入职指南\n入职第一周请按顺序完成以下事项：\n- 到前台领取工牌。\n- 在人事系统签署劳动合同。\n\n"
+            "有问题请问你的导师。",
+            "入职第一周请按顺序完成以下事项： [1]",
+            ["- 到前台领取工牌。", "- 在人事系统签署劳动合同。 [1]"],
+        ),
+    ],
+)
+def test_a_sentence_announcing_a_list_is_quoted_with_the_list(
+    answerer: Answerer, question: str, text: str, lead: str, items: list[str]
+) -> None:
+    # Quoted alone, "Complete these steps ...:" said there were steps and gave none.
+    answer = answerer.answer(question, hits(text))
+    assert not answer.refused
+    lines = answer.text.split("\n")
+    assert lines[0] == lead, answer.text
+    assert [line[: len(item)] for line, item in zip(lines[1:], items, strict=True)] == items
+    assert "buddy" not in answer.text and "导师" not in answer.text

@@ -94,7 +94,7 @@ def _with_neighbours(
     return sorted(merged, key=lambda t: (first_seen[t[0]], t[1]))
 
 
-def _list_around(text: str, position: int, max_items: int = 10) -> tuple[int, int] | None:
+def _list_around(text: str, position: int, max_items: int = 10, min_items: int = 2) -> tuple[int, int] | None:
     """The span of the run of list items (``1.``, ``-``) that contains ``position``, if any."""
     lines: list[tuple[int, int]] = []
     offset = 0
@@ -109,9 +109,34 @@ def _list_around(text: str, position: int, max_items: int = 10) -> tuple[int, in
         first -= 1
     while last + 1 < len(lines) and _LIST_ITEM_RE.match(text[lines[last + 1][0] : lines[last + 1][1]]):
         last += 1
-    if last - first + 1 > max_items or first == last:
+    if not min_items <= last - first + 1 <= max_items:
         return None
     return lines[first][0], lines[last][1]
+
+
+def _announced_list(text: str, spans: list[tuple[int, int, int]], hit_index: int) -> list[tuple[int, int, int]]:
+    """``spans`` with the list that a quoted line of ``hits[hit_index]`` announces ("Complete these steps
+    during your first week:", "申请步骤：") quoted right after that line, whole: alone, the lead-in says
+    there are steps and gives none (or, taken with its neighbour, only the first). The list is the run
+    of items starting on the next non-blank line."""
+    for k, (h, start, end) in enumerate(spans):
+        if h != hit_index:
+            continue
+        for colon in _LEAD_IN_RE.finditer(text, start):
+            if colon.start() >= end:
+                break
+            after = colon.end()
+            items = _list_around(text, after, min_items=1)
+            if items is None or items[0] < after:
+                continue
+            rest = [(h, items[1], end)] if text[items[1] : end].strip() else []
+            inside = [x for x in spans[k + 1 :] if not (x[0] == h and items[0] <= x[1] < items[1])]
+            return [*spans[:k], (h, start, colon.start() + 1), (h, *items), *rest, *inside]
+    return spans
+
+
+# A line ending in a colon, then the start of the next non-blank line.
+_LEAD_IN_RE = re.compile(r"[:：][ \t]*\n\s*")
 
 
 def _definition_lead(question: str, text: str) -> tuple[int, int] | None:
@@ -356,6 +381,8 @@ class Answerer:
             steps = _list_around(sources[best.hit_index].text, best.start)
             if steps:
                 spans = [(best.hit_index, *steps)]
+        if best is not None and not in_table:
+            spans = _announced_list(sources[best.hit_index].text, spans, best.hit_index)
         numbering: dict[int, int] = {}
         parts = []
         joiner = "" if language == "zh" else " "
@@ -365,11 +392,11 @@ class Answerer:
             if is_table_row(sources[hit_index].text, start):  # read out with its column names
                 row = read_row(sources[hit_index].text, start, language, asked, evidence.answer_type == "number")
                 parts.append(f"{row} [{n}]")
-            elif _LIST_ITEM_RE.match(text):  # a procedure: one block, one citation
-                parts.append(f"{text} [{n}]")
+            elif _LIST_ITEM_RE.match(text):  # a procedure: one block on its own lines, one citation
+                parts.append(("\n" if parts else "") + f"{text} [{n}]")
             else:  # every sentence carries its citation
                 parts.append(joiner.join(f"{sentence} [{n}]" for sentence in split_sentences(text)))
-        text = joiner.join(parts)
+        text = "".join(p if not i or p.startswith("\n") else joiner + p for i, p in enumerate(parts))
         ordered = sorted(numbering.items(), key=lambda kv: kv[1])
         cited = [sources[i] for i, _ in ordered]
         # What each citation quotes: its locator narrows to the page, moment and speaker of that part.
