@@ -24,6 +24,8 @@ from .types import Answer, Citation, Hit, SentenceCheck, Usage
 RELATED_ON_REFUSAL = 3
 _PROCEDURAL_RE = re.compile(r"怎么|如何|怎样|步骤|流程|\bhow (?:do|to|can|should)\b", re.I)
 _LIST_ITEM_RE = re.compile(r"^\s*(?:\d+[.、)）]|[-*•])\s*")
+# A line ending in a colon, then the start of the next non-blank line.
+_LEAD_IN_RE = re.compile(r"[:：][ \t]*\n\s*")
 
 
 def _with_neighbours(
@@ -130,13 +132,9 @@ def _announced_list(text: str, spans: list[tuple[int, int, int]], hit_index: int
             if items is None or items[0] < after:
                 continue
             rest = [(h, items[1], end)] if text[items[1] : end].strip() else []
-            inside = [x for x in spans[k + 1 :] if not (x[0] == h and items[0] <= x[1] < items[1])]
-            return [*spans[:k], (h, start, colon.start() + 1), (h, *items), *rest, *inside]
+            later = [x for x in spans[k + 1 :] if not (x[0] == h and items[0] <= x[1] < items[1])]
+            return [*spans[:k], (h, start, colon.start() + 1), (h, *items), *rest, *later]
     return spans
-
-
-# A line ending in a colon, then the start of the next non-blank line.
-_LEAD_IN_RE = re.compile(r"[:：][ \t]*\n\s*")
 
 
 def _definition_lead(question: str, text: str) -> tuple[int, int] | None:
@@ -384,19 +382,19 @@ class Answerer:
         if best is not None and not in_table:
             spans = _announced_list(sources[best.hit_index].text, spans, best.hit_index)
         numbering: dict[int, int] = {}
-        parts = []
+        parts: list[tuple[str, str]] = []  # (what goes before it, the part)
         joiner = "" if language == "zh" else " "
         for hit_index, start, end in spans:
             n = numbering.setdefault(hit_index, len(numbering) + 1)
             text = sources[hit_index].text[start:end].strip()
             if is_table_row(sources[hit_index].text, start):  # read out with its column names
                 row = read_row(sources[hit_index].text, start, language, asked, evidence.answer_type == "number")
-                parts.append(f"{row} [{n}]")
+                parts.append((joiner, f"{row} [{n}]"))
             elif _LIST_ITEM_RE.match(text):  # a procedure: one block on its own lines, one citation
-                parts.append(("\n" if parts else "") + f"{text} [{n}]")
+                parts.append(("\n", f"{text} [{n}]"))
             else:  # every sentence carries its citation
-                parts.append(joiner.join(f"{sentence} [{n}]" for sentence in split_sentences(text)))
-        text = "".join(p if not i or p.startswith("\n") else joiner + p for i, p in enumerate(parts))
+                parts.append((joiner, joiner.join(f"{sentence} [{n}]" for sentence in split_sentences(text))))
+        text = "".join(part if i == 0 else before + part for i, (before, part) in enumerate(parts))
         ordered = sorted(numbering.items(), key=lambda kv: kv[1])
         cited = [sources[i] for i, _ in ordered]
         # What each citation quotes: its locator narrows to the page, moment and speaker of that part.
