@@ -3,6 +3,7 @@ keyword-searchable before their vectors, resumed after their runner died, retrie
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -370,3 +371,79 @@ def test_old_finished_jobs_are_pruned_but_the_latest_failure_stays(app: App, tmp
     assert result.exit_code == 0, result.output
     assert "forgot 1 finished job(s) older than 1 day(s)" in result.output  # the failed job, re-run and done
     assert app.list_jobs("k") == []
+
+
+def _kept_files(app: App, kb: str) -> list[Path]:
+    return sorted(p for p in app.store.kb_files_dir(app.store.kb_id(kb)).rglob("*") if p.is_file())
+
+
+def test_two_uploads_of_one_name_in_one_batch_keep_the_first_and_refuse_the_second(app: App) -> None:
+    app.ensure_kb("k")
+    files = [("notes.md", io.BytesIO(b"# A\n\nFirst notes.\n")), ("notes.md", io.BytesIO(b"# B\n\nSecond notes.\n"))]
+    _, ids = app.upload("k", files)
+    assert len(set(ids)) == 2  # both are reported, neither silently merged into the other
+    jobs = app.wait_for_jobs(ids)
+    assert [(j.status, j.result) for j in jobs] == [("done", "added"), ("failed", "failed")]
+    assert "same name" in jobs[1].reason and "upload/notes.md" in jobs[1].reason
+    assert [p.read_bytes() for p in _kept_files(app, "k")] == [b"# A\n\nFirst notes.\n"]  # no orphan copy
+    assert app.retry_jobs([jobs[1].id]) == []  # nothing to read again: it must be uploaded again
+
+
+def test_an_upload_over_the_limit_is_not_kept(settings: Settings) -> None:
+    app = App(settings.with_overrides(max_file_mb=0.001))  # 1,000 bytes, decimal like the message
+    try:
+        app.ensure_kb("k")
+        _, ids = app.upload("k", [("big.txt", io.BytesIO(b"x" * 1_001)), ("small.txt", io.BytesIO(b"y" * 1_000))])
+        big, small = app.wait_for_jobs(ids)
+        assert big.status == "failed" and "file too large (1001 bytes > limit 1000 bytes)" in big.reason
+        assert small.status == "done"
+        assert [p.name for p in _kept_files(app, "k")] == ["small.txt"]
+        assert not list(app.store.kb_files_dir(app.store.kb_id("k")).glob(".incoming-*"))
+    finally:
+        app.close()
+
+
+def test_a_failed_upload_is_forgotten_with_its_file(app: App) -> None:
+    app.ensure_kb("k")
+    _, ids = app.upload("k", [("broken.pdf", io.BytesIO(b"%PDF-1.4 not really"))])
+    (job,) = app.wait_for_jobs(ids)
+    assert job.status == "failed" and len(_kept_files(app, "k")) == 1  # kept for a retry meanwhile
+    _age_jobs(app, 40.0)
+    assert app.prune_jobs(30.0) == 1
+    assert _kept_files(app, "k") == []
+
+
+def test_an_upload_queued_again_frees_the_copy_nobody_reads(app: App) -> None:
+    app.ensure_kb("k")
+    _, first = app.upload("k", [("memo.md", io.BytesIO(b"# Memo\n\nOld text.\n"))])
+    _, second = app.upload("k", [("memo.md", io.BytesIO(b"# Memo\n\nNew text.\n"))])
+    assert first == second  # still queued: one job, reading the newer copy
+    assert [p.read_bytes() for p in _kept_files(app, "k")] == [b"# Memo\n\nNew text.\n"]
+    app.wait_for_jobs(second)
+    assert "New text" in app.search("k", "memo text", mode="bm25").hits[0].text
+
+
+def test_new_bytes_for_a_document_being_parsed_run_after_it(app: App, tmp_path: Path) -> None:
+    app.ensure_kb("k")
+    _, first = app.upload("k", [("memo.md", io.BytesIO(b"# Memo\n\nOld text.\n"))])
+    running = app.store.claim_job(os.getpid(), kb_id=app.store.kb_id("k"))
+    assert running is not None and running.id == first[0]
+    _, second = app.upload("k", [("memo.md", io.BytesIO(b"# Memo\n\nNew text.\n"))])
+    assert second != first  # queued behind the running one, not merged into it
+    # ... and no runner takes it while the first is running (it could finish first and be overwritten).
+    assert app.store.claim_job(os.getpid(), kb_id=app.store.kb_id("k")) is None
+
+
+def test_ids_beyond_sqlite_are_not_found(app: App) -> None:
+    from zhiku.errors import NotFound
+
+    app.ensure_kb("k")
+    for huge in (2**63, 10**30, -1):
+        with pytest.raises(NotFound):
+            app.store.get_job(huge)
+        with pytest.raises(NotFound):
+            app.store.get_document(huge)
+        with pytest.raises(NotFound):
+            app.delete_document("k", huge)
+        with pytest.raises(NotFound):
+            app.retry_jobs([huge])

@@ -253,3 +253,24 @@ def test_upload_reason_hides_temporary_path(client: httpx.Client) -> None:
     failed = r.json()["files"][0]
     assert failed["status"] == "failed" and "notes.docx" in failed["reason"]
     assert "zhiku-upload-" not in failed["reason"]
+
+
+def test_two_files_of_one_name_are_both_reported(client: httpx.Client) -> None:
+    files = [
+        ("files", ("same.md", b"# One\n\nThe first same-named file.\n", "text/markdown")),
+        ("files", ("same.md", b"# Two\n\nThe second same-named file.\n", "text/markdown")),
+    ]
+    body = client.post(f"/api/kbs/{KB}/documents", files=files).json()
+    assert [f["status"] for f in body["files"]] == ["added", "failed"]
+    assert "same name" in body["files"][1]["reason"] and body["ok"] is False
+    assert "1 added, 1 failed" in body["summary"]
+    retry = client.post(f"/api/jobs/{body['files'][1]['job_id']}/retry")
+    assert retry.status_code == 400 and "upload the file again" in retry.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("url", ["/api/jobs/99999999999999999999", "/api/jobs/9223372036854775808"])
+def test_ids_too_big_for_the_store_are_not_found(client: httpx.Client, url: str) -> None:
+    r = client.get(url)
+    assert r.status_code == 404 and "no job" in r.json()["error"]["message"]
+    r = client.delete(f"/api/kbs/{KB}/documents/{url.rsplit('/', 1)[1]}")
+    assert r.status_code == 404 and r.json()["error"]["type"] == "not_found"

@@ -19,7 +19,16 @@ from .chunk import Chunker
 from .doctor import DoctorReport, diagnose
 from .embed import CachedEmbedder, EmbedderRegistry, VectorCache
 from .errors import ConfigError, EmptyQuery, NotFound, QueryTooLong, ZhikuError
-from .ingest import FileOutcome, Indexer, IngestReport, expand_paths, keep_upload, pipeline_id
+from .ingest import (
+    FileOutcome,
+    Indexer,
+    IngestReport,
+    UploadTooLarge,
+    expand_paths,
+    keep_upload,
+    pipeline_id,
+    safe_name,
+)
 from .jobs import BackgroundRunner, JobCallback, JobRunner, RunStats, VectorCallback, outcome_of
 from .protocols import LLM, Embedder, Reranker, Store
 from .rerank import RerankerRegistry
@@ -141,7 +150,7 @@ class App:
             Chunker(s.chunk_tokens, s.chunk_overlap),
             self.analyzer,
             self.embedder,
-            max_bytes=int(s.max_file_mb * 1024 * 1024),
+            max_bytes=s.max_file_bytes,
         )
 
     # -- jobs ------------------------------------------------------------------------------------
@@ -155,7 +164,7 @@ class App:
     def new_pool(self) -> ParsePool:
         """A pool of parser processes configured from the settings (one per runner)."""
         s = self.settings
-        config = WorkerConfig(s, int(s.max_file_mb * 1024 * 1024), s.chunk_tokens, s.chunk_overlap)
+        config = WorkerConfig(s, s.max_file_bytes, s.chunk_tokens, s.chunk_overlap)
         return ParsePool(
             config,
             s.parse_workers or default_workers(),
@@ -353,11 +362,21 @@ class App:
     def upload(self, kb: str, files: Sequence[tuple[str, BinaryIO]]) -> tuple[str, list[int]]:
         """Keep uploaded files under the data directory and queue them as ``upload/<filename>``;
         returns the batch and job ids (see ``wait_for_jobs``)."""
-        kb_id = self.store.kb_id(kb)
-        specs = []
+        folder = self.store.kb_files_dir(self.store.kb_id(kb))
+        specs: list[JobSpec] = []
         for i, (name, data) in enumerate(files):
-            kept = keep_upload(self.store.kb_files_dir(kb_id), name or f"upload-{i + 1}", data)
-            specs.append(JobSpec("add", f"upload/{kept.name}", str(kept)))
+            key = f"upload/{safe_name(name) or f'upload-{i + 1}'}"
+            if any(spec.key == key for spec in specs):
+                # One key is one document: a second file of that name would silently replace the first.
+                refused = f"{key}: another file of this upload has the same name; rename one and upload it again"
+                specs.append(JobSpec("add", key, refused=refused))
+                continue
+            try:
+                kept = keep_upload(folder, key.removeprefix("upload/"), data, self.settings.max_file_bytes)
+            except UploadTooLarge as exc:
+                specs.append(JobSpec("add", key, refused=str(exc)))
+                continue
+            specs.append(JobSpec("add", key, str(kept)))
         return self.enqueue(kb, specs)
 
     def plan(self, inputs: Iterable[str | Path]) -> list[Path]:

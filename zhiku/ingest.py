@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from .errors import ParseError, ZhikuError
+from .parse import too_large
 from .tabletext import carried_header, header_rows
 from .types import Block, DocumentRecord, ParsedDocument, TableRecord
 
@@ -189,17 +190,31 @@ def safe_name(name: str) -> str:
     return cleaned[-150:]
 
 
-def keep_upload(folder: Path, name: str, data: BinaryIO) -> Path:
+class UploadTooLarge(ZhikuError):
+    """An uploaded file over the size limit (it is not kept)."""
+
+
+def keep_upload(folder: Path, name: str, data: BinaryIO, max_bytes: int) -> Path:
     """Keep an uploaded file as ``<folder>/<hash16>/<name>`` (the job reads it later, perhaps after a
     restart; it is deleted with its document). Written under a temporary name first, so a crash
-    never leaves a half file under a real name."""
+    never leaves a half file under a real name. A file over ``max_bytes`` raises ``UploadTooLarge``
+    and leaves nothing behind."""
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / f".incoming-{uuid.uuid4().hex}"
     digest = hashlib.sha256()
-    with partial.open("wb") as out:
-        for block in iter(lambda: data.read(1 << 20), b""):
-            digest.update(block)
-            out.write(block)
+    size = 0
+    try:
+        with partial.open("wb") as out:
+            for block in iter(lambda: data.read(1 << 20), b""):
+                size += len(block)
+                if size > max_bytes:
+                    size += sum(len(b) for b in iter(lambda: data.read(1 << 20), b""))
+                    raise UploadTooLarge(too_large(name, size, max_bytes))
+                digest.update(block)
+                out.write(block)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     target = folder / digest.hexdigest()[:16] / (safe_name(name) or "upload")
     target.parent.mkdir(exist_ok=True)
     os.replace(partial, target)

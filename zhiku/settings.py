@@ -96,7 +96,7 @@ class Settings:
     chunk_overlap: int = setting(40, ge=0, description="Tokens repeated between chunks.")
 
     # Ingestion limits
-    max_file_mb: float = setting(200.0, gt=0, description="Files larger than this are refused.")
+    max_file_mb: float = setting(200.0, gt=0, description="Files larger than this (in MB, 10^6 bytes) are refused.")
 
     # Ingestion jobs (docs/architecture.md, "Ingestion"): parsing in worker processes, background embedding
     parse_workers: int = setting(0, ge=0, description="Parser processes; 0 = CPU cores - 1 (at least 1).")
@@ -194,6 +194,11 @@ class Settings:
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def max_file_bytes(self) -> int:
+        """``max_file_mb`` in bytes (decimal megabytes, as every size zhiku prints)."""
+        return int(self.max_file_mb * 1_000_000)
 
     @property
     def llm_configured(self) -> bool:

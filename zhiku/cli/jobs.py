@@ -120,8 +120,8 @@ def prune(ctx: click.Context, days: float | None, kb_name: str | None) -> None:
     """Forget finished jobs older than DAYS.
 
     Done jobs go; a file's latest failure stays until a newer job for that file exists (sync uses it
-    to skip a file that still fails). Queued and running jobs are never touched. Runners also do this
-    on their own with the job_retention_days setting.
+    to skip a file that still fails); a failed upload goes with its kept copy. Queued and running
+    jobs are never touched. Runners also do this on their own with the job_retention_days setting.
     """
     with open_app(ctx) as app:
         age = app.settings.job_retention_days if days is None else days

@@ -373,7 +373,7 @@ def evaluate_parsing(
         from ..worker import build_parsers  # the registry ingestion uses, configured from settings
 
         registry = build_parsers(settings)
-    max_bytes = int(settings.max_file_mb * 1024 * 1024)
+    max_bytes = settings.max_file_bytes
     zip_limits = ZipLimits.from_settings(settings)
     results: list[FileResult] = []
     progress_bar = bar(progress, "parse", len(entries))

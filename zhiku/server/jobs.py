@@ -73,11 +73,12 @@ def get_job(job_id: int, zhiku: ZhikuApp) -> dict[str, Any]:
 
 @router.post("/jobs/{job_id}/retry", tags=["jobs"], summary="Retry a failed job", response_model=JobOut)
 def retry_job(job_id: int, zhiku: ZhikuApp) -> dict[str, Any]:
-    """Queue a failed job again (400 if it did not fail)."""
+    """Queue a failed job again (400 if it did not fail, or was refused before it ran)."""
     job = zhiku.store.get_job(job_id)
     if job.status != "failed":
         raise ApiError(400, f"job {job_id} is {job.status}, not failed: nothing to retry")
-    zhiku.retry_jobs([job_id])
+    if not zhiku.retry_jobs([job_id]):
+        raise ApiError(400, f"job {job_id} was refused before it ran ({job.reason}): upload the file again")
     return zhiku.store.get_job(job_id).to_dict()
 
 

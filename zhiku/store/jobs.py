@@ -10,15 +10,17 @@ or the other way round. A ``running`` job whose runner died is put back to ``que
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound
-from .records import JOB_COLUMNS, Job, JobDone, JobKind, JobSpec, JobStatus, job_from_row
+from .records import JOB_COLUMNS, Job, JobDone, JobKind, JobSpec, JobStatus, job_from_row, row_id
 
 
 class JobsMixin:
@@ -30,6 +32,10 @@ class JobsMixin:
         def _db(self) -> sqlite3.Connection: ...
         def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
+        files_dir: Path
+
+        def _remove_unreferenced(self, files: Iterable[str]) -> None: ...
+
     @staticmethod
     def new_batch() -> str:
         """An id grouping the jobs of one `zhiku add`, one upload or one sync (for progress)."""
@@ -38,27 +44,37 @@ class JobsMixin:
     def enqueue_jobs(self, kb_id: int, specs: Sequence[JobSpec], batch: str = "") -> list[int]:
         """Queue jobs; returns their ids in order.
 
-        A job identical to one already queued or running (same knowledge base, kind and key) is not
-        queued twice: its id is returned instead (and it joins ``batch`` if it had none), so repeating
-        a command after a crash does not duplicate work.
+        A job identical to one already queued (same knowledge base, kind and key), or running on the
+        same source, is not queued twice: its id is returned instead (and it joins ``batch``), so
+        repeating a command after a crash does not duplicate work.
         """
         now = time.time()
         ids: list[int] = []
+        replaced: list[str] = []
         with self._write() as db:
             if db.execute("SELECT 1 FROM kbs WHERE id = ?", (kb_id,)).fetchone() is None:
                 raise NotFound(f"no knowledge base with id {kb_id}")
             for spec in specs:
+                if spec.refused:
+                    cur = db.execute(
+                        "INSERT INTO jobs (kb_id, kind, key, source, batch, status, reason, result, created_at,"
+                        " updated_at) VALUES (?, ?, ?, '', ?, 'failed', ?, 'failed', ?, ?)",
+                        (kb_id, spec.kind, spec.key, batch, spec.refused, now, now),
+                    )
+                    ids.append(int(cur.lastrowid or 0))
+                    continue
+                # A queued job takes the newest source; a running one is the same job only if it reads
+                # the same file (an upload of new bytes while the old ones are parsed runs after it).
                 row = db.execute(
-                    "SELECT id FROM jobs WHERE kb_id = ? AND kind = ? AND key = ? AND status IN ('queued', 'running')"
-                    " ORDER BY id LIMIT 1",
-                    (kb_id, spec.kind, spec.key),
+                    "SELECT id, source, status FROM jobs WHERE kb_id = ? AND kind = ? AND key = ?"
+                    " AND (status = 'queued' OR (status = 'running' AND source = ?)) ORDER BY id LIMIT 1",
+                    (kb_id, spec.kind, spec.key, spec.source),
                 ).fetchone()
                 if row is not None:
-                    if batch:
-                        db.execute(
-                            "UPDATE jobs SET batch = ?, source = ? WHERE id = ? AND status = 'queued'",
-                            (batch, spec.source, row[0]),
-                        )
+                    if batch and row[2] == "queued":
+                        db.execute("UPDATE jobs SET batch = ?, source = ? WHERE id = ?", (batch, spec.source, row[0]))
+                        if row[1] != spec.source:
+                            replaced.append(row[1])  # an upload queued twice: its first copy is read by nobody
                     ids.append(int(row[0]))
                     continue
                 cur = db.execute(
@@ -67,6 +83,7 @@ class JobsMixin:
                     (kb_id, spec.kind, spec.key, spec.source, batch, now, now),
                 )
                 ids.append(int(cur.lastrowid or 0))
+        self._remove_unreferenced(replaced)
         return ids
 
     def claim_job(
@@ -79,7 +96,12 @@ class JobsMixin:
     ) -> Job | None:
         """Atomically take the oldest queued job (optionally of one knowledge base / kinds) and mark
         it running by ``worker_pid``; None when there is none."""
-        where = ["status = 'queued'"]
+        # Never two jobs of one document at once: the later could finish first and be overwritten.
+        where = [
+            "status = 'queued'",
+            "NOT EXISTS (SELECT 1 FROM jobs AS r WHERE r.status = 'running' AND r.kb_id = jobs.kb_id"
+            " AND r.key = jobs.key)",
+        ]
         params: list[Any] = []
         if kb_id is not None:
             where.append("kb_id = ?")
@@ -148,7 +170,7 @@ class JobsMixin:
         )
 
     def get_job(self, job_id: int) -> Job:
-        row = self._db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        row = self._db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (row_id(job_id),)).fetchone()
         if row is None:
             raise NotFound(f"no job with id {job_id} (see: zhiku jobs)")
         return job_from_row(row)
@@ -204,14 +226,17 @@ class JobsMixin:
         with self._write() as db:
             if failed:
                 where, params = _filters(kb_id, "failed", None)
+                where.append(_RETRYABLE)
                 ids = [int(r[0]) for r in db.execute("SELECT id FROM jobs WHERE " + " AND ".join(where), params)]
             else:
                 ids = []
                 for job_id in job_ids:
-                    row = db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                    row = db.execute(
+                        f"SELECT status = 'failed' AND {_RETRYABLE} FROM jobs WHERE id = ?", (row_id(job_id),)
+                    ).fetchone()
                     if row is None:
                         raise NotFound(f"no job with id {job_id} (see: zhiku jobs)")
-                    if row[0] == "failed":
+                    if row[0]:
                         ids.append(job_id)
             for job_id in ids:
                 db.execute(
@@ -256,25 +281,30 @@ class JobsMixin:
     def prune_jobs(self, before: float, *, kb_id: int | None = None) -> int:
         """Forget finished jobs last updated before ``before`` (a Unix time); returns how many.
 
-        Done jobs go. A failed job goes only once a newer job for the same document exists: the
-        latest failure of a file is what ``zhiku jobs`` shows and what sync uses to skip a file whose
-        bytes have not changed (``failed_keys``). Queued and running jobs are never touched.
+        Done jobs go. A failed job of a file in a folder goes only once a newer job for the same
+        document exists: the latest failure of a file is what ``zhiku jobs`` shows and what sync uses
+        to skip a file whose bytes have not changed (``failed_keys``). A failed upload goes with its
+        kept file (nothing but a retry could use it). Queued and running jobs are never touched.
         """
         where, params = _filters(kb_id, None, None)
         where.append("updated_at < ?")
         params.append(before)
+        root = str(self.files_dir) + os.sep
         select = (
-            "SELECT id FROM jobs AS j WHERE "
+            "SELECT id, source FROM jobs AS j WHERE "
             + " AND ".join(where)
-            + " AND (status = 'done' OR (status = 'failed' AND EXISTS (SELECT 1 FROM jobs AS newer"
-            " WHERE newer.kb_id = j.kb_id AND newer.key = j.key AND newer.kind = j.kind AND newer.id > j.id)))"
+            + " AND (status = 'done' OR (status = 'failed' AND (substr(source, 1, ?) = ? OR (kind = 'add' AND"
+            " source = '') OR EXISTS (SELECT 1 FROM jobs AS newer WHERE newer.kb_id = j.kb_id AND newer.key = j.key"
+            " AND newer.kind = j.kind AND newer.id > j.id))))"
         )
+        params += [len(root), root]
         if not self._db.execute(select + " LIMIT 1", params).fetchone():
             return 0  # the common case takes no write lock
         with self._write() as db:
-            ids = [int(r[0]) for r in db.execute(select, params)]
-            db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in ids])
-        return len(ids)
+            rows = db.execute(select, params).fetchall()
+            db.executemany("DELETE FROM jobs WHERE id = ?", [(r[0],) for r in rows])
+        self._remove_unreferenced(r[1] for r in rows)
+        return len(rows)
 
     def failed_keys(self, kb_id: int) -> dict[str, str]:
         """``key -> content_hash`` of the add jobs whose latest attempt failed (sync skips a file that
@@ -294,6 +324,10 @@ class JobsMixin:
             job_from_row(r)
             for r in self._db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE {' AND '.join(where)} ORDER BY id", params)
         )
+
+
+#: A job refused before it ran (an upload over the size limit) has no file to read again.
+_RETRYABLE = "NOT (kind = 'add' AND source = '')"
 
 
 def _filters(kb_id: int | None, status: str | None, batch: str | None) -> tuple[list[str], list[Any]]:

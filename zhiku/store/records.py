@@ -48,6 +48,9 @@ class JobSpec:
     kind: JobKind
     key: str
     source: str = ""
+    #: Set for a job refused before it could run (an upload over the size limit, a duplicate name):
+    #: it is recorded as failed with this reason, so it is reported like any other failure.
+    refused: str = ""
 
 
 @dataclass
@@ -103,3 +106,13 @@ JOB_COLUMNS = (
 
 def job_from_row(row: Sequence[Any]) -> Job:
     return Job(*row)
+
+
+#: SQLite's largest row id; a bigger number cannot even be bound as a parameter (OverflowError).
+MAX_ROW_ID = 2**63 - 1
+
+
+def row_id(value: int) -> int:
+    """``value`` as an id SQLite can look up: one that cannot exist becomes 0, which matches nothing
+    (an id typed by a person, ``/api/jobs/99999999999999999999``, is then "not found", not a crash)."""
+    return value if 0 < value <= MAX_ROW_ID else 0

@@ -33,7 +33,7 @@ from .checks import ChecksMixin
 from .dense import DenseIndex
 from .jobs import JobsMixin
 from .pending import PendingVectorsMixin, vector_generation_key
-from .records import DocumentWrite, JobDone, TableRecord
+from .records import DocumentWrite, JobDone, TableRecord, row_id
 from .schema import SCHEMA, SCHEMA_VERSION, statements
 from .sparse import SparseIndexCache
 
@@ -190,7 +190,7 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
         return _doc(row) if row else None
 
     def get_document(self, doc_id: int) -> DocumentRecord:
-        row = self._db.execute(f"{_DOC_SELECT} WHERE d.id = ?", (doc_id,)).fetchone()
+        row = self._db.execute(f"{_DOC_SELECT} WHERE d.id = ?", (row_id(doc_id),)).fetchone()
         if row is None:
             raise NotFound(f"no document with id {doc_id}")
         return _doc(row)
@@ -340,7 +340,7 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
         """Delete a document with its chunks, keyword entries, vectors, tables, attachments and kept
         file (finishing ``job`` in the same transaction)."""
         with self._write() as db:
-            row = db.execute("SELECT kb_id FROM documents WHERE id = ?", (doc_id,)).fetchone()
+            row = db.execute("SELECT kb_id FROM documents WHERE id = ?", (row_id(doc_id),)).fetchone()
             if row is None:
                 raise NotFound(f"no document with id {doc_id}")
             keys = [
