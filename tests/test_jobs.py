@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+import threading
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from zhiku import App, Settings
-from zhiku.store.records import JobSpec
+from zhiku.store.records import JobDone, JobSpec
 from zhiku.worker import ParsePool, ParseTask, WorkerConfig
 
 TESTS = Path(__file__).parent
@@ -447,3 +448,22 @@ def test_ids_beyond_sqlite_are_not_found(app: App) -> None:
             app.delete_document("k", huge)
         with pytest.raises(NotFound):
             app.retry_jobs([huge])
+
+
+def test_a_runner_waits_for_a_document_another_runner_is_parsing(app: App) -> None:
+    app.ensure_kb("k")
+    _, first = app.upload("k", [("memo.md", io.BytesIO(b"# Memo\n\nOld text.\n"))])
+    other = app.store.claim_job(os.getpid(), kb_id=app.store.kb_id("k"))  # "another runner" holds it
+    assert other is not None and [other.id] == first
+    _, second = app.upload("k", [("memo.md", io.BytesIO(b"# Memo\n\nNew text.\n"))])
+
+    def finish_the_other() -> None:
+        time.sleep(0.5)
+        app.store.finish_job(JobDone(other.id, "failed", "the other runner gave up", failed=True))
+
+    helper = threading.Thread(target=finish_the_other)
+    helper.start()
+    stats = app.run_jobs(kb="k")  # waits for the other runner, then does the newer upload
+    helper.join()
+    assert stats.jobs == 1 and app.store.get_job(second[0]).result == "added"
+    assert "New text" in app.search("k", "memo", mode="bm25").hits[0].text

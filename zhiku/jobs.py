@@ -143,6 +143,8 @@ class JobRunner:
                         continue
                 elif not follow and not (jobs and self._queued(kb_id)) and not self._pending(kb_id, embed, stats):
                     break
+                elif not follow:
+                    time.sleep(0.1)  # a queued job waits for another runner's job on the same document
                 if follow:
                     if self.settings.worker_idle_s and self.pool.idle_for() > self.settings.worker_idle_s:
                         self.pool.shrink()
