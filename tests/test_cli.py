@@ -35,6 +35,30 @@ def test_kb_lifecycle(run) -> None:  # type: ignore[no-untyped-def]
     assert run("kb", "delete", "handbook", "--yes").exit_code == 0
 
 
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("a/b", "slash"),
+        ("a\\b", "slash"),
+        ("   ", "empty"),
+        (" padded", "starts or ends with a space"),
+        ("tab\there", "control character"),
+        ("..", "path step"),
+        ("x" * 201, "longer than 200"),
+    ],
+)
+def test_kb_names_that_could_not_be_used_everywhere_are_refused(run, name: str, why: str) -> None:  # type: ignore[no-untyped-def]
+    made = run("kb", "create", name)
+    assert made.exit_code == 1 and why in made.output
+    assert run("add", "--kb", name, str(DEMO_DIR)).exit_code == 1  # `add` creates a missing kb: same check
+    assert json.loads(run("kb", "list", "--json").output) == []
+
+
+def test_kb_names_in_any_script_with_inner_spaces_are_fine(run) -> None:  # type: ignore[no-untyped-def]
+    for name in ("员工手册", "HR policies 2026", "team-a_v1.2:draft"):
+        assert run("kb", "create", name).exit_code == 0, name
+
+
 def test_add_search_ask(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run("kb", "create", "handbook")
     added = run("add", "--kb", "handbook", str(DEMO_DIR))

@@ -274,3 +274,10 @@ def test_ids_too_big_for_the_store_are_not_found(client: httpx.Client, url: str)
     assert r.status_code == 404 and "no job" in r.json()["error"]["message"]
     r = client.delete(f"/api/kbs/{KB}/documents/{url.rsplit('/', 1)[1]}")
     assert r.status_code == 404 and r.json()["error"]["type"] == "not_found"
+
+
+@pytest.mark.parametrize("name", ["a/b", "   ", "tab\tname"])
+def test_kb_names_that_could_not_be_addressed_are_400(client: httpx.Client, name: str) -> None:
+    r = client.post("/api/kbs", json={"name": name})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["type"] == "invalid_request" and "knowledge base name" in r.json()["error"]["message"]

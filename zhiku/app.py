@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -18,7 +19,7 @@ from .bridge import TermBridge
 from .chunk import Chunker
 from .doctor import DoctorReport, diagnose
 from .embed import CachedEmbedder, EmbedderRegistry, VectorCache
-from .errors import ConfigError, EmptyQuery, NotFound, QueryTooLong, ZhikuError
+from .errors import ConfigError, EmptyQuery, InvalidName, NotFound, QueryTooLong, ZhikuError
 from .ingest import (
     FileOutcome,
     Indexer,
@@ -269,14 +270,16 @@ class App:
     # -- knowledge bases -------------------------------------------------------------------------
 
     def create_kb(self, name: str, description: str = "") -> KnowledgeBase:
-        return self.store.create_kb(name, description)
+        """A new, empty knowledge base (``AlreadyExists`` if the name is taken, ``InvalidName`` for a
+        name that could not be used everywhere: see ``check_kb_name``)."""
+        return self.store.create_kb(check_kb_name(name), description)
 
     def ensure_kb(self, name: str) -> KnowledgeBase:
         """The knowledge base ``name``, created if missing."""
         try:
             return self.store.get_kb(name)
         except NotFound:
-            return self.store.create_kb(name)
+            return self.store.create_kb(check_kb_name(name))
 
     def get_kb(self, name: str) -> KnowledgeBase:
         return self.store.get_kb(name)
@@ -524,3 +527,31 @@ def _retrieval_query(question: str, history: Sequence[dict[str, str]]) -> str:
     if previous and len(question) < 60:
         return f"{previous[-1]}\n{question}"
     return question
+
+
+_KB_NAME_MAX = 200
+
+
+def check_kb_name(name: str) -> str:
+    """``name`` if a knowledge base may have it, else ``InvalidName`` saying why.
+
+    A name appears in URLs (``/api/kbs/<name>``), as an OpenAI model (``kb:<name>``) and on command
+    lines: a slash could never be addressed, and blank, padded or control characters could not be
+    told apart from other names. Letters of any script, digits, spaces inside, ``-_.:`` are fine.
+    """
+    if not name.strip():
+        raise InvalidName("a knowledge base needs a name: the knowledge base name given is empty")
+    problem = ""
+    if name != name.strip():
+        problem = "starts or ends with a space"
+    elif any(c in "/\\" for c in name):
+        problem = "contains a slash (it could not be addressed in a URL)"
+    elif any(unicodedata.category(c)[0] == "C" for c in name):
+        problem = "contains a control character"
+    elif name in (".", ".."):
+        problem = "is a path step"
+    elif len(name) > _KB_NAME_MAX:
+        problem = f"is longer than {_KB_NAME_MAX} characters"
+    if problem:
+        raise InvalidName(f"knowledge base name {name!r} {problem}: choose another, e.g. 'handbook' or '员工手册'")
+    return name

@@ -17,6 +17,10 @@ class AlreadyExists(ZhikuError):
     """Creating something whose name is taken."""
 
 
+class InvalidName(ZhikuError):
+    """A name zhiku cannot use (a knowledge base named "a/b" could never be addressed in a URL)."""
+
+
 class QueryTooLong(ZhikuError):
     """A question or search query longer than ``Settings.max_query_chars``."""
 
