@@ -281,3 +281,31 @@ def test_kb_names_that_could_not_be_addressed_are_400(client: httpx.Client, name
     r = client.post("/api/kbs", json={"name": name})
     assert r.status_code == 400, r.text
     assert r.json()["error"]["type"] == "invalid_request" and "knowledge base name" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        (f"/api/kbs/{KB}/ask", {"questoin": "How many days of annual leave?"}, "questoin"),
+        (f"/api/kbs/{KB}/ask", {"question": "How many days of annual leave?", "top-k": 3}, "top-k"),
+        (f"/api/kbs/{KB}/search", {"query": "annual leave", "path-glob": "*.md"}, "path-glob"),
+        ("/api/kbs", {"name": "typo", "descripton": "HR"}, "descripton"),
+    ],
+)
+def test_unknown_fields_are_named_not_ignored(client: httpx.Client, url: str, body: dict, field: str) -> None:
+    r = client.post(url, json=body)
+    assert r.status_code == 422, r.text
+    assert field in r.json()["error"]["message"] and r.json()["error"]["type"] == "invalid_request"
+
+
+def test_the_documented_422_is_the_error_we_send(client: httpx.Client) -> None:
+    schema = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    for path, method in (("/api/kbs/{name}/ask", "post"), ("/v1/chat/completions", "post"), ("/api/jobs", "get")):
+        invalid = schema["paths"][path][method]["responses"]["422"]
+        assert invalid["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+
+
+def test_a_path_glob_that_matches_nothing_says_so(client: httpx.Client) -> None:
+    body = client.post(f"/api/kbs/{KB}/search", json={"query": "annual leave", "path_glob": "*.nothing"}).json()
+    assert body["hits"] == [] and any("matches '*.nothing'" in n for n in body["notes"])

@@ -150,6 +150,8 @@ class Retriever:
         if req.path_glob:
             matching = self.store.doc_ids_matching(req.kb_id, req.path_glob)
             doc_ids = matching if doc_ids is None else doc_ids & matching
+            if not matching and notes is not None:
+                notes.append(f"no document path or file name matches {req.path_glob!r}: nothing was searched")
         lists: dict[str, Ranked] = {}
         if req.mode in ("bm25", "hybrid"):
             terms = self.analyzer.query_terms(req.query)

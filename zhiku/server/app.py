@@ -23,7 +23,7 @@ from ..answer import AnswerEvent
 from ..app import App
 from ..errors import ZhikuError
 from ..text import snippet
-from .common import ApiError, ZhikuApp, classify, error_body, hint, primed, sse
+from .common import INVALID_BODY, ApiError, ZhikuApp, classify, error_body, hint, primed, sse
 from .jobs import job_result
 from .jobs import router as jobs_router
 from .openai_compat import router as openai_router
@@ -64,6 +64,7 @@ TAGS = [
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Invalid request."},
     404: {"model": ErrorResponse, "description": "Knowledge base or document not found."},
+    **INVALID_BODY,
 }
 
 router = APIRouter(prefix="/api", responses=ERRORS)

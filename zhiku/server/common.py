@@ -11,6 +11,13 @@ from fastapi import Depends, Request
 from ..answer import AnswerEvent
 from ..app import App
 from ..errors import AlreadyExists, LLMError, NotFound, ZhikuError
+from .schemas import ErrorResponse
+
+#: The documented 422: the error shape every route returns (FastAPI would list its own, which we
+#: never send: the validation handler in ``server.app`` renders it as ``{"error": ...}``).
+INVALID_BODY: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorResponse, "description": "The body or a parameter is invalid (the message names it)."}
+}
 
 
 def get_zhiku(request: Request) -> App:

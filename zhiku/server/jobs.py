@@ -17,10 +17,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from ..app import App
 from ..errors import ZhikuError
 from ..store.records import Job, JobSpec, JobStatus
-from .common import ApiError, ZhikuApp, sse
+from .common import INVALID_BODY, ApiError, ZhikuApp, sse
 from .schemas import ErrorResponse, JobOut, RetryResponse, SyncBody, SyncResponse
 
-router = APIRouter(prefix="/api", responses={404: {"model": ErrorResponse, "description": "Not found."}})
+router = APIRouter(
+    prefix="/api", responses={404: {"model": ErrorResponse, "description": "Not found."}, **INVALID_BODY}
+)
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 POLL_S = 0.5

@@ -21,7 +21,7 @@ from ..answer import AnswerEvent
 from ..app import App
 from ..errors import NotFound, ZhikuError
 from ..types import Answer, KnowledgeBase
-from .common import ApiError, ZhikuApp, classify, error_body, hint, primed, sse
+from .common import INVALID_BODY, ApiError, ZhikuApp, classify, error_body, hint, primed, sse
 from .schemas import ChatCompletion, ChatCompletionRequest, ChatMessage, ErrorResponse, ModelCard, ModelList
 
 MODEL_PREFIX = "kb:"
@@ -32,6 +32,7 @@ router = APIRouter(
     responses={
         400: {"model": ErrorResponse, "description": "Invalid request."},
         404: {"model": ErrorResponse, "description": "Unknown model (code model_not_found)."},
+        **INVALID_BODY,
     },
 )
 

@@ -13,6 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 SearchMode = Literal["hybrid", "bm25", "dense"]
 
 
+#: Request bodies of the REST API refuse fields they do not know: a typo ("questoin", "top-k") is a
+#: 422 naming the field, not a default silently used. (OpenAI requests allow extras: SDKs send many.)
+_STRICT = ConfigDict(extra="forbid")
+
+
 class ErrorDetail(BaseModel):
     message: str = Field(description="What went wrong and what to do about it.")
     type: str = Field(description="Machine-readable kind: not_found, already_exists, invalid_request, llm_error, ...")
@@ -36,6 +41,7 @@ class Health(BaseModel):
 
 
 class KBCreate(BaseModel):
+    model_config = _STRICT
     name: str = Field(min_length=1, max_length=200, description="Unique name of the knowledge base.")
     description: str = Field(default="", max_length=2000, description="Free text shown in listings.")
 
@@ -116,6 +122,7 @@ class RetryResponse(BaseModel):
 
 
 class SyncBody(BaseModel):
+    model_config = _STRICT
     folder: str = Field(min_length=1, description="A folder on the server's machine.")
     dry_run: bool = Field(default=False, description="Only report what would change.")
     wait: bool = Field(default=True, description="Wait for the sync's jobs; false: 202 with the scan job's id.")
@@ -134,6 +141,7 @@ class SyncResponse(BaseModel):
 
 
 class SearchBody(BaseModel):
+    model_config = _STRICT
     query: str = Field(min_length=1, description="What to look for (Chinese or English).")
     mode: SearchMode = Field(default="hybrid", description="hybrid (BM25 + dense vectors, fused), bm25 or dense.")
     top_k: int | None = Field(default=None, ge=1, le=200, description="Number of hits (default: settings top_k).")
@@ -176,11 +184,13 @@ class SearchResponse(BaseModel):
 
 
 class Message(BaseModel):
+    model_config = _STRICT
     role: Literal["user", "assistant"]
     content: str
 
 
 class AskBody(BaseModel):
+    model_config = _STRICT
     question: str = Field(min_length=1)
     history: list[Message] = Field(default_factory=list, description="Earlier turns, oldest first.")
     mode: SearchMode = "hybrid"
@@ -251,6 +261,8 @@ class StreamOptions(BaseModel):
 
 class ZhikuOptions(BaseModel):
     """Optional zhiku-specific request field (``extra_body={"zhiku": {...}}`` with the openai SDK)."""
+
+    model_config = _STRICT
 
     mode: SearchMode = "hybrid"
     path_glob: str | None = None
