@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,19 @@ def test_the_bare_url_leads_to_the_api_docs(client: httpx.Client) -> None:
     assert page.status_code == 200
     assert "swagger" in page.text.lower()
     assert "/" not in client.get("/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_api_docs_pages_work_offline(client: httpx.Client, page: str) -> None:
+    # Every script and style sheet the page loads comes from this server, none from a CDN.
+    html = client.get(page).text
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+    scripts = [a for a in assets if a.endswith((".js", ".css"))]
+    assert scripts, html
+    for asset in scripts:
+        assert asset.startswith("/"), f"{page} loads {asset} from another host"
+        r = client.get(asset)
+        assert r.status_code == 200 and len(r.content) > 10_000, asset
 
 
 def test_unknown_route(client: httpx.Client) -> None:

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
@@ -244,7 +245,9 @@ def create_app(app: App, *, background: bool = True) -> FastAPI:
             if background:
                 app.stop_background()
 
-    api = FastAPI(
+    # The API docs pages (/docs, /redoc) load Swagger UI and ReDoc from files shipped in the package
+    # (fastapi-offline), not from a CDN: zhiku runs where there is no internet, and the page was blank.
+    api = FastAPIOffline(
         lifespan=lifespan,
         title="zhiku",
         summary="Self-hosted knowledge assistant: grounded, cited answers over your documents.",
@@ -257,7 +260,7 @@ def create_app(app: App, *, background: bool = True) -> FastAPI:
     @api.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
         # ``zhiku serve`` prints the bare URL: a browser opening it lands on the API docs, not a 404.
-        return RedirectResponse(api.docs_url or "/openapi.json")
+        return RedirectResponse("/docs")
 
     api.include_router(router)
     api.include_router(jobs_router)
