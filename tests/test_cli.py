@@ -98,7 +98,8 @@ def test_bad_file_exit_code_and_summary(run, tmp_path: Path) -> None:  # type: i
 
 def test_demo_without_serving(run) -> None:  # type: ignore[no-untyped-def]
     result = run("demo", "--no-serve")
-    assert result.exit_code == 0 and "curl" in result.output and "zhiku ask" in result.output
+    assert result.exit_code == 0 and "zhiku ask" in result.output and "zhiku serve" in result.output
+    assert "is serving" not in result.output and "curl" not in result.output  # nothing is listening
 
 
 def test_help_everywhere(run) -> None:  # type: ignore[no-untyped-def]

@@ -47,16 +47,17 @@ def demo(ctx: click.Context, kb_name: str | None, host: str | None, port: int | 
         question_en = next(q for q, _ in EXAMPLE_QUESTIONS if q.isascii())
         question_zh = next(q for q, _ in EXAMPLE_QUESTIONS if not q.isascii())
         body = '{"model": "kb:' + name + '", "messages": [{"role": "user", "content": "' + question_en + '"}]}'
+        ask = f"  .venv/bin/zhiku ask --kb {name} {shlex.quote(question_en)}\n"
+        ask += f"  .venv/bin/zhiku ask --kb {name} {shlex.quote(question_zh)}\n"
+        if no_serve:
+            click.echo(f"\nThe demo is indexed. Ask it:\n{ask}\nor serve it over HTTP: .venv/bin/zhiku serve")
+            return
         click.echo(
             f"\nzhiku is serving {url}  (API docs: {url}/docs)\n\n"
             "Try it:\n"
-            f"  curl -s {url}/v1/chat/completions -H 'Content-Type: application/json' -d {shlex.quote(body)}\n"
-            f"  .venv/bin/zhiku ask --kb {name} {shlex.quote(question_en)}\n"
-            f"  .venv/bin/zhiku ask --kb {name} {shlex.quote(question_zh)}\n"
+            f"  curl -s {url}/v1/chat/completions -H 'Content-Type: application/json' -d {shlex.quote(body)}\n" + ask
         )
         sys.stdout.flush()
-        if no_serve:
-            return
         from ..server import serve as run_server
 
         run_server(app, h, p)
