@@ -381,3 +381,31 @@ def test_a_sentence_announcing_a_list_is_quoted_with_the_list(
     assert lines[0] == lead, answer.text
     assert [line[: len(item)] for line, item in zip(lines[1:], items, strict=True)] == items
     assert "buddy" not in answer.text and "导师" not in answer.text
+
+
+TRADITIONAL = (
+    "香港辦事處簡介\n\n香港辦事處位於灣仔港灣道十八號中環廣場三十五樓。"
+    "辦公時間為星期一至星期五上午九時至下午六時，公眾假期休息。"
+    "辦事處主管為梁志強先生，聯絡電話為 2511 8080。"
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "wanted"),
+    [
+        ("香港辦事處在哪裡？", "中環廣場三十五樓"),  # a Traditional question
+        ("香港办事处在哪里？", "中環廣場三十五樓"),  # a Simplified one, over the same Traditional text
+        ("辦事處主管是誰？", "梁志強"),
+    ],
+)
+def test_traditional_chinese_is_answered_and_quoted_as_written(answerer: Answerer, question: str, wanted: str) -> None:
+    # Refused before: jieba cut 辦事處 into single characters and no rule read 樓 or 誰.
+    answer = answerer.answer(question, hits(TRADITIONAL))
+    assert not answer.refused and wanted in answer.text, answer.text
+    assert answer.grounding == 1.0
+
+
+def test_a_traditional_question_over_simplified_text(answerer: Answerer) -> None:
+    simplified = "香港办事处简介\n\n香港办事处位于湾仔港湾道十八号中环广场三十五楼。办公时间为星期一至星期五。"
+    answer = answerer.answer("香港辦事處在哪裡？", hits(simplified))
+    assert not answer.refused and "中环广场三十五楼" in answer.text

@@ -187,3 +187,27 @@ def test_a_floor_and_amounts_in_chinese_numerals_answer(real_demo_app: App, tmp_
             assert not answer.refused and wanted in answer.text, (question, answer.text)
     finally:
         real_demo_app.delete_kb("parking")
+
+
+def test_traditional_chinese_big5_file_answers_both_scripts(real_demo_app: App, tmp_path: Path) -> None:
+    # A Big5 notice from a Hong Kong office was found but never answered (jieba and the answer
+    # rules read Simplified only); now either script finds it, and it is quoted as written.
+    text = (
+        "香港辦事處簡介\n\n香港辦事處位於灣仔港灣道十八號中環廣場三十五樓。\n"
+        "辦公時間為星期一至星期五上午九時至下午六時，公眾假期休息。\n"
+        "辦事處主管為梁志強先生，聯絡電話為 2511 8080。\n"
+    )
+    (tmp_path / "香港辦事處.txt").write_bytes(text.encode("big5"))
+    real_demo_app.ensure_kb("hk")
+    try:
+        assert real_demo_app.add("hk", [tmp_path]).ok
+        for question, wanted in (
+            ("香港辦事處在哪裡？", "中環廣場三十五樓"),
+            ("香港办事处在哪里？", "中環廣場三十五樓"),
+            ("辦事處主管是誰？", "梁志強"),
+        ):
+            answer = real_demo_app.ask("hk", question)
+            assert not answer.refused and wanted in answer.text, (question, answer.text)
+        assert real_demo_app.ask("hk", "公司的年終獎金什麼時候發？").refused  # never mentioned
+    finally:
+        real_demo_app.delete_kb("hk")

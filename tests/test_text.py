@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from zhiku.simplify import Simplifier
 from zhiku.text import Analyzer, detect_language, estimate_tokens, sentence_spans, split_sentences
 
 
@@ -103,3 +104,20 @@ def test_compound_words_give_their_parts_and_their_parts_joined() -> None:
         assert set(a.query_terms(asked)) <= set(a.terms("the office Wi-Fi")), asked
     # A question's evidence terms take a compound by its joined form alone.
     assert a.terms("office Wi-Fi", parts=False) == ["offic", "wifi"]
+
+
+def test_traditional_chinese_gives_the_terms_of_simplified() -> None:
+    analyzer = Analyzer()
+    traditional = "香港辦事處位於灣仔港灣道十八號中環廣場三十五樓。辦公時間為星期一至星期五。"
+    simplified = "香港办事处位于湾仔港湾道十八号中环广场三十五楼。办公时间为星期一至星期五。"
+    assert analyzer.terms(traditional) == analyzer.terms(simplified)
+    assert analyzer.query_terms("辦事處在哪裡？") == analyzer.query_terms("办事处在哪里？")
+
+
+def test_simplifying_keeps_simplified_text_and_every_position() -> None:
+    simplify = Simplifier()
+    for text in ("乾隆皇帝的著作", "咖哩饭很好吃", "Wi-Fi 密码是 zebra", "", "English only."):
+        assert simplify(text) == text  # nothing Traditional in it: not touched
+    traditional = "頭髮乾燥，請於後天來理髮。乾隆年間的麵條。"
+    simple = simplify(traditional)
+    assert simple == "头发干燥，请于后天来理发。乾隆年间的面条。" and len(simple) == len(traditional)

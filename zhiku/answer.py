@@ -16,6 +16,7 @@ from .evidence import Evidence, EvidenceScorer, SentenceScore, leans_back
 from .prompts import CITE_RE as _CITE_RE
 from .prompts import OTHER_LANGUAGE_NOTES, REFUSALS, SYSTEM_PROMPT, TRUNCATED_NOTES, is_refusal
 from .protocols import LLM
+from .simplify import simplified_hit
 from .tabletext import is_header_row, is_table_row, read_column, read_row
 from .text import CJK_RE, Analyzer, detect_language, sentence_spans, snippet, split_sentences
 from .types import Answer, Citation, Hit, SentenceCheck, Usage
@@ -361,6 +362,9 @@ class Answerer:
         chosen.sort(key=lambda s: (first_seen[s.hit_index], s.start))
         spans = [(s.hit_index, s.start, s.end) for s in chosen]
         in_table = best is not None and _is_row(best, sources)
+        # The rules below read the question and passages in Simplified characters (same positions).
+        plain_question = self.analyzer.simplify(question)
+        plain = [simplified_hit(hit, self.analyzer.simplify) for hit in sources]
         if best is not None and self.context_sentences and not in_table:
             # Around the best-ranked sentence, not the first one in document order. (A table row's
             # neighbours are other rows: no context for it.)
@@ -369,18 +373,18 @@ class Answerer:
                 for s in evidence.best
                 if evidence.answer_type != "other" and not best.type_ok and s.type_ok
             )
-            spans = _with_neighbours(spans, best, sources, self.context_sentences, typed)
+            spans = _with_neighbours(spans, best, plain, self.context_sentences, typed)
         if best is not None and not in_table:
-            lead = _definition_lead(question, sources[best.hit_index].text)
+            lead = _definition_lead(plain_question, plain[best.hit_index].text)
             if lead and not any(h == best.hit_index and a <= lead[0] < b for h, a, b in spans):
                 spans = [(best.hit_index, *lead), *spans]
-        if best is not None and _PROCEDURAL_RE.search(question):
+        if best is not None and _PROCEDURAL_RE.search(plain_question):
             # "How do I ...?": the answer is the whole list of steps the best sentence belongs to.
-            steps = _list_around(sources[best.hit_index].text, best.start)
+            steps = _list_around(plain[best.hit_index].text, best.start)
             if steps:
                 spans = [(best.hit_index, *steps)]
         if best is not None and not in_table:
-            spans = _announced_list(sources[best.hit_index].text, spans, best.hit_index)
+            spans = _announced_list(plain[best.hit_index].text, spans, best.hit_index)
         numbering: dict[int, int] = {}
         parts: list[tuple[str, str]] = []  # (what goes before it, the part)
         joiner = "" if language == "zh" else " "

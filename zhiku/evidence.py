@@ -51,6 +51,7 @@ from typing import Any
 
 from .bridge import TermBridge
 from .doers import DoerFinder
+from .simplify import simplified_hit
 from .tabletext import column_names, is_table_row, table_title
 from .text import CJK_RE, Analyzer, sentence_spans
 from .types import Hit
@@ -215,6 +216,9 @@ class EvidenceScorer:
         q = self.question(question)
         if not hits or not q.terms:
             return Evidence(0.0, [], q.answer_type)
+        # Read in Simplified characters (positions stay those of the original texts: see ``zhiku.simplify``).
+        question = self.analyzer.simplify(question)
+        hits = [simplified_hit(hit, self.analyzer.simplify) for hit in hits]
         if self.bridge is not None and (bridged := self.bridge.bridges(question, [h.text for h in hits], q.terms)):
             q = replace(q, bridged=bridged)
             unknown = set(unknown) - bridged.keys()  # the knowledge base states them in the other language
@@ -263,7 +267,7 @@ class EvidenceScorer:
             return cached
         if len(self._questions) >= 256:
             self._questions.clear()
-        self._questions[question] = parsed = self._parse_question(question)
+        self._questions[question] = parsed = self._parse_question(self.analyzer.simplify(question))
         return parsed
 
     def _parse_question(self, question: str) -> _Question:

@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from .simplify import Simplifier
 from .tabletext import TABLE_ROW_RE, has_separator, is_separator, readable, table_snippet
 
 # CJK Unified Ideographs (+ extension A and compatibility ideographs).
@@ -220,6 +221,7 @@ def split_sentences(text: str) -> list[str]:
 class Analyzer:
     """Turns mixed Chinese/English text into index terms.
 
+    Traditional Chinese is read as Simplified first (``zhiku.simplify``), so both scripts meet.
     Chinese runs go through jieba's search mode (which also emits the sub-words of long words, so
     "人工智能" matches "智能"); English words are lower-cased and Snowball-stemmed, irregular past forms
     taken back to their verb first ("lost" -> "lose", ``IRREGULAR_VERBS``). Stopwords and
@@ -228,6 +230,9 @@ class Analyzer:
 
     def __init__(self, cache_dir: Path | None = None) -> None:
         self._cache_dir = cache_dir
+        #: Traditional Chinese read as Simplified (``zhiku.simplify``): terms, and the evidence read
+        #: from questions and passages, are the same in both scripts.
+        self.simplify = Simplifier()
 
     @cached_property
     def _jieba(self) -> Any:
@@ -293,7 +298,7 @@ class Analyzer:
     def _iter_terms(
         self, text: str, cut: Callable[[str], Iterator[str]] | None = None, *, parts: bool = True
     ) -> Iterator[str]:
-        text = unicodedata.normalize("NFKC", text).lower()
+        text = self.simplify(unicodedata.normalize("NFKC", text).lower())
         stem = self._stemmer.stemWord
         cut = cut or self._cut_index
         for m in _SEGMENT_RE.finditer(text):
