@@ -108,6 +108,23 @@ def test_help_everywhere(run) -> None:  # type: ignore[no-untyped-def]
         assert result.exit_code == 0 and "Usage" in result.output
 
 
+@pytest.mark.parametrize("quiet", [True, False])
+def test_add_names_skipped_files_and_each_failure_once_without_a_terminal(run, tmp_path: Path, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "good.md").write_text("# Good\n\nRead.\n", encoding="utf-8")
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "legacy.doc").write_bytes(b"\xd0\xcf\x11\xe0 old Word file")
+    (folder / "notes.xyz").write_text("what is this", encoding="utf-8")
+    result = run("add", "--kb", "k", "--create", *(["-q"] if quiet else []), str(folder))
+    assert result.exit_code == 1 and "1 added, 1 failed" in result.output
+    assert "skipped 2 file(s)" in result.output and "legacy.doc, notes.xyz" in result.output
+    assert "as .docx" in result.output  # what to do with the old Word file
+    # No terminal (a log file, CI): no progress bars, no colour codes, each failure said once.
+    assert result.output.count("empty.txt: empty file") == 1
+    assert "\x1b[" not in result.output and "\r" not in result.output
+
+
 def test_jobs_list_retry_and_run(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "later.md"
     bad.write_bytes(b"")

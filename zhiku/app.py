@@ -382,9 +382,10 @@ class App:
             specs.append(JobSpec("add", key, str(kept)))
         return self.enqueue(kb, specs)
 
-    def plan(self, inputs: Iterable[str | Path]) -> list[Path]:
-        """The files ``add`` would look at (for progress bars and dry runs)."""
-        return expand_paths(inputs, self.parsers.supported_extensions())
+    def plan(self, inputs: Iterable[str | Path], skipped: list[Path] | None = None) -> list[Path]:
+        """The files ``add`` would look at (for progress bars and dry runs); files inside folders
+        whose type no parser reads are appended to ``skipped``."""
+        return expand_paths(inputs, self.parsers.supported_extensions(), skipped)
 
     def add_file(self, kb: str, path: Path, key: str | None = None) -> FileOutcome:
         """Index one file (as a job), stored under ``key`` (default: its absolute path)."""

@@ -85,11 +85,14 @@ class IngestReport:
         return f"{len(self.outcomes)} files: " + ", ".join(parts or ["nothing to do"]) + f"; {chunks} chunks indexed"
 
 
-def expand_paths(inputs: Iterable[str | Path], extensions: Iterable[str] | None = None) -> list[Path]:
+def expand_paths(
+    inputs: Iterable[str | Path], extensions: Iterable[str] | None = None, skipped: list[Path] | None = None
+) -> list[Path]:
     """Files named by ``inputs``: files as given, folders recursively, and shell globs (``docs/**/*.pdf``).
 
-    Inside folders only files with a known extension are taken (hidden files and folders skipped);
-    a file named explicitly is always taken, so an unsupported one is reported rather than ignored.
+    Inside folders only files with a known extension are taken (hidden files and folders skipped;
+    the others are appended to ``skipped``, so a caller can say so); a file named explicitly is
+    always taken, so an unsupported one is reported rather than ignored.
     """
     exts = {e.lower() for e in extensions} if extensions is not None else None
     seen: dict[Path, None] = {}
@@ -100,6 +103,8 @@ def expand_paths(inputs: Iterable[str | Path], extensions: Iterable[str] | None 
             for found in sorted(_walk(path)):
                 if exts is None or found.suffix.lower() in exts:
                     seen.setdefault(found, None)
+                elif skipped is not None:
+                    skipped.append(found)
         elif path.exists() or not glob.has_magic(text):
             seen.setdefault(path, None)  # a missing plain path is reported as a failure later
         else:

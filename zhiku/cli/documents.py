@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -38,7 +40,10 @@ def add(ctx: click.Context, kb_name: str | None, paths: tuple[str, ...], create:
         if create or kb_name is None:
             app.ensure_kb(name)
         app.store.kb_id(name)  # fails here, before any work, when the knowledge base is missing
-        files = app.plan(paths)
+        skipped: list[Path] = []
+        files = app.plan(paths, skipped)
+        if skipped:
+            click.echo(_skipped_note(skipped, app.parsers.supported_extensions()), err=True)
         if not files:
             click.echo("no supported files found in: " + " ".join(paths), err=True)
             sys.exit(1)
@@ -60,18 +65,34 @@ def add(ctx: click.Context, kb_name: str | None, paths: tuple[str, ...], create:
             sys.exit(1)
 
 
+def _skipped_note(skipped: list[Path], supported: Iterable[str]) -> str:
+    """Which files of the folders given are left out, and what would be read."""
+    names = ", ".join(p.name for p in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+    hint = " (save .doc/.xls/.ppt as .docx/.xlsx/.pptx)" if any(p.suffix.lower() in _LEGACY for p in skipped) else ""
+    return (
+        f"skipped {len(skipped)} file(s) of a type zhiku does not read: {names}{hint}; "
+        f"it reads {' '.join(sorted(supported))}"
+    )
+
+
+_LEGACY = {".doc", ".xls", ".ppt"}
+
+
 class Progress:
     """Two tqdm bars on stderr: files (with counts, rate and ETA) and, below, vectors being filled."""
 
     def __init__(self, files: int, quiet: bool) -> None:
-        self.quiet = quiet
-        self.files = tqdm(total=files, unit="file", disable=quiet, file=sys.stderr, dynamic_ncols=True, desc="files")
+        # No bars where nobody watches them (stderr redirected to a log): their redraws are noise there.
+        self.quiet = quiet or not sys.stderr.isatty()
+        self.files = tqdm(
+            total=files, unit="file", disable=self.quiet, file=sys.stderr, dynamic_ncols=True, desc="files"
+        )
         self.vector_bar: Any = None  # tqdm, created when the first vectors are stored
 
     def file(self, outcome: FileOutcome) -> None:
         self.files.update(1)
         self.files.set_postfix_str(f"{outcome.status}: {outcome.path[-40:]}", refresh=False)
-        if outcome.status == "failed":
+        if outcome.status == "failed" and not self.quiet:  # as they happen; the summary lists them again
             self.files.write(click.style(f"failed: {outcome.reason}", fg="red"), file=sys.stderr)
 
     def vectors(self, stored: int, pending: int) -> None:
