@@ -226,3 +226,18 @@ def _wait(condition, proc: subprocess.Popen, timeout: float = 60.0) -> None:  # 
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
         time.sleep(0.2)
     raise AssertionError("condition not reached in time")
+
+
+def test_cli_sync_watch_stops_cleanly_on_sigterm_during_its_first_sync(folder: Path, tmp_path: Path) -> None:
+    # `docker stop` right after start: the first sync is still running; it was killed outright (-15).
+    home = tmp_path / "home"
+    proc = _start_watch(folder, home)
+    app = App(Settings(home=home, embedder="hash"))
+    try:
+        _wait(lambda: _docs(app) >= 0, proc)  # the knowledge base exists: the first sync has begun
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+        assert "stopped watching" in out
+    finally:
+        app.close()

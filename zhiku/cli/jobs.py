@@ -213,11 +213,18 @@ def sync(
       zhiku sync --kb handbook ~/docs/handbook --dry-run
       zhiku sync --kb handbook ~/docs/handbook --watch
     """
+    if watch and not dry_run:
+        # A service manager stops it with SIGTERM (systemd, docker stop): the same clean stop as
+        # Ctrl-C, at any moment from here on, inside a sync too (a job cut short is taken up again
+        # by the next run).
+        signal.signal(signal.SIGTERM, _stop_watching)
+        try:
+            _watch(ctx, kb_name, folder, interval, create, quiet, as_json)
+        except KeyboardInterrupt:
+            click.echo("stopped watching", err=True)
+        return
     with open_app(ctx) as app:
-        name = kb_or_default(app, kb_name)
-        if create or kb_name is None:
-            app.ensure_kb(name)
-        app.store.kb_id(name)
+        name = _sync_kb(app, kb_name, create)
         if dry_run:
             result = app.sync(name, folder, dry_run=True)
             if as_json:
@@ -230,23 +237,39 @@ def sync(
                     click.echo(f"{label:<8} {key}")
             click.echo(f"{name}: would sync {plan.folder}: {plan.summary()}")
             return
-        failed = _sync_once(app, name, folder, quiet, as_json)
-        if not watch:
-            sys.exit(1 if failed else 0)
+        sys.exit(1 if _sync_once(app, name, folder, quiet, as_json) else 0)
+
+
+def _sync_kb(app: App, kb_name: str | None, create: bool) -> str:
+    """The knowledge base to sync into (created if asked, or if it is the default one)."""
+    name = kb_or_default(app, kb_name)
+    if create or kb_name is None:
+        app.ensure_kb(name)
+    app.store.kb_id(name)  # fails here, before any work, when the knowledge base is missing
+    return name
+
+
+def _watch(
+    ctx: click.Context,
+    kb_name: str | None,
+    folder: Path,
+    interval: float | None,
+    create: bool,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """``sync --watch``: sync now, then again whenever the folder's files change, until interrupted."""
+    with open_app(ctx) as app:
+        name = _sync_kb(app, kb_name, create)
+        _sync_once(app, name, folder, quiet, as_json)
         every = interval or app.settings.sync_interval_s
         click.echo(f"watching {folder} every {every:g} s (Ctrl-C to stop)", err=True)
-        # A service manager stops it with SIGTERM (systemd, docker stop): the same clean stop as Ctrl-C,
-        # between or inside a sync (a job cut short is taken up again by the next run).
-        signal.signal(signal.SIGTERM, _stop_watching)
-        try:
-            while True:
-                time.sleep(every)
-                kb_id = app.store.kb_id(name)
-                plan = plan_sync(app.store, kb_id, folder, app.parsers.supported_extensions(), app.pipeline)
-                if not plan.nothing_to_do:
-                    _sync_once(app, name, folder, quiet, as_json)
-        except KeyboardInterrupt:
-            click.echo("stopped watching", err=True)
+        while True:
+            time.sleep(every)
+            kb_id = app.store.kb_id(name)
+            plan = plan_sync(app.store, kb_id, folder, app.parsers.supported_extensions(), app.pipeline)
+            if not plan.nothing_to_do:
+                _sync_once(app, name, folder, quiet, as_json)
 
 
 def _stop_watching(signum: int, frame: object) -> None:
