@@ -409,3 +409,25 @@ def test_a_traditional_question_over_simplified_text(answerer: Answerer) -> None
     simplified = "香港办事处简介\n\n香港办事处位于湾仔港湾道十八号中环广场三十五楼。办公时间为星期一至星期五。"
     answer = answerer.answer("香港辦事處在哪裡？", hits(simplified))
     assert not answer.refused and "中环广场三十五楼" in answer.text
+
+
+def test_slide_bullets_without_a_full_stop_are_quotable(answerer: Answerer) -> None:
+    # Short and unpunctuated, each bullet read as a heading and was never quoted: the speaker notes were.
+    slide = (
+        "第四季度计划\n\n- 在成都开设新的西南区域办公室\n- 招聘 25 名销售人员\n- 上线新版客户门户\n\n"
+        "Notes: 讲者备注：成都办公室的租约将于十一月十五日签署，年租金预算为 180 万元。"
+    )
+    answer = answerer.answer("第四季度要招聘多少名销售人员？", hits(slide))
+    assert not answer.refused and "招聘 25 名销售人员" in answer.text and "租约" not in answer.text
+
+
+def test_a_sentence_right_above_a_table_is_no_title(answerer: Answerer) -> None:
+    # A DOCX footnote paragraph sat right above the table and counted as its title line: never quoted.
+    text = (
+        "Equipment\n\nEvery engineer receives a laptop and a second monitor.\n\n"
+        "Lost or stolen laptops must be reported to the IT service desk at extension 8110 within 24 hours.\n\n"
+        "| Role | Laptop | Monitor |\n| --- | --- | --- |\n| Engineer | ThinkPad X1 Carbon | 27-inch 4K |\n"
+        "| Sales | ThinkPad T14 | none |"
+    )
+    answer = answerer.answer("What is the IT service desk extension?", hits(text))
+    assert not answer.refused and "extension 8110" in answer.text, answer.text

@@ -538,15 +538,22 @@ def _extract_rank(sentence: SentenceScore, sources: Sequence[Hit]) -> int:
     hit = sources[sentence.hit_index]
     chunk = hit.text
     text = chunk[sentence.start : sentence.end].strip()
-    if _HEADING_RE.match(text) or sentence.features.get("novel", 1.0) == 0.0:
+    if sentence.features.get("novel", 1.0) == 0.0:
         return 0
+    if _HEADING_RE.match(text) and not _LIST_ITEM_RE.match(text):
+        return 0  # a short line without punctuation is a heading, unless it is a list item ("- 招聘 25 名销售人员")
     if _in_heading(hit, sentence.start, sentence.end):
         return 0  # the section's heading, however long ("When will I get a new laptop?"), or a part of it
     row = is_table_row(chunk, sentence.start)
     if row and is_header_row(chunk, sentence.start):
         return 0  # a table's header row: column names, no answer
-    if not row and _ends_line(chunk, sentence.end) and is_table_row(chunk, _next_line(chunk, sentence.end)):
-        return 0  # a table's title line (the line's last sentence, right above the table)
+    if (
+        not row
+        and _ends_line(chunk, sentence.end)
+        and is_table_row(chunk, _next_line(chunk, sentence.end))
+        and not _SENTENCE_END_RE.search(text)
+    ):
+        return 0  # a table's title line (right above the table; a title is no sentence: no full stop)
     return 2 if sentence.type_ok and sentence.features.get("near", 0.0) > 0 else 1
 
 
@@ -620,6 +627,8 @@ def _next_line(text: str, end: int) -> int:
 
 
 _NEXT_LINE_RE = re.compile(r"\n\s*")
+# A statement's end: "... within 24 hours." right above a table is prose, not the table's title.
+_SENTENCE_END_RE = re.compile(r"[.。!！?？][\"'”’）)]*$")
 
 
 def _cited(text: str, count: int) -> list[int]:
