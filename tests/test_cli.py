@@ -162,3 +162,17 @@ def test_answer_notes_are_printed_under_the_sources(capsys: pytest.CaptureFixtur
     print_sources(answer)
     out = capsys.readouterr().out
     assert "[1] handbook_en.md" in out and out.rstrip().endswith(OTHER_LANGUAGE_NOTES["zh"])
+
+
+def test_add_reports_warnings_of_files_it_indexed(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["Item", "Cost", "Total"])
+    wb.active.append(["Rent", 100, "=B2*12"])
+    wb.save(tmp_path / "budget.xlsx")
+    result = run("add", "--kb", "k", "--create", str(tmp_path / "budget.xlsx"))
+    assert result.exit_code == 0 and "1 added" in result.output
+    assert (
+        "1 file(s) indexed with warnings:" in result.output and "budget.xlsx: 1 of 1 formula cell(s)" in result.output
+    )

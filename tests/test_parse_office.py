@@ -263,12 +263,42 @@ def test_xlsx_cached_formula_values_and_charts(registry: ParserRegistry, tmp_pat
     table = next(b for b in doc.blocks if b.kind == "table")
     assert table.rows == [["Month", "Cost", "Double"], ["Jan", "10", "20"], ["Feb", "20", "40"], ["Mar", "30", "60"]]
     assert "=B2*2" not in doc.text
+    assert doc.warnings == []  # every formula has its saved result
     caption = next(b for b in doc.blocks if b.text.startswith("Chart"))
     assert caption.text == "Chart (bar): Monthly cost" and caption.locator.sheet == "Budget"
     data = doc.blocks[doc.blocks.index(caption) + 1]
     assert data.kind == "table" and data.rows is not None
     assert data.rows[1:] == [["Jan", "10"], ["Feb", "20"], ["Mar", "30"]]
     assert data.rows[0][1] == "Cost"
+
+
+def test_xlsx_formulas_without_saved_results_are_reported(registry: ParserRegistry, tmp_path: Path) -> None:
+    # Written by a program that does not calculate: openpyxl stores no result, xlsxwriter stores 0.
+    # zhiku does not calculate either; the cells read empty or 0, and the file says so on add.
+    import openpyxl
+    import xlsxwriter
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Item", "Q1", "Q2", "Total"])
+    ws.append(["Rent", 100, 200, "=B2+C2"])
+    ws.append(["Staff", 300, 400, "=B3+C3"])
+    wb.save(tmp_path / "openpyxl.xlsx")
+    doc = registry.parse(tmp_path / "openpyxl.xlsx")
+    assert doc.warnings == [
+        "2 of 2 formula cell(s) have no saved result and read as empty; "
+        "open and save the file in Excel or LibreOffice to store their results"
+    ]
+
+    book = xlsxwriter.Workbook(str(tmp_path / "xlsxwriter.xlsx"))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["Item", "Q1", "Q2", "Total"])
+    for row, (item, a, b) in enumerate([("Rent", 100, 200), ("Staff", 300, 400)], start=1):
+        sheet.write_row(row, 0, [item, a, b])
+        sheet.write_formula(row, 3, f"=B{row + 1}+C{row + 1}")  # no value given: 0 is stored
+    book.close()
+    doc = registry.parse(tmp_path / "xlsxwriter.xlsx")
+    assert len(doc.warnings) == 1 and doc.warnings[0].startswith("all 2 formula results saved in the file are 0")
 
 
 def test_xlsx_docling_sample(registry: ParserRegistry) -> None:

@@ -323,3 +323,19 @@ def test_the_documented_422_is_the_error_we_send(client: httpx.Client) -> None:
 def test_a_path_glob_that_matches_nothing_says_so(client: httpx.Client) -> None:
     body = client.post(f"/api/kbs/{KB}/search", json={"query": "annual leave", "path_glob": "*.nothing"}).json()
     assert body["hits"] == [] and any("matches '*.nothing'" in n for n in body["notes"])
+
+
+def test_an_upload_indexed_with_warnings_says_them(client: httpx.Client) -> None:
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["Item", "Cost", "Total"])
+    wb.active.append(["Rent", 100, "=B2*12"])
+    data = io.BytesIO()
+    wb.save(data)
+    body = client.post(f"/api/kbs/{KB}/documents", files=[("files", ("budget.xlsx", data.getvalue()))]).json()
+    entry = body["files"][0]
+    assert body["ok"] is True and entry["status"] == "added"
+    assert "formula cell(s) have no saved result" in entry["reason"]

@@ -55,6 +55,7 @@ class FileOutcome:
     path: str
     status: Status
     chunks: int = 0
+    #: Why it failed; for a file indexed all the same, what the reader should know (its warnings).
     reason: str = ""
     doc_id: int | None = None
 
@@ -74,6 +75,11 @@ class IngestReport:
     @property
     def failed(self) -> list[FileOutcome]:
         return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def warned(self) -> list[FileOutcome]:
+        """Files indexed with something the reader should know (``FileOutcome.reason``)."""
+        return [o for o in self.outcomes if o.status != "failed" and o.reason]
 
     @property
     def ok(self) -> bool:

@@ -52,7 +52,8 @@ def pid_alive(pid: int) -> bool:
 def outcome_of(job: Job) -> FileOutcome:
     """A finished add job as the per-file outcome ``zhiku add`` and uploads report."""
     if job.status == "done" and job.result in ("added", "updated", "unchanged"):
-        return FileOutcome(job.key, cast(Status, job.result), job.chunks, "", job.doc_id)
+        # A done job's reason holds its warnings (formula cells without results, skipped attachments).
+        return FileOutcome(job.key, cast(Status, job.result), job.chunks, job.reason, job.doc_id)
     return FileOutcome(job.key, "failed", 0, job.reason or f"{job.key}: not indexed (job {job.status})", job.doc_id)
 
 

@@ -143,6 +143,9 @@ class ParsedDocument:
     text: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     attachments: list[Attachment] = field(default_factory=list)
+    #: What the reader should know about an indexed file (values it could not read, ...): reported
+    #: with the file's outcome, the file is indexed all the same.
+    warnings: list[str] = field(default_factory=list)
 
     @classmethod
     def from_blocks(

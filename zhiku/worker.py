@@ -135,6 +135,7 @@ def prepare(task: ParseTask, parsers: ParserRegistry, chunker: Chunker, max_byte
         mime = mimetypes.guess_type(name)[0] or ""
         root = _prepared(task.key, parsed, chunker, content_hash, mime, stat.st_size)
         outcome.docs.append(root)
+        outcome.warnings += [f"{name}: {warning}" for warning in parsed.warnings]
         _attachments(task.key, parsed, parsers, chunker, max_bytes, outcome, depth=1)
         return outcome
     except ZhikuError as exc:

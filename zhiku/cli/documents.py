@@ -57,6 +57,10 @@ def add(ctx: click.Context, kb_name: str | None, paths: tuple[str, ...], create:
         click.echo(f"{name}: {report.summary()}")
         if report.embed_error:
             click.secho(f"warning: {report.embed_error}", fg="yellow", err=True)
+        if report.warned:
+            click.secho(f"{len(report.warned)} file(s) indexed with warnings:", fg="yellow", err=True)
+            for outcome in report.warned:
+                click.echo(f"  {outcome.reason}", err=True)
         if report.failed:
             click.secho(f"{len(report.failed)} file(s) failed:", fg="red", err=True)
             for outcome in report.failed:

@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import ParseError
 from ..types import Block, Locator, ParsedDocument
 from .base import decode_text, one_line, split_title_row, table_text
-from .xlsx_parts import chart_blocks, read_cells
+from .xlsx_parts import SheetCells, chart_blocks, read_cells
 
 #: Data rows per table block; longer tables become several blocks, each with the header row.
 MAX_TABLE_ROWS = 200
@@ -153,19 +153,20 @@ def sheet_blocks(cells: dict[tuple[int, int], str], *, sheet: str, label: str) -
 # --- XLSX / XLSM -----------------------------------------------------------------------------------
 
 
-def _sheet_cells(workbook: Any, worksheet: Any, name: str) -> dict[tuple[int, int], str]:
+def _sheet_cells(workbook: Any, worksheet: Any, name: str) -> SheetCells:
     """Non-empty cells of a sheet as text, merged areas filled with their value."""
-    cells, merges = read_cells(workbook, worksheet, max_cells=MAX_CELLS)
+    sheet = read_cells(workbook, worksheet, max_cells=MAX_CELLS)
+    cells = sheet.cells
     if len(cells) > MAX_CELLS:
         raise ParseError(f"sheet {name!r} has more than {MAX_CELLS:,} filled cells; split the workbook")
-    for top, left, bottom, right in merges:
+    for top, left, bottom, right in sheet.merges:
         value = cells.get((top, left), "")
         if not value or (bottom - top + 1) * (right - left + 1) > 10_000:
             continue  # an empty merge stays empty; a sheet-sized merge is formatting, not data
         for r in range(top, bottom + 1):
             for c in range(left, right + 1):
                 cells[(r, c)] = value
-    return cells
+    return sheet
 
 
 class XlsxParser:
@@ -187,6 +188,7 @@ class XlsxParser:
         try:
             blocks: list[Block] = []
             sheets: list[str] = []
+            formulas = uncached = zero = 0
             for worksheet in workbook.worksheets:
                 name = worksheet.title
                 if not hasattr(worksheet, "iter_rows"):
@@ -194,7 +196,9 @@ class XlsxParser:
                 hidden = getattr(worksheet, "sheet_state", "visible") != "visible"
                 label = f"{name} (hidden)" if hidden else name
                 sheets.append(label)
-                cells = _sheet_cells(workbook, worksheet, name)
+                sheet = _sheet_cells(workbook, worksheet, name)
+                cells = sheet.cells
+                formulas, uncached, zero = formulas + sheet.formulas, uncached + sheet.uncached, zero + sheet.zero
                 sheet_part = getattr(worksheet, "_worksheet_path", "")
                 charts = list(chart_blocks(workbook._archive, sheet_part, sheet=name, path=[label]))
                 if cells or charts:
@@ -203,7 +207,21 @@ class XlsxParser:
             title = one_line(workbook.properties.title or "") if workbook.properties else ""
         finally:
             workbook.close()
-        return ParsedDocument.from_blocks(blocks, title=title or path.stem, metadata={"sheets": sheets})
+        doc = ParsedDocument.from_blocks(blocks, title=title or path.stem, metadata={"sheets": sheets})
+        doc.warnings += _formula_warnings(formulas, uncached, zero)
+        return doc
+
+
+def _formula_warnings(formulas: int, uncached: int, zero: int) -> list[str]:
+    """What to say when formula results are missing from the file. A workbook saved by Excel or
+    LibreOffice stores each formula's result; one written by a program (openpyxl, xlsxwriter, pandas)
+    stores none, or 0 for all, and zhiku does not calculate: those cells read as empty or 0."""
+    fix = "open and save the file in Excel or LibreOffice to store their results"
+    if uncached:
+        return [f"{uncached} of {formulas} formula cell(s) have no saved result and read as empty; {fix}"]
+    if zero == formulas >= 2:
+        return [f"all {formulas} formula results saved in the file are 0 (likely never calculated); if not, {fix}"]
+    return []
 
 
 # --- CSV / TSV -------------------------------------------------------------------------------------

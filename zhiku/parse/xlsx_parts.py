@@ -14,6 +14,7 @@ import posixpath
 import re
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..types import Block, Locator
@@ -75,13 +76,24 @@ def _column_number(letters: str) -> int:
     return n
 
 
-def read_cells(
-    workbook: Any, worksheet: Any, *, max_cells: int
-) -> tuple[dict[tuple[int, int], str], list[tuple[int, int, int, int]]]:
+@dataclass
+class SheetCells:
+    """A sheet read by ``read_cells``: non-empty cells as display text, merged ranges, and how many
+    formulas it holds, with no saved result, and whose saved result is 0."""
+
+    cells: dict[tuple[int, int], str] = field(default_factory=dict)
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+    formulas: int = 0
+    uncached: int = 0
+    zero: int = 0
+
+
+def read_cells(workbook: Any, worksheet: Any, *, max_cells: int) -> SheetCells:
     """A sheet's non-empty cells as display text and its merged ranges, in one streaming pass.
 
-    Formulas give their cached values (the ``<v>`` Excel stored); numbers formatted as dates become
-    ISO dates. Stops collecting after ``max_cells`` cells (the caller refuses such sheets).
+    Formulas give their cached values (the ``<v>`` Excel stored; a file written by a program that
+    does not calculate has none, or 0: counted, so the caller can warn); numbers formatted as dates
+    become ISO dates. Stops collecting after ``max_cells`` cells (the caller refuses such sheets).
     """
     from lxml import etree
     from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_MAX_SIZE, is_date_format, is_timedelta_format
@@ -134,8 +146,8 @@ def read_cells(
                 return format_value(number, "General")
         return format_value(number, fmt)
 
-    cells: dict[tuple[int, int], str] = {}
-    merges: list[tuple[int, int, int, int]] = []
+    sheet = SheetCells()
+    cells, merges = sheet.cells, sheet.merges
     row = 0
     with archive.open(part) as fh:
         # Whole rows at their end event (one event per row, not two per cell).
@@ -161,12 +173,17 @@ def read_cells(
                 text = value_of(c)
                 if text.strip():
                     cells[(row, col)] = text
+                if c.find("{*}f") is not None:
+                    sheet.formulas += 1
+                    saved = c.findtext("{*}v")
+                    sheet.uncached += saved is None or not saved.strip()
+                    sheet.zero += saved is not None and saved.strip() == "0"
             el.clear()
             while el.getprevious() is not None:  # keep memory flat on long sheets
                 del el.getparent()[0]
             if len(cells) > max_cells:
                 break
-    return cells, merges
+    return sheet
 
 
 _C = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"

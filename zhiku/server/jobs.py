@@ -187,7 +187,7 @@ def job_result(job: Job) -> dict[str, Any]:
         "path": job.key,
         "status": status,
         "chunks": job.chunks,
-        "reason": job.reason if status == "failed" else "",
+        "reason": job.reason if status in ("failed", "added", "updated") else "",
         "doc_id": job.doc_id,
         "job_id": job.id,
     }

@@ -75,7 +75,9 @@ class FileResult(BaseModel):
         description="What happened; queued/running only with wait=false."
     )
     chunks: int = 0
-    reason: str = Field(default="", description="Why the file failed (empty otherwise).")
+    reason: str = Field(
+        default="", description="Why the file failed; for an indexed file, its warnings (empty if none)."
+    )
     doc_id: int | None = None
     job_id: int | None = Field(default=None, description="The ingestion job (GET /api/jobs/{job_id}).")
 
