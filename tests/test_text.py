@@ -121,3 +121,17 @@ def test_simplifying_keeps_simplified_text_and_every_position() -> None:
     traditional = "頭髮乾燥，請於後天來理髮。乾隆年間的麵條。"
     simple = simplify(traditional)
     assert simple == "头发干燥，请于后天来理发。乾隆年间的面条。" and len(simple) == len(traditional)
+
+
+def test_the_traditional_character_list_matches_the_installed_opencc() -> None:
+    from zhiku.simplify import traditional_characters
+    from zhiku.traditional_chars import TRADITIONAL
+
+    assert TRADITIONAL == traditional_characters()
+
+
+def test_english_and_simplified_text_never_load_opencc() -> None:
+    simplify = Simplifier()
+    assert simplify("New hires get ten days of annual leave.") == "New hires get ten days of annual leave."
+    assert simplify("公司停车场位于地下二层。") == "公司停车场位于地下二层。"
+    assert "_converter" not in simplify.__dict__

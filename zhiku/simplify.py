@@ -19,9 +19,10 @@ from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
+from .traditional_chars import TRADITIONAL
 from .types import Hit
 
-#: CJK blocks whose characters may have a Simplified form (the unified ideographs and extension A).
+#: CJK blocks whose characters may have a Simplified form (unified ideographs, extension A, compatibility).
 _BLOCKS = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00))
 
 
@@ -35,30 +36,34 @@ class Simplifier:
         return opencc.OpenCC("t2s")
 
     @cached_property
-    def _traditional(self) -> re.Pattern[str]:
-        """The characters OpenCC changes on their own (~3,800; found in ~40 ms on first use)."""
-        convert = self._converter.convert
-        chars = [chr(c) for lo, hi in _BLOCKS for c in range(lo, hi) if convert(chr(c)) != chr(c)]
-        return re.compile("[" + "".join(chars) + "]")
-
-    @cached_property
     def _by_character(self) -> dict[int, str]:
         """One-character conversions, for the rare text whose phrase conversion changes its length."""
         convert = self._converter.convert
         table = {}
-        for char in set(self._traditional.pattern[1:-1]):
+        for char in TRADITIONAL:
             simple = convert(char)
             if len(simple) == 1:
                 table[ord(char)] = simple
         return table
 
     def __call__(self, text: str) -> str:
-        if not text or self._traditional.search(text) is None:
+        if not text or _TRADITIONAL_RE.search(text) is None:
             return text
         simple: str = self._converter.convert(text)
         if len(simple) != len(text):  # positions must stay valid: fall back to one character at a time
             simple = text.translate(self._by_character)
         return simple
+
+
+_TRADITIONAL_RE = re.compile(f"[{TRADITIONAL}]")
+
+
+def traditional_characters() -> str:
+    """The characters the installed OpenCC ``t2s`` changes on their own (``TRADITIONAL`` is a copy)."""
+    import opencc
+
+    convert = opencc.OpenCC("t2s").convert
+    return "".join(chr(c) for lo, hi in _BLOCKS for c in range(lo, hi) if convert(chr(c)) != chr(c))
 
 
 def simplified_hit(hit: Hit, simplify: Callable[[str], str]) -> Hit:
