@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
-import time
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -217,11 +218,18 @@ def sync(
         # A service manager stops it with SIGTERM (systemd, docker stop): the same clean stop as
         # Ctrl-C, at any moment from here on, inside a sync too (a job cut short is taken up again
         # by the next run).
-        signal.signal(signal.SIGTERM, _stop_watching)
-        try:
-            _watch(ctx, kb_name, folder, interval, create, quiet, as_json)
-        except KeyboardInterrupt:
-            click.echo("stopped watching", err=True)
+        stop = threading.Event()
+
+        def stop_watching(signum: int, frame: object) -> None:
+            # Raised wherever the process is, like Ctrl-C; the flag also ends the loop should the
+            # interrupt be swallowed on its way (an import it lands in can turn it into an ImportError).
+            stop.set()
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop_watching)
+        with contextlib.suppress(KeyboardInterrupt):
+            _watch(ctx, kb_name, folder, interval, create, quiet, as_json, stop)
+        click.echo("stopped watching", err=True)
         return
     with open_app(ctx) as app:
         name = _sync_kb(app, kb_name, create)
@@ -257,23 +265,20 @@ def _watch(
     create: bool,
     quiet: bool,
     as_json: bool,
+    stop: threading.Event,
 ) -> None:
-    """``sync --watch``: sync now, then again whenever the folder's files change, until interrupted."""
+    """``sync --watch``: sync now, then again whenever the folder's files change, until interrupted
+    (Ctrl-C) or ``stop`` is set (SIGTERM)."""
     with open_app(ctx) as app:
         name = _sync_kb(app, kb_name, create)
         _sync_once(app, name, folder, quiet, as_json)
         every = interval or app.settings.sync_interval_s
         click.echo(f"watching {folder} every {every:g} s (Ctrl-C to stop)", err=True)
-        while True:
-            time.sleep(every)
+        while not stop.wait(every):
             kb_id = app.store.kb_id(name)
             plan = plan_sync(app.store, kb_id, folder, app.parsers.supported_extensions(), app.pipeline)
             if not plan.nothing_to_do:
                 _sync_once(app, name, folder, quiet, as_json)
-
-
-def _stop_watching(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _sync_once(app: App, name: str, folder: Path, quiet: bool, as_json: bool) -> int:
