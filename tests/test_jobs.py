@@ -220,6 +220,16 @@ def test_real_email_attachments(app: App, tmp_path: Path) -> None:
     assert f"{eml.resolve()}#report.md" in keys
     assert app.search("k", "revenue grew", mode="bm25").hits[0].path.endswith("#report.md")
 
+    # Re-indexed with new bytes, the message and its attachment keep their ids (and creation times):
+    # an id a client holds still names the document.
+    before = {d.path: (d.id, d.created_at) for d in app.list_documents("k")}
+    message.replace_header("Subject", "Quarterly report (corrected)")
+    eml.write_bytes(bytes(message))
+    assert app.add("k", [eml]).count("updated") == 1
+    after = {d.path: (d.id, d.created_at) for d in app.list_documents("k")}
+    assert after == before
+    assert "corrected" in app.search("k", "quarterly report corrected", mode="bm25").hits[0].text
+
 
 def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])

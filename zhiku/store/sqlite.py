@@ -253,18 +253,25 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
         with self._write() as db:
             if db.execute("SELECT 1 FROM kbs WHERE id = ?", (kb_id,)).fetchone() is None:
                 raise NotFound(f"no knowledge base with id {kb_id} (deleted meanwhile?)")
+            # A replaced document keeps its id (and its attachments theirs): an id a client holds
+            # (DELETE /api/kbs/<kb>/documents/<id>) still names the file after it was re-indexed.
+            previous = {}
             for doc in docs:
-                existing = db.execute(
+                row = db.execute(
                     "SELECT id, created_at FROM documents WHERE kb_id = ? AND path = ?", (kb_id, doc.key)
                 ).fetchone()
-                if existing:
-                    freed += self._delete_document_rows(db, existing[0])
+                if row:
+                    previous[doc.key] = (int(row[0]), float(row[1]))
+            for doc_id, _ in previous.values():
+                freed += self._delete_document_rows(db, doc_id)
+            for doc in docs:
+                existing = previous.get(doc.key)
                 parent_id = None
                 if doc.parent_key is not None:
                     parent_id = ids.get(doc.parent_key)
                     if parent_id is None:
                         raise ValueError(f"attachment {doc.key!r}: its parent {doc.parent_key!r} must come first")
-                ids[doc.key] = self._insert_document(db, kb_id, doc, parent_id, existing[1] if existing else now, now)
+                ids[doc.key] = self._insert_document(db, kb_id, doc, parent_id, existing, now)
             if job is not None:
                 if job.doc_id is None and ids:
                     job.doc_id = next(iter(ids.values()))
@@ -274,12 +281,21 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
         return [self.get_document(i) for i in ids.values()]
 
     def _insert_document(
-        self, db: sqlite3.Connection, kb_id: int, doc: DocumentWrite, parent_id: int | None, created: float, now: float
+        self,
+        db: sqlite3.Connection,
+        kb_id: int,
+        doc: DocumentWrite,
+        parent_id: int | None,
+        previous: tuple[int, float] | None,
+        now: float,
     ) -> int:
+        """Insert one document (under its previous id and creation time when it replaces one)."""
+        doc_id, created = previous if previous else (None, now)
         cur = db.execute(
-            "INSERT INTO documents (kb_id, path, title, content_hash, mime, size, metadata, created_at, updated_at,"
-            " parent_id, stored_file, mtime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO documents (id, kb_id, path, title, content_hash, mime, size, metadata, created_at, updated_at,"
+            " parent_id, stored_file, mtime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                doc_id,
                 kb_id,
                 doc.key,
                 doc.title,
@@ -294,7 +310,7 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
                 doc.mtime,
             ),
         )
-        doc_id = int(cur.lastrowid or 0)
+        doc_id = int(cur.lastrowid or 0) if doc_id is None else doc_id
         has_vector = 1 if doc.vectors is not None else 0
         for i, chunk in enumerate(doc.chunks):
             cur = db.execute(
