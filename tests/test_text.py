@@ -127,7 +127,7 @@ def test_the_traditional_character_list_matches_the_installed_opencc() -> None:
     from zhiku.simplify import traditional_characters
     from zhiku.traditional_chars import TRADITIONAL
 
-    assert TRADITIONAL == traditional_characters()
+    assert traditional_characters() == TRADITIONAL
 
 
 def test_english_and_simplified_text_never_load_opencc() -> None:
