@@ -431,3 +431,16 @@ def test_a_sentence_right_above_a_table_is_no_title(answerer: Answerer) -> None:
     )
     answer = answerer.answer("What is the IT service desk extension?", hits(text))
     assert not answer.refused and "extension 8110" in answer.text, answer.text
+
+
+def test_a_refusal_answers_in_the_question_s_script(answerer: Answerer) -> None:
+    traditional = answerer.answer("公司的年終獎金什麼時候發？", hits(TRADITIONAL))
+    assert traditional.refused and traditional.text == "知識庫中沒有找到能夠回答這個問題的內容。"
+    simplified = answerer.answer("公司的年终奖金什么时候发？", hits(TRADITIONAL))
+    assert simplified.refused and simplified.text == "知识库中没有找到能够回答这个问题的内容。"
+
+
+def test_the_llm_is_told_its_rules_in_the_question_s_script(answerer: Answerer) -> None:
+    rules = answerer.messages("香港辦事處在哪裡？", hits(TRADITIONAL), "zh")[0]["content"]
+    assert "資料如下" in rules and "资料如下" not in rules
+    assert "资料如下" in answerer.messages("香港办事处在哪里？", hits(TRADITIONAL), "zh")[0]["content"]

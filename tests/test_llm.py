@@ -236,6 +236,7 @@ def test_a_refused_question_never_calls_the_scripted_model(tmp_path: Path) -> No
         ),
         ("新员工有多少天年假？", " 知识库中没有找到能够回答这个问题的内容 "),
         ("新员工有多少天年假？", "The knowledge base does NOT contain information that answers this question"),
+        ("新員工有多少天年假？", "知識庫中沒有找到能夠回答這個問題的內容。"),  # told in Traditional, said in it
     ],
 )
 def test_the_models_own_refusal_is_reported_as_a_refusal(tmp_path: Path, question: str, said: str) -> None:
@@ -244,10 +245,11 @@ def test_the_models_own_refusal_is_reported_as_a_refusal(tmp_path: Path, questio
     llm = ScriptedLLM(said)
     answerer = Answerer(Analyzer(tmp_path), llm, refusal_threshold=0.0)
     language = "zh" if "年假" in question else "en"
-    assert REFUSALS[language] in answerer.messages(question, _hits(), language)[0]["content"]
+    refusal = answerer.in_script(question, REFUSALS[language])
+    assert refusal in answerer.messages(question, _hits(), language)[0]["content"]
     answer = answerer.answer(question, _hits())
     assert answer.refused and answer.mode == "refused" and answer.citations == []
-    assert answer.text == REFUSALS[language] and answer.usage == Usage(100, 10, 1)
+    assert answer.text == refusal and answer.usage == Usage(100, 10, 1)
     assert [c.chunk_id for c in answer.related] == [h.chunk_id for h in _hits()[:3]]  # what the model read
     events = list(answerer.stream(question, _hits()))
     final = events[-1].answer

@@ -268,6 +268,11 @@ class Answerer:
         answer = self._finish(question, text, sources, "llm", evidence.score, language, usage)
         yield AnswerEvent("answer", answer=answer)
 
+    def in_script(self, question: str, text: str) -> str:
+        """zhiku's own Chinese words in the question's script: Traditional for a Traditional question."""
+        simplify = self.analyzer.simplify
+        return simplify.traditional(text) if CJK_RE.search(text) and simplify.is_traditional(question) else text
+
     def too_weak(self, evidence: Evidence, sources: Sequence[Hit]) -> bool:
         """Refuse? Evidence under ``refusal_threshold``, or (with ``rerank_threshold`` set) no source
         the reranker scored reaches that threshold."""
@@ -285,7 +290,7 @@ class Answerer:
         ]
         return Answer(
             question,
-            REFUSALS[language],
+            self.in_script(question, REFUSALS[language]),
             [],
             "refused",
             refused=True,
@@ -305,8 +310,9 @@ class Answerer:
             blocks.append(f'<source id="{n}" from="{_attr(label)}">\n{_escape(hit.text)}\n</source>')
         data = "\n\n".join(blocks)
         intro = "资料如下：" if language == "zh" else "Sources:"
+        rules = self.in_script(question, SYSTEM_PROMPT[language] + "\n\n" + intro)  # 繁體 asks 繁體 answers
         return [
-            {"role": "system", "content": SYSTEM_PROMPT[language] + "\n\n" + intro + "\n" + data},
+            {"role": "system", "content": rules + "\n" + data},
             *[{"role": m["role"], "content": m["content"]} for m in history if m.get("role") in ("user", "assistant")],
             {"role": "user", "content": question},
         ]
@@ -441,7 +447,7 @@ class Answerer:
         renumbered: bool = False,
         quoted: dict[int, tuple[int, int]] | None = None,
     ) -> Answer:
-        if mode == "llm" and is_refusal(text):
+        if mode == "llm" and is_refusal(self.analyzer.simplify(text)):
             # The model read the sources and found no answer: report it as the refusal it is.
             refused = self.refusal(question, evidence, sources)
             refused.usage = usage
@@ -460,6 +466,7 @@ class Answerer:
             notes.append(OTHER_LANGUAGE_NOTES[language])  # quoted as written, in the other language
         if usage.truncated:
             notes.append(TRUNCATED_NOTES[language])
+        notes = [self.in_script(question, note) for note in notes]
         return Answer(
             question,
             text,

@@ -46,6 +46,22 @@ class Simplifier:
                 table[ord(char)] = simple
         return table
 
+    @cached_property
+    def _to_traditional(self) -> Any:
+        import opencc
+
+        return opencc.OpenCC("s2t")
+
+    @staticmethod
+    def is_traditional(text: str) -> bool:
+        """Whether ``text`` holds a Traditional character (a question asked in Traditional script)."""
+        return _TRADITIONAL_RE.search(text) is not None
+
+    def traditional(self, text: str) -> str:
+        """``text`` (zhiku's own words: a refusal, a note) in Traditional characters, for a reader
+        who asked in them."""
+        return str(self._to_traditional.convert(text))
+
     def __call__(self, text: str) -> str:
         if not text or _TRADITIONAL_RE.search(text) is None:
             return text
