@@ -444,3 +444,15 @@ def test_the_llm_is_told_its_rules_in_the_question_s_script(answerer: Answerer) 
     rules = answerer.messages("香港辦事處在哪裡？", hits(TRADITIONAL), "zh")[0]["content"]
     assert "資料如下" in rules and "资料如下" not in rules
     assert "资料如下" in answerer.messages("香港办事处在哪里？", hits(TRADITIONAL), "zh")[0]["content"]
+
+
+def test_a_footnote_above_a_table_answers_instead_of_the_table_s_column(answerer: Answerer) -> None:
+    # The footnote was read as the table's title, so the "Laptop" column looked like the answer.
+    text = (
+        "Equipment\n\nEvery engineer receives a laptop and a second monitor.\n\n"
+        "Footnote 1: Lost or stolen laptops must be reported to the IT service desk at extension 8110 "
+        "within 24 hours.\n\n| Role | Laptop | Monitor |\n| --- | --- | --- |\n"
+        "| Engineer | ThinkPad X1 Carbon | 27-inch 4K |\n| Sales | ThinkPad T14 | none |"
+    )
+    answer = answerer.answer("How quickly must a lost laptop be reported?", hits(text))
+    assert not answer.refused and "within 24 hours" in answer.text and "ThinkPad" not in answer.text

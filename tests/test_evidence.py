@@ -36,6 +36,8 @@ HANDBOOK_ZH = (
 
 def test_answer_types() -> None:
     assert answer_type("How many days of annual leave do new hires get?") == "number"
+    for question in ("How quickly must a lost laptop be reported?", "How soon is payment due?", "How often is it run?"):
+        assert answer_type(question) == "number", question  # "within 24 hours", "every 2 weeks"
     assert answer_type("新员工有多少天年假？") == "number"
     assert answer_type("发布会什么时候举行？") == "date"
     assert answer_type("When does open enrollment start?") == "date"

@@ -17,7 +17,7 @@ from .prompts import CITE_RE as _CITE_RE
 from .prompts import OTHER_LANGUAGE_NOTES, REFUSALS, SYSTEM_PROMPT, TRUNCATED_NOTES, is_refusal
 from .protocols import LLM
 from .simplify import simplified_hit
-from .tabletext import is_header_row, is_table_row, read_column, read_row
+from .tabletext import is_header_row, is_statement, is_table_row, read_column, read_row
 from .text import CJK_RE, Analyzer, detect_language, sentence_spans, snippet, split_sentences
 from .types import Answer, Citation, Hit, SentenceCheck, Usage
 
@@ -558,7 +558,7 @@ def _extract_rank(sentence: SentenceScore, sources: Sequence[Hit]) -> int:
         not row
         and _ends_line(chunk, sentence.end)
         and is_table_row(chunk, _next_line(chunk, sentence.end))
-        and not _SENTENCE_END_RE.search(text)
+        and not is_statement(text)
     ):
         return 0  # a table's title line (right above the table; a title is no sentence: no full stop)
     return 2 if sentence.type_ok and sentence.features.get("near", 0.0) > 0 else 1
@@ -634,8 +634,6 @@ def _next_line(text: str, end: int) -> int:
 
 
 _NEXT_LINE_RE = re.compile(r"\n\s*")
-# A statement's end: "... within 24 hours." right above a table is prose, not the table's title.
-_SENTENCE_END_RE = re.compile(r"[.。!！?？][\"'”’）)]*$")
 
 
 def _cited(text: str, count: int) -> list[int]:

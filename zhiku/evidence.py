@@ -92,7 +92,7 @@ _ASKS = {
     ),
     "number": re.compile(
         r"多少|多长|多久|几[个天年月次人名位家条项倍]|几(?!点|时)|数量|人数|数目|总数|[^\w]?数[？?]?$|产量|销量|交付量|票房|营收|收入|利润|"
-        r"金额|价格|得分|比分|比例|增长率|震级|\bhow (?:many|much|long|old|far|big|tall)\b|"
+        r"金额|价格|得分|比分|比例|增长率|震级|\bhow (?:many|much|long|old|far|big|tall|quickly|soon|fast|often)\b|"
         r"\bwhat (?:percentage|share|number|amount)\b|\bnumber of\b",
         re.I,
     ),
@@ -112,7 +112,8 @@ _OPENING_RE = re.compile(r"^[\s\-*•\d.)\"'(]*")
 # The question word, to find the "head" the answer fills ("多少个[议席]", "[总导演]是谁", "how many [days]").
 _WH_RE = re.compile(
     r"是多少|多少|是什么时候|什么时候|何时|是谁|谁|哪[里儿位个些部家支款种年天]|是什么|什么|如何|几|"
-    r"的?(?:时间|日期|人数|数量)$|\b(?:how many|how much|how long|how old|when|who|whom|where|which|what)\b",
+    r"的?(?:时间|日期|人数|数量)$"
+    r"|\b(?:how (?:many|much|long|old|quickly|soon|fast|often)|when|who|whom|where|which|what)\b",
     re.I,
 )
 _ENTITY_TAGS = {"person": {"nr", "nrfg", "nrt"}, "place": {"ns", "nt"}, "entity": {"nz", "nt", "nr", "ns", "eng"}}

@@ -140,7 +140,16 @@ def table_title(text: str, row_start: int) -> str:
     header_start = text.rfind("\n", 0, separator - 1) + 1
     above = text[:header_start].rstrip()
     line = above[above.rfind("\n") + 1 :].strip()
-    return "" if not line or line.startswith("|") or len(line) > _LONG_TITLE else line
+    return "" if not line or line.startswith("|") or len(line) > _LONG_TITLE or is_statement(line) else line
+
+
+def is_statement(line: str) -> bool:
+    """A line that ends as a sentence does ("... within 24 hours."): prose, never a table's title,
+    even right above the table (a DOCX footnote paragraph sits there)."""
+    return _STATEMENT_END_RE.search(line) is not None
+
+
+_STATEMENT_END_RE = re.compile(r"[.。!！?？][\"'”’）)]*$")
 
 
 def carried_header(text: str, rows: list[list[str]]) -> list[list[str]]:
