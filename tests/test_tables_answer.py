@@ -512,3 +512,13 @@ def test_a_question_naming_a_column_but_no_row_reads_the_column(answerer: Answer
         "餐补（元/天）: 一线城市 150; 二线城市 120; 其他城市 100"
     )
     assert read_column(TRAVEL, row, "zh", lambda cell: 0) is None  # no column asked
+
+
+def test_a_short_table_row_is_no_heading(answerer: Answerer) -> None:
+    # "| 教育机构 | 7折 |" is short and unpunctuated like a heading: every row ranked as one, and the
+    # header row "客户类型; 折扣" was quoted as the answer to an English question over the table.
+    table = (
+        "Discounts\n\n| 客户类型 | 折扣 |\n| --- | --- |\n| 教育机构 | 7折 |\n| 三年合同 | 85折 |\n| 非营利组织 | 8折 |"
+    )
+    answer = answerer.answer("What discount do education customers get?", hits(table))
+    assert not answer.refused and "教育机构" in answer.text and "7折" in answer.text, answer.text

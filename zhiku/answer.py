@@ -547,13 +547,15 @@ def _extract_rank(sentence: SentenceScore, sources: Sequence[Hit]) -> int:
     text = chunk[sentence.start : sentence.end].strip()
     if sentence.features.get("novel", 1.0) == 0.0:
         return 0
-    if _HEADING_RE.match(text) and not _LIST_ITEM_RE.match(text):
-        return 0  # a short line without punctuation is a heading, unless it is a list item ("- 招聘 25 名销售人员")
-    if _in_heading(hit, sentence.start, sentence.end):
-        return 0  # the section's heading, however long ("When will I get a new laptop?"), or a part of it
     row = is_table_row(chunk, sentence.start)
     if row and is_header_row(chunk, sentence.start):
         return 0  # a table's header row: column names, no answer
+    if not row and _HEADING_RE.match(text) and not _LIST_ITEM_RE.match(text):
+        # A short line without punctuation is a heading, unless it is a list item ("- 招聘 25 名销售人员")
+        # or a table row ("| 教育机构 | 7折 |").
+        return 0
+    if _in_heading(hit, sentence.start, sentence.end):
+        return 0  # the section's heading, however long ("When will I get a new laptop?"), or a part of it
     if (
         not row
         and _ends_line(chunk, sentence.end)
