@@ -456,3 +456,14 @@ def test_a_footnote_above_a_table_answers_instead_of_the_table_s_column(answerer
     )
     answer = answerer.answer("How quickly must a lost laptop be reported?", hits(text))
     assert not answer.refused and "within 24 hours" in answer.text and "ThinkPad" not in answer.text
+
+
+def test_the_document_title_a_chunk_opens_with_is_never_quoted(answerer: Answerer) -> None:
+    # A document title longer than a "bare heading" (20 characters) was quoted as an answer sentence
+    # ("New Employee Onboarding Guide [1] ..."): it holds the question's words and no answer.
+    title = "Laptop Replacement Program Guide"
+    text = f"{title}\n\nOverview\n\nEvery employee gets a laptop.\n\nOld laptops are replaced every four years."
+    hit = Hit(10, 1, 1.0, text, Locator(heading_path=["Overview"]), "guide.docx", title)
+    answer = answerer.answer("What happens to old laptops?", [hit])
+    assert not answer.refused and "every four years" in answer.text
+    assert title not in answer.text, answer.text

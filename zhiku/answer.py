@@ -577,13 +577,15 @@ def _one_language(chosen: list[SentenceScore], sources: Sequence[Hit], language:
 
 
 def _in_heading(hit: Hit, start: int, end: int) -> bool:
-    """Whether ``hit.text[start:end]`` is its section's heading or a sentence of it: "I forgot my
-    password." of the heading "I forgot my password. What now?" is no answer to "How do I reset it?"."""
-    if not hit.locator.heading_path:
+    """Whether ``hit.text[start:end]`` is a heading or the document's title, or a sentence of one:
+    "I forgot my password." of the heading "I forgot my password. What now?" is no answer to "How do
+    I reset it?", and "New Employee Onboarding Guide" (the title line a chunk opens with) none at all."""
+    titles = {h.strip() for h in hit.locator.heading_path} | ({hit.title.strip()} if hit.title else set())
+    if not titles:
         return False
     text = hit.text
     line = text[text.rfind("\n", 0, start) + 1 : (text.find("\n", end) + 1 or len(text) + 1) - 1]
-    return line.strip().lstrip("#").strip() == hit.locator.heading_path[-1].strip()
+    return line.strip().lstrip("#").strip() in titles
 
 
 def _column_answer(
