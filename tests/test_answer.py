@@ -467,3 +467,21 @@ def test_the_document_title_a_chunk_opens_with_is_never_quoted(answerer: Answere
     answer = answerer.answer("What happens to old laptops?", [hit])
     assert not answer.refused and "every four years" in answer.text
     assert title not in answer.text, answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "wanted"),
+    [
+        (
+            "How often are laptops replaced?",
+            "Every employee gets a laptop. Laptops are replaced every four years.",
+            "four years",
+        ),
+        ("How many days of annual leave do new hires get?", "New hires get ten days of annual leave.", "ten days"),
+        ("How often is the fire drill held?", "The fire drill is held twice a year.", "twice a year"),
+    ],
+)
+def test_numbers_written_in_english_words_answer(answerer: Answerer, question: str, text: str, wanted: str) -> None:
+    # A number question found no number in "every four years" and refused it (evidence 0.25).
+    answer = answerer.answer(question, hits(text))
+    assert not answer.refused and wanted in answer.text, answer.text

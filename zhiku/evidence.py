@@ -62,6 +62,10 @@ _NUMBER_RE = re.compile(
     r"(?<![第\d.])\d+(?:[.,]\d+)*\s*(?:%|万|亿|千|百)?(?![\d年月日号时届期])"
     r"|(?<!第)[零两二三四五六七八九十百千万亿][零一二两三四五六七八九十百千万亿]*"
     r"(?=[个名人位次天条项家座只件倍%元块层楼岁周份张台辆本]|小时|分钟|公里|公斤|平方米)"
+    # written in English words: "every four years", "ten days", "one week", "twice a year"
+    r"|(?i:\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty"
+    r"|sixty|hundred|thousand|dozen)\b(?=[ -][a-z])"
+    r"|\bone(?= (?:hour|day|week|month|year|working|business)s?\b)|\b(?:once|twice)(?= (?:a|per|every)\b))"
 )
 _DATE_RE = re.compile(
     r"\d{4}\s*年(?:\s*\d{1,2}\s*月)?(?:\s*\d{1,2}\s*[日号])?|\d{1,2}\s*月\s*\d{1,2}\s*[日号]?|\d{1,2}\s*月(?:份|初|底|中旬|下旬|上旬)?"
