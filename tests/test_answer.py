@@ -485,3 +485,21 @@ def test_numbers_written_in_english_words_answer(answerer: Answerer, question: s
     # A number question found no number in "every four years" and refused it (evidence 0.25).
     answer = answerer.answer(question, hits(text))
     assert not answer.refused and wanted in answer.text, answer.text
+
+
+def test_a_how_to_question_is_answered_by_the_steps_under_the_heading_that_names_it(answerer: Answerer) -> None:
+    # The steps under "年假申请流程" share no word with 年假怎么申请？; the parent section's entitlement
+    # sentences do, and were quoted instead (the README's own example question, on a fuller handbook).
+    steps = (
+        "年假申请流程\n\n1. 登录OA系统，进入假期管理页面。\n2. 选择假期类型和起止日期，填写请假事由。\n"
+        "3. 提交给直属主管审批。\n4. 审批通过后，系统会自动通知人事部。"
+    )
+    section = "年假\n\n入职满一年的员工每年享有10天带薪年假。工作满五年后，年假增加到15天。未休完的年假最多可结转5天。"
+    sources = [
+        Hit(10, 1, 1.0, steps, Locator(heading_path=["员工手册", "年假", "年假申请流程"]), "hr.md"),
+        Hit(11, 1, 0.6, section, Locator(heading_path=["员工手册", "年假"]), "hr.md"),
+    ]
+    for question in ("年假怎么申请？", "年假如何申请？"):
+        answer = answerer.answer(question, sources)
+        assert not answer.refused and answer.text.startswith("1. 登录OA系统") and "4. 审批通过后" in answer.text
+        assert "带薪年假" not in answer.text, answer.text

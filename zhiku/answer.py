@@ -117,6 +117,21 @@ def _list_around(text: str, position: int, max_items: int = 10, min_items: int =
     return lines[first][0], lines[last][1]
 
 
+def _steps_under_heading(evidence: Evidence, sources: Sequence[Hit]) -> tuple[int, int, int] | None:
+    """``(hit index, start, end)`` of a list of steps right under a heading line that holds all of the
+    question's words, in the best-retrieved source that has one; None if no heading does."""
+    for sentence in sorted(evidence.best, key=lambda s: (s.features.get("retrieval", 0.0), s.score), reverse=True):
+        text = sources[sentence.hit_index].text
+        line = text[sentence.start : sentence.end].strip()
+        heading = _in_heading(sources[sentence.hit_index], sentence.start, sentence.end) or _HEADING_RE.match(line)
+        if sentence.features.get("cover", 0.0) < 1.0 or not heading or not _ends_line(text, sentence.end):
+            continue
+        steps = _list_around(text, _next_line(text, sentence.end))
+        if steps is not None:
+            return sentence.hit_index, *steps
+    return None
+
+
 def _announced_list(text: str, spans: list[tuple[int, int, int]], hit_index: int) -> list[tuple[int, int, int]]:
     """``spans`` with the list that a quoted line of ``hits[hit_index]`` announces ("Complete these steps
     during your first week:", "申请步骤：") quoted right after that line, whole: alone, the lead-in says
@@ -385,10 +400,14 @@ class Answerer:
             if lead and not any(h == best.hit_index and a <= lead[0] < b for h, a, b in spans):
                 spans = [(best.hit_index, *lead), *spans]
         if best is not None and _PROCEDURAL_RE.search(plain_question):
-            # "How do I ...?": the answer is the whole list of steps the best sentence belongs to.
-            steps = _list_around(plain[best.hit_index].text, best.start)
-            if steps:
-                spans = [(best.hit_index, *steps)]
+            # "How do I ...?": the answer is the list of steps under a heading that names the whole
+            # question ("年假申请流程" for 年假怎么申请？: the steps themselves share no word with it),
+            # else the whole list the best sentence belongs to.
+            found = _steps_under_heading(evidence, plain)
+            if found is None and (steps := _list_around(plain[best.hit_index].text, best.start)):
+                found = (best.hit_index, *steps)
+            if found is not None:
+                spans = [found]
         if best is not None and not in_table:
             spans = _announced_list(plain[best.hit_index].text, spans, best.hit_index)
         numbering: dict[int, int] = {}
