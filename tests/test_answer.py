@@ -503,3 +503,19 @@ def test_a_how_to_question_is_answered_by_the_steps_under_the_heading_that_names
         answer = answerer.answer(question, sources)
         assert not answer.refused and answer.text.startswith("1. 登录OA系统") and "4. 审批通过后" in answer.text
         assert "带薪年假" not in answer.text, answer.text
+
+
+def test_an_faq_answer_under_the_document_title_is_read_as_the_answer(answerer: Answerer) -> None:
+    # The chunk opens with the FAQ's title, then the question heading: the first sentence under the
+    # heading was not recognised as the FAQ's answer and two later rules were quoted around it.
+    text = (
+        "Qinglan Tech IT Helpdesk FAQ\n\nHow do I reset my password?\n\n"
+        "Go to https://sso.qinglan.example/reset and enter your employee ID. A verification code is sent to your "
+        "registered mobile phone. Passwords must be at least 12 characters long. Passwords expire every 90 days."
+    )
+    path = ["Qinglan Tech IT Helpdesk FAQ", "How do I reset my password?"]
+    answer = answerer.answer(
+        "How do I reset my password?", [Hit(10, 1, 1.0, text, Locator(heading_path=path), "faq.md")]
+    )
+    assert not answer.refused and answer.text.startswith("Go to https://sso.qinglan.example/reset"), answer.text
+    assert "expire" not in answer.text

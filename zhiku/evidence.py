@@ -300,14 +300,13 @@ class EvidenceScorer:
         pcover = self._cover(q, set().union(*terms)) if terms else 0.0
         q_set = set(q.terms)
         faq, answers_faq = self._faq_match(q, hit), -1
+        body = _body_start(text, hit.locator.heading_path)  # after the heading lines the chunk opens with
         if faq:  # the first sentence after the heading line answers it
-            body = text.find("\n", 0) + 1 if text.startswith(hit.locator.heading_path[-1]) else 0
             answers_faq = next((j for j, (s, _) in enumerate(spans) if s >= body and body > 0), -1)
         # The section's heading line is no neighbour of the sentence under it: every sentence of the
         # section shares it (``pcover`` reads it), and in the first one's window alone it changed that
         # sentence's score (the fitted ``window`` weight is negative): "How do I get on the wifi?"
         # quoted the second sentence under "How do I connect to the office Wi-Fi?".
-        heading_first = bool(hit.locator.heading_path) and text.startswith(hit.locator.heading_path[-1].strip())
         out: list[SentenceScore] = []
         headers: dict[str, set[str]] = {}
         for j, (s, e) in enumerate(spans):
@@ -319,7 +318,7 @@ class EvidenceScorer:
                     headers[header] = set(self.analyzer.terms(header))
                 window = terms[j] | headers[header]
             else:
-                before = terms[j - 1] if j and not (j == 1 and heading_first) else set()
+                before = terms[j - 1] if j and spans[j - 1][0] >= body else set()
                 window = terms[j] | before | (terms[j + 1] if j + 1 < len(spans) else set())
             own = terms[j]
             if j and not CJK_RE.search(sentence) and leans_back(sentence):
@@ -503,6 +502,28 @@ class EvidenceScorer:
     @cached_property
     def _doer_finder(self) -> DoerFinder:
         return DoerFinder(self.analyzer, self._posseg)
+
+
+def _body_start(text: str, heading_path: Sequence[str]) -> int:
+    """Where a chunk's own text starts when it opens with its section's heading line, perhaps after the
+    headings above it ("Qinglan Tech IT Helpdesk FAQ", then "How do I reset my password?"): the offset
+    after that line; 0 when the chunk does not open so."""
+    if not heading_path:
+        return 0
+    heading = heading_path[-1].strip()
+    offset = 0
+    for _ in range(len(heading_path)):  # the heading lines a chunk may open with, blank lines between
+        while offset < len(text) and text[offset] in "\n \t":
+            offset += 1
+        end = text.find("\n", offset)
+        end = len(text) if end < 0 else end
+        line = text[offset:end].strip().lstrip("#").strip()
+        if line == heading:
+            return end + 1
+        if line not in heading_path:
+            return 0
+        offset = end
+    return 0
 
 
 def _head_text(question: str) -> str:
