@@ -88,7 +88,7 @@ class App:
 
     @cached_property
     def analyzer(self) -> Analyzer:
-        return Analyzer(self.settings.cache_dir)
+        return Analyzer.from_settings(self.settings)
 
     @cached_property
     def vector_cache(self) -> VectorCache:
@@ -160,7 +160,7 @@ class App:
     def pipeline(self) -> str:
         """What makes documents' chunks here (``ingest.pipeline_id``): a document indexed by another
         is parsed again by the next add or sync."""
-        return pipeline_id(self.settings.chunk_tokens, self.settings.chunk_overlap)
+        return pipeline_id(self.settings.chunk_tokens, self.settings.chunk_overlap, self.analyzer.signature)
 
     def new_pool(self) -> ParsePool:
         """A pool of parser processes configured from the settings (one per runner)."""

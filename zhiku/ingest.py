@@ -40,9 +40,10 @@ Status = Literal["added", "updated", "unchanged", "failed"]
 PIPELINE_REVISION = 7
 
 
-def pipeline_id(chunk_tokens: int, chunk_overlap: int) -> str:
-    """What made a document's chunks ("revision/tokens/overlap"), kept as ``metadata["pipeline"]``."""
-    return f"{PIPELINE_REVISION}/{chunk_tokens}/{chunk_overlap}"
+def pipeline_id(chunk_tokens: int, chunk_overlap: int, synonyms: str = "") -> str:
+    """What made a document's chunks ("revision/tokens/overlap", "/s<hash>" with a synonyms file:
+    ``Synonyms.fingerprint``), kept as ``metadata["pipeline"]``."""
+    return f"{PIPELINE_REVISION}/{chunk_tokens}/{chunk_overlap}" + (f"/s{synonyms}" if synonyms else "")
 
 
 def is_current(doc: DocumentRecord, pipeline: str) -> bool:
@@ -258,7 +259,7 @@ class Indexer:
         self.analyzer = analyzer
         self.embedder = embedder
         self.max_bytes = max_bytes
-        self.pipeline = pipeline_id(chunker.max_tokens, chunker.overlap)
+        self.pipeline = pipeline_id(chunker.max_tokens, chunker.overlap, analyzer.signature)
 
     def add_files(
         self,

@@ -90,7 +90,7 @@ class JobRunner:
         self.analyzer = analyzer
         self.embedder = embedder
         self.pool = pool
-        self.pipeline = pipeline_id(settings.chunk_tokens, settings.chunk_overlap)
+        self.pipeline = pipeline_id(settings.chunk_tokens, settings.chunk_overlap, analyzer.signature)
         self.pid = os.getpid()
         self._held: dict[int, tuple[Job, ParseTask]] = {}
         self._last_beat = 0.0

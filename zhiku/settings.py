@@ -96,6 +96,9 @@ class Settings:
     chunk_overlap: int = setting(40, ge=0, description="Tokens repeated between chunks.")
 
     # Ingestion limits
+    synonyms: Path | None = setting(
+        None, description="Text file of words that mean the same here, one group per line (docs/configuration.md)."
+    )
     max_file_mb: float = setting(200.0, gt=0, description="Files larger than this (in MB, 10^6 bytes) are refused.")
 
     # Ingestion jobs (docs/architecture.md, "Ingestion"): parsing in worker processes, background embedding

@@ -12,10 +12,14 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .simplify import Simplifier
+from .synonyms import Synonyms, load_synonyms
 from .tabletext import TABLE_ROW_RE, has_separator, is_separator, readable, table_snippet
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 # CJK Unified Ideographs (+ extension A and compatibility ideographs).
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -228,11 +232,23 @@ class Analyzer:
     punctuation are dropped. One instance is reused: jieba's dictionary takes ~1 s to load.
     """
 
-    def __init__(self, cache_dir: Path | None = None) -> None:
+    def __init__(self, cache_dir: Path | None = None, synonyms: Synonyms | None = None) -> None:
         self._cache_dir = cache_dir
         #: Traditional Chinese read as Simplified (``zhiku.simplify``): terms, and the evidence read
         #: from questions and passages, are the same in both scripts.
         self.simplify = Simplifier()
+        #: The organisation's synonyms (``zhiku.synonyms``), written as the text they apply to is read.
+        self.synonyms = Synonyms([[self.simplify(w) for w in g] for g in synonyms.groups]) if synonyms else None
+
+    @property
+    def signature(self) -> str:
+        """What, besides zhiku's own code, decides the terms: the synonyms' fingerprint ("" without)."""
+        return self.synonyms.fingerprint if self.synonyms else ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Analyzer:
+        """The analyser ``settings`` describe (cache folder, synonyms file)."""
+        return cls(settings.cache_dir, load_synonyms(settings.synonyms))
 
     @cached_property
     def _jieba(self) -> Any:
@@ -299,6 +315,8 @@ class Analyzer:
         self, text: str, cut: Callable[[str], Iterator[str]] | None = None, *, parts: bool = True
     ) -> Iterator[str]:
         text = self.simplify(unicodedata.normalize("NFKC", text).lower())
+        if self.synonyms:
+            text = self.synonyms(text)
         stem = self._stemmer.stemWord
         cut = cut or self._cut_index
         for m in _SEGMENT_RE.finditer(text):

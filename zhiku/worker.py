@@ -229,7 +229,7 @@ def serve() -> None:
     # first Chinese text only (an English corpus never pays its ~10 MB): ~0.3 s from its compact
     # cache, a few seconds the first time (the cache is built), announced with LOADING so that the
     # parent does not count it against the file's time limit.
-    analyzer = Analyzer(config.settings.cache_dir)
+    analyzer = Analyzer.from_settings(config.settings)
     tx.send(READY)  # the per-file time limit starts now, not while the interpreter was starting
     for _ in range(MAX_TASKS):
         try:
