@@ -195,7 +195,7 @@ def _other_pipeline(app: App, kb_id: int | None) -> Finding:
     return Finding(
         "documents_from_another_pipeline",
         len(stale),
-        f"documents indexed by another zhiku version or chunk size (now {app.pipeline}): `zhiku add` or "
+        f"documents indexed by another zhiku version, chunk size or synonyms file (now {app.pipeline}): `zhiku add` or "
         "`zhiku sync` of their files parses them again",
         "warning",
         repairable=False,

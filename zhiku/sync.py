@@ -51,7 +51,10 @@ class SyncPlan:
                 f"{self.unchanged} unchanged",
             ]
             if self.stale:
-                parts.insert(2, f"{len(self.stale)} to parse again (indexed by another zhiku version or chunk size)")
+                parts.insert(
+                    2,
+                    f"{len(self.stale)} to parse again (indexed by another zhiku version, chunk size or synonyms file)",
+                )
             text = ", ".join(parts)
         if self.failing:
             text += f"; {len(self.failing)} still failing (zhiku jobs retry --failed)"
