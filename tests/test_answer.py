@@ -519,3 +519,21 @@ def test_an_faq_answer_under_the_document_title_is_read_as_the_answer(answerer: 
     )
     assert not answer.refused and answer.text.startswith("Go to https://sso.qinglan.example/reset"), answer.text
     assert "expire" not in answer.text
+
+
+def test_a_version_number_in_the_title_names_the_product_it_is_no_amount(answerer: Answerer) -> None:
+    # "2.0" of "Xinghe 2.0" was read as an amount the chunk never states and as one "at least 16 GB"
+    # does not hold: refused (0.24), though the chunk sits under "Xinghe 2.0 Product Specification".
+    text = "System requirements\n\n- CPU: 4 cores or more\n- Memory: at least 16 GB RAM\n- Disk: 200 GB SSD"
+    hit = Hit(
+        10,
+        1,
+        1.0,
+        text,
+        Locator(heading_path=["Xinghe 2.0 Product Specification", "System requirements"]),
+        "spec.html",
+        "Xinghe 2.0 Product Specification",
+        context="Xinghe 2.0 Product Specification > System requirements",
+    )
+    answer = answerer.answer("How much memory does Xinghe 2.0 need?", [hit])
+    assert not answer.refused and "16 GB RAM" in answer.text, answer.text

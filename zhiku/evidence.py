@@ -289,15 +289,20 @@ class EvidenceScorer:
         text = hit.text
         spans = sentence_spans(text)
         terms = [set(self.analyzer.terms(text[s:e])) for s, e in spans]
-        amounts = [n for n in q.numbers if _amount(n) is not None]
+        # A number the chunk's title or headings state names what it is about ("Xinghe 2.0 Product
+        # Specification > System requirements"): stated, and no amount for its bounds to hold.
+        named = q.numbers & _numbers(hit.context) if hit.context else set()
+        amounts = [n for n in q.numbers - named if _amount(n) is not None]
         qnums = 1.0
         if q.numbers:
-            stated = q.numbers & _numbers(text)
+            stated = q.numbers & (_numbers(text) | named)
             bounds = _bounds(text)
             qnums = (len(stated) + sum(_within(n, bounds) for n in q.numbers - stated)) / len(q.numbers)
         top = max((h.score for h in hits), default=0.0)
         retrieval = max(hit.score, 0.0) / top if top > 0 else 0.0
-        pcover = self._cover(q, set().union(*terms)) if terms else 0.0
+        # The passage is about what its title and headings name too (as it is indexed: ``Hit.context``).
+        context = set(self.analyzer.terms(hit.context)) if hit.context else set()
+        pcover = self._cover(q, set().union(context, *terms)) if terms else 0.0
         q_set = set(q.terms)
         faq, answers_faq = self._faq_match(q, hit), -1
         body = _body_start(text, hit.locator.heading_path)  # after the heading lines the chunk opens with
