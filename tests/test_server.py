@@ -339,3 +339,23 @@ def test_an_upload_indexed_with_warnings_says_them(client: httpx.Client) -> None
     entry = body["files"][0]
     assert body["ok"] is True and entry["status"] == "added"
     assert "formula cell(s) have no saved result" in entry["reason"]
+
+
+def test_a_store_deleted_under_the_running_server_loses_no_upload(tmp_path: Path) -> None:
+    # The file deleted while the server ran: SQLite went on writing into the unlinked inode, the
+    # upload was answered "added" and was gone after a restart.
+    app = build_app(tmp_path / "home")
+    try:
+        with running_server(app) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+            assert c.get("/api/health").status_code == 200
+            app.settings.database_path.unlink()
+            up = c.post(f"/api/kbs/{KB}/documents", files=[("files", ("late.md", b"# Late\n\nText.\n"))])
+            assert up.status_code == 503, up.text
+            assert (
+                up.json()["error"]["type"] == "store_unavailable"
+                and "deleted or replaced" in up.json()["error"]["message"]
+            )
+            health = c.get("/api/health")
+            assert health.status_code == 503 and "restart zhiku" in health.json()["error"]["message"]
+    finally:
+        app.close()

@@ -40,5 +40,9 @@ class MissingExtra(ZhikuError):
         super().__init__(f"{module} is not installed: pip install 'zhiku[{extra}]'")
 
 
+class StoreUnavailable(ZhikuError):
+    """The store cannot be used: its file was deleted or replaced while zhiku ran, or it is unreadable."""
+
+
 class LLMError(ZhikuError):
     """The language model endpoint failed or answered something unusable."""

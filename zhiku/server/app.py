@@ -73,7 +73,9 @@ router = APIRouter(prefix="/api", responses=ERRORS)
 
 @router.get("/health", tags=["system"], summary="Is the server up?", response_model=Health)
 def health(zhiku: ZhikuApp) -> Health:
-    """Answers as soon as the server accepts requests; does not load any model."""
+    """Answers as soon as the server accepts requests; does not load any model. 503 when the store's
+    file is gone (deleted or replaced under the running server)."""
+    zhiku.store.check_file()
     s = zhiku.settings
     return Health(version=__version__, embedder=s.embedder, llm=s.llm_configured)
 

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from ..answer import AnswerEvent
 from ..app import App
-from ..errors import AlreadyExists, LLMError, NotFound, ZhikuError
+from ..errors import AlreadyExists, LLMError, NotFound, StoreUnavailable, ZhikuError
 from .schemas import ErrorResponse
 
 #: The documented 422: the error shape every route returns (FastAPI would list its own, which we
@@ -56,6 +56,8 @@ def classify(exc: ZhikuError, *, openai: bool = False) -> tuple[int, str, str | 
         return 409, "invalid_request_error" if openai else "already_exists", "already_exists" if openai else None
     if isinstance(exc, LLMError):
         return 502, "api_error" if openai else "llm_error", "llm_error" if openai else None
+    if isinstance(exc, StoreUnavailable):
+        return 503, "api_error" if openai else "store_unavailable", "store_unavailable" if openai else None
     return 400, "invalid_request_error" if openai else "invalid_request", None
 
 

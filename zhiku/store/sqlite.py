@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import shutil
 import sqlite3
 import threading
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import AlreadyExists, NotFound
+from ..errors import AlreadyExists, NotFound, StoreUnavailable
 from ..types import Chunk, DocumentRecord, Hit, KnowledgeBase, Locator
 from . import migrations
 from .checks import ChecksMixin
@@ -71,12 +72,17 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
             self._keyword_rows, self._chunk_count, mode=keyword_index, min_chunks=memory_index_min_chunks
         )
         self.migrated_from: int | None = None  # the file's old version when opening it migrated it
+        self._identity: tuple[int, int] | None = None  # the file opened (device, inode): see check_file
         self._open_schema()
+        self._identity = None if memory else _identity(self.path)
 
     # -- connection and transactions -------------------------------------------------------------
 
     @property
     def _db(self) -> sqlite3.Connection:
+        # One stat per use: a new connection would create an empty file where the store was, an old
+        # one go on into the deleted file (see check_file).
+        self.check_file()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=30)
@@ -85,6 +91,17 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
         return conn
+
+    def check_file(self) -> None:
+        """``StoreUnavailable`` if the database file was deleted or replaced since this store opened
+        it: SQLite would go on writing into the deleted file, and everything written would be lost
+        with the process (an upload answered "added", gone after a restart)."""
+        if self._identity is not None and _identity(self.path) != self._identity:
+            raise StoreUnavailable(
+                f"the store {self.path} was deleted or replaced while zhiku was running; nothing more is "
+                "written to it. Restore it from a backup or restart zhiku (which then opens the file found "
+                "there, or creates an empty store)"
+            )
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -571,3 +588,12 @@ def _doc(row: Sequence[Any]) -> DocumentRecord:
     return DocumentRecord(
         doc_id, kb_id, path, title, content_hash, mime, size, chunks, created, updated, json.loads(metadata)
     )
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file's (device, inode), None when it does not exist."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
