@@ -176,3 +176,29 @@ def test_add_reports_warnings_of_files_it_indexed(run, tmp_path: Path) -> None: 
     assert (
         "1 file(s) indexed with warnings:" in result.output and "budget.xlsx: 1 of 1 formula cell(s)" in result.output
     )
+
+
+def test_a_damaged_store_is_a_clear_error_not_a_traceback(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert run("kb", "create", "k").exit_code == 0
+    (tmp_path / "home" / "zhiku.db").write_bytes(b"this is no SQLite database " * 200)
+    for args in (["kb", "list"], ["search", "--kb", "k", "leave"], ["doctor"]):
+        result = run(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "is damaged" in result.output and "restore it from a backup" in result.output, result.output
+        assert "Traceback" not in result.output
+
+
+def test_full_disks_and_read_only_folders_say_what_to_do() -> None:
+    import errno
+    import sqlite3
+
+    from zhiku.errors import storage_problem
+
+    home, db = Path("/srv/zhiku"), Path("/srv/zhiku/zhiku.db")
+    full = storage_problem(OSError(errno.ENOSPC, "No space left on device"), home, db)
+    assert full is not None and "disk holding /srv/zhiku is full" in full
+    assert "is full" in (storage_problem(sqlite3.OperationalError("database or disk is full"), home, db) or "")
+    read_only = storage_problem(OSError(errno.EROFS, "Read-only file system"), home, db)
+    assert read_only is not None and "ZHIKU_HOME" in read_only
+    assert "cannot write" in (storage_problem(sqlite3.OperationalError("unable to open database file"), home, db) or "")
+    assert storage_problem(ValueError("unrelated"), home, db) is None

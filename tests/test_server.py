@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -357,5 +359,33 @@ def test_a_store_deleted_under_the_running_server_loses_no_upload(tmp_path: Path
             )
             health = c.get("/api/health")
             assert health.status_code == 503 and "restart zhiku" in health.json()["error"]["message"]
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "kind"),
+    [
+        (sqlite3.DatabaseError("database disk image is malformed"), 503, "store_unavailable"),
+        (OSError(errno.ENOSPC, "No space left on device"), 503, "store_unavailable"),
+        (RuntimeError("a bug"), 500, "internal_error"),
+    ],
+)
+def test_unexpected_failures_answer_with_the_error_body(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raised: Exception, status: int, kind: str
+) -> None:
+    # They were plain-text "Internal Server Error" 500s. A damaged store or a full disk cannot be
+    # made to happen on cue under a running server, so the search raises what SQLite would.
+    app = build_app(tmp_path / "home")
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise raised
+
+    monkeypatch.setattr(app, "search", fail)
+    try:
+        with running_server(app) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+            r = c.post(f"/api/kbs/{KB}/search", json={"query": "annual leave"})
+            assert r.status_code == status and r.json()["error"]["type"] == kind, r.text
+            assert c.get("/api/health").status_code == 200  # the server goes on
     finally:
         app.close()

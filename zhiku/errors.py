@@ -1,5 +1,11 @@
 """Exceptions with messages meant for the person at the keyboard: each says what to do next."""
 
+from __future__ import annotations
+
+import errno
+import sqlite3
+from pathlib import Path
+
 
 class ZhikuError(Exception):
     """Base class of every error zhiku raises on purpose."""
@@ -46,3 +52,30 @@ class StoreUnavailable(ZhikuError):
 
 class LLMError(ZhikuError):
     """The language model endpoint failed or answered something unusable."""
+
+
+def storage_problem(exc: BaseException, home: Path, database: Path) -> str | None:
+    """What to tell the person when the disk or the SQLite file fails under zhiku (full disk,
+    read-only or unwritable data directory, damaged store); None for any other error."""
+    text = str(exc)
+    code = getattr(exc, "errno", None)
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)) or "disk is full" in text:
+        return (
+            f"the disk holding {home} is full ({text}): free some space and run the command again; "
+            "nothing written is lost (an interrupted add is resumed by the next one, or `zhiku jobs run`)"
+        )
+    if (
+        code in (errno.EROFS, errno.EACCES, errno.EPERM)
+        or "readonly database" in text
+        or "unable to open database file" in text
+    ):
+        return (
+            f"zhiku cannot write its data directory {home} ({text}): make it writable, or point "
+            "ZHIKU_HOME (or --home) at a folder zhiku may write"
+        )
+    if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text):
+        return (
+            f"the store {database} is damaged ({text}): restore it from a backup, or move it away and "
+            "index the documents again into a new, empty store"
+        )
+    return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,7 +12,7 @@ from typing import TypeVar
 import click
 
 from ..app import App
-from ..errors import ZhikuError
+from ..errors import ZhikuError, storage_problem
 from ..settings import Settings
 
 T = TypeVar("T")
@@ -27,15 +29,26 @@ def settings_of(ctx: click.Context) -> Settings:
 
 @contextmanager
 def open_app(ctx: click.Context) -> Iterator[App]:
-    """An App for one command; zhiku errors become a one-line message and exit code 1."""
-    app = App(settings_of(ctx))
+    """An App for one command; zhiku errors, and a full disk, a read-only data directory or a damaged
+    store, become a one-line message and exit code 1."""
+    settings = settings_of(ctx)
+    app: App | None = None
     try:
+        app = App(settings)
         yield app
     except ZhikuError as exc:
         click.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(1)
+    except (OSError, sqlite3.DatabaseError) as exc:
+        problem = storage_problem(exc, settings.home, settings.database_path)
+        if problem is None:
+            raise
+        click.secho(f"error: {problem}", fg="red", err=True)
+        sys.exit(1)
     finally:
-        app.close()
+        if app is not None:
+            with contextlib.suppress(OSError, sqlite3.Error):  # closing a store the disk refuses
+                app.close()
 
 
 def run_app(ctx: click.Context, fn: Callable[[App], T]) -> T:

@@ -8,6 +8,7 @@ any other ``ZhikuError`` → 400. See docs/api.md.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -18,11 +19,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from ..answer import AnswerEvent
 from ..app import App
-from ..errors import ZhikuError
+from ..errors import ZhikuError, storage_problem
+from ..settings import Settings
 from ..text import snippet
 from .common import INVALID_BODY, ApiError, ZhikuApp, classify, error_body, hint, primed, sse
 from .jobs import job_result
@@ -41,6 +44,8 @@ from .schemas import (
     SearchResponse,
     UploadResponse,
 )
+
+_log = logging.getLogger("zhiku.server")
 
 DESCRIPTION = """\
 Grounded, cited answers over your documents (Chinese and English).
@@ -268,7 +273,46 @@ def create_app(app: App, *, background: bool = True) -> FastAPI:
     api.include_router(jobs_router)
     api.include_router(openai_router)
     _install_error_handlers(api)
+    api.add_middleware(ErrorBody, settings=app.settings)
     return api
+
+
+class ErrorBody:
+    """Any unexpected failure before a response started is still the documented error body, never a
+    plain-text 500: a full disk, a read-only data directory or a damaged store says so (503
+    ``store_unavailable``), anything else is a bug (500 ``internal_error``, with its traceback in the
+    server log). Pure ASGI: the exception is answered here, not re-raised into the server."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:
+                raise
+            _log.error("unexpected failure on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+            openai = str(scope.get("path", "")).startswith("/v1/")
+            problem = storage_problem(exc, self.settings.home, self.settings.database_path)
+            if problem is not None:
+                code = "store_unavailable" if openai else None
+                body, status = error_body(problem, "api_error" if openai else "store_unavailable", code), 503
+            else:
+                message = f"internal error ({type(exc).__name__}: {exc}); the server log has the details"
+                body, status = error_body(message, "api_error" if openai else "internal_error"), 500
+            await JSONResponse(body, status_code=status)(scope, receive, send)
 
 
 def _is_openai(request: Request) -> bool:
