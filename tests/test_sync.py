@@ -121,6 +121,23 @@ def test_a_failing_file_is_skipped_until_its_bytes_change(app: App, folder: Path
     assert _results(fixed) == {"blank.md": "added"}
 
 
+def test_a_file_over_the_size_limit_is_refused_once_until_it_changes(settings: Settings, folder: Path) -> None:
+    # It failed again on every sync (and every --watch tick: ~17,000 failed jobs a day), since a file
+    # refused unread had no content hash to be skipped by.
+    small = App(settings.with_overrides(max_file_mb=0.001))
+    try:
+        small.ensure_kb("k")
+        big = _write(folder / "big.md", "# Big\n\n" + "words " * 400)
+        first = small.sync("k", folder)
+        assert [Path(j.key).name for j in first.failed] == ["big.md"] and "too large" in first.failed[0].reason
+        again = small.sync("k", folder)
+        assert again.summary == "nothing to do (3 unchanged); 1 still failing (zhiku jobs retry --failed)"
+        big.write_text("# Big\n\nSmall now.\n", encoding="utf-8")
+        assert _results(small.sync("k", folder)) == {"big.md": "added"}
+    finally:
+        small.close()
+
+
 def test_documents_outside_the_folder_are_left_alone(app: App, folder: Path, tmp_path: Path) -> None:
     app.ensure_kb("k")
     other = _write(tmp_path / "elsewhere" / "other.md", "# Other\n\nKept.\n")

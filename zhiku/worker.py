@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from .chunk import Chunker
 from .errors import ConfigError, ParseError, ZhikuError
-from .ingest import extract_tables, file_hash, safe_name
+from .ingest import extract_tables, file_hash, safe_name, stat_fingerprint
 from .parse import ParserRegistry, too_large
 from .text import Analyzer
 from .types import Chunk, ParsedDocument, TableRecord
@@ -126,7 +126,11 @@ def prepare(task: ParseTask, parsers: ParserRegistry, chunker: Chunker, max_byte
             return ParseOutcome(task.job_id, "failed", reason)
         stat = path.stat()
         if stat.st_size > max_bytes:  # before hashing: a 3 GB file must not be read to be refused
-            return ParseOutcome(task.job_id, "failed", too_large(name, stat.st_size, max_bytes))
+            # Its size and mtime stand for its bytes, so sync skips it until it changes (sync.same_bytes).
+            fingerprint = stat_fingerprint(stat.st_size, stat.st_mtime_ns)
+            return ParseOutcome(
+                task.job_id, "failed", too_large(name, stat.st_size, max_bytes), content_hash=fingerprint
+            )
         content_hash = file_hash(path)
         if task.known_hash is not None and task.known_hash == content_hash:
             return ParseOutcome(task.job_id, "unchanged", content_hash=content_hash, mtime=stat.st_mtime)
