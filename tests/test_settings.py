@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,21 @@ def test_values_are_converted_to_their_types(tmp_path: Path, monkeypatch: pytest
     assert s.home == tmp_path and s.database_path == tmp_path / "x.db" and s.cache_dir == tmp_path / "cache"
     assert s.ocr_dpi == 150 and isinstance(s.ocr_dpi, int)
     assert Settings(home=tmp_path).llm_api_key is None and Settings(home=tmp_path).parser_plugins == []
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "says"),
+    [
+        ("ZHIKU_FUSION", "xyz", "Input should be one of 'zscore', 'minmax', 'rrf'"),
+        ("ZHIKU_PORT", "99999", "less than or equal to 65535"),
+        ("ZHIKU_CHUNK_OVERLAP", "1000", "must be smaller than chunk_tokens (300)"),
+    ],
+)
+def test_values_that_would_fail_later_are_refused_up_front(
+    monkeypatch: pytest.MonkeyPatch, env: str, value: str, says: str
+) -> None:
+    # They failed later: a ValueError traceback on search, an OverflowError on serve, every file's
+    # parser process dying with the reason only in a log file.
+    monkeypatch.setenv(env, value)
+    with pytest.raises(SettingsError, match=re.escape(says)):
+        Settings()

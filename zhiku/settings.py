@@ -77,6 +77,10 @@ class Settings:
             else:
                 value = f.default
             setattr(self, f.name, value)
+        if not problems and self.chunk_overlap >= self.chunk_tokens:
+            # Every chunk would repeat all of the previous one: each file's parser process failed.
+            message = f"must be smaller than chunk_tokens ({self.chunk_tokens})"
+            problems.append({"loc": ("chunk_overlap",), "msg": message, "input": self.chunk_overlap})
         if problems:
             raise SettingsError(problems)
 
@@ -140,7 +144,7 @@ class Settings:
     # Fusion defaults chosen on SciFact's train queries, checked on SciFact dev and RGB (docs/benchmarks.md).
     candidates: int = setting(200, ge=1, description="Hits taken from each list before fusion.")
     dense_weight: float = setting(0.6, ge=0.0, le=1.0, description="Dense share in hybrid fusion.")
-    fusion: str = setting("zscore", description="zscore | minmax | rrf")
+    fusion: str = setting("zscore", choices=("zscore", "minmax", "rrf"), description="zscore | minmax | rrf")
     dense_feedback: int = setting(
         5, ge=0, description="Hybrid: top chunks of a first fusion whose mean vector refines the query (0: off)."
     )
@@ -188,7 +192,7 @@ class Settings:
 
     # Server
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = setting(8000, ge=1, le=65535, description="Port `zhiku serve` listens on.")
 
     @property
     def database_path(self) -> Path:

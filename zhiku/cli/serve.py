@@ -12,7 +12,7 @@ from .common import open_app
 
 @click.command()
 @click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the REST and OpenAI-compatible API (docs at /docs)."""
@@ -26,7 +26,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 @click.command()
 @click.option("--kb", "kb_name", default=None, help="Knowledge base for the demo (default: 'default').")
 @click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000).")
 @click.option("--no-serve", is_flag=True, help="Index the demo corpus and exit.")
 @click.pass_context
 def demo(ctx: click.Context, kb_name: str | None, host: str | None, port: int | None, no_serve: bool) -> None:
