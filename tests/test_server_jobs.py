@@ -4,6 +4,7 @@ progress stream, retries, kept upload files and folder sync."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,42 @@ def test_sync_endpoint(client: httpx.Client, tmp_path: Path) -> None:
     assert [d["path"] for d in client.get("/api/kbs/synced/documents").json()] == [str((folder / "a.md").resolve())]
     missing = client.post("/api/kbs/synced/sync", json={"folder": str(folder / "nope")})
     assert missing.status_code == 400 and "not a folder" in missing.json()["error"]["message"]
+
+
+def test_a_runner_stopped_by_a_full_disk_does_not_hang_the_upload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The upload hung with its job "running" for as long as the disk stayed full (the runner failed,
+    # the job stayed claimed by the live server process), and SIGTERM then waited on it. A full disk
+    # cannot be made on cue here: the store's write raises what SQLite raises then.
+    import sqlite3
+
+    app = build_app(tmp_path / "home")
+    real_write = app.store.write_documents
+    full = {"on": True}
+
+    def write_documents(*args: Any, **kwargs: Any) -> Any:
+        if full["on"]:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(app.store, "write_documents", write_documents)
+    app.start_background()
+    try:
+        with running_server(app) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+            files = [("files", ("full.md", b"# Full\n\nWritten once the disk has room again.\n"))]
+            r = c.post(f"/api/kbs/{KB}/documents", files=files)
+            assert r.status_code == 503, r.text
+            message = r.json()["error"]["message"]
+            assert "indexing stopped" in message and "is full" in message and "stay queued" in message
+            full["on"] = False  # space freed: the job runs again by itself
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                jobs = c.get("/api/jobs", params={"kb": KB}).json()
+                job = next(j for j in jobs if j["key"] == "upload/full.md")
+                if job["status"] == "done":
+                    break
+                time.sleep(0.3)
+            assert job["status"] == "done" and job["result"] == "added", job
+    finally:
+        app.close()

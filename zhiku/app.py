@@ -19,7 +19,16 @@ from .bridge import TermBridge
 from .chunk import Chunker
 from .doctor import DoctorReport, diagnose
 from .embed import CachedEmbedder, EmbedderRegistry, VectorCache
-from .errors import ConfigError, EmptyQuery, InvalidName, NotFound, QueryTooLong, ZhikuError
+from .errors import (
+    ConfigError,
+    EmptyQuery,
+    InvalidName,
+    NotFound,
+    QueryTooLong,
+    StoreUnavailable,
+    ZhikuError,
+    storage_problem,
+)
 from .ingest import (
     FileOutcome,
     Indexer,
@@ -236,12 +245,19 @@ class App:
             jobs = self.store.get_jobs(job_ids)
             if all(j.finished for j in jobs) or (deadline is not None and time.monotonic() > deadline):
                 return jobs
+            if self.background.error:  # not waiting for ever on a runner that cannot run (a full disk)
+                s = self.settings
+                problem = storage_problem(Exception(self.background.error), s.home, s.database_path)
+                raise StoreUnavailable(
+                    f"indexing stopped: {problem or self.background.error}; the files stay queued and are "
+                    "indexed once that is fixed (GET /api/jobs, zhiku jobs)"
+                )
             time.sleep(0.05)
 
     def start_background(self) -> BackgroundRunner:
         """Start the thread that does queued jobs and embeds pending chunks (``zhiku serve``)."""
         if self.background is None:
-            self.background = BackgroundRunner(self.new_runner)
+            self.background = BackgroundRunner(self.new_runner, self.store)
         self.background.start()
         return self.background
 

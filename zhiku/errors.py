@@ -59,7 +59,7 @@ def storage_problem(exc: BaseException, home: Path, database: Path) -> str | Non
     read-only or unwritable data directory, damaged store); None for any other error."""
     text = str(exc)
     code = getattr(exc, "errno", None)
-    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)) or "disk is full" in text:
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)) or "disk is full" in text or "No space left" in text:
         return (
             f"the disk holding {home} is full ({text}): free some space and run the command again; "
             "nothing written is lost (an interrupted add is resumed by the next one, or `zhiku jobs run`)"

@@ -16,6 +16,7 @@ Jobs live in the store, so they survive a crash: on start a runner puts back to 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -32,6 +33,8 @@ from .settings import Settings
 from .store.records import DocumentWrite, Job, JobDone
 from .text import Analyzer
 from .worker import ParseOutcome, ParsePool, ParseTask
+
+_log = logging.getLogger("zhiku.jobs")
 
 HEARTBEAT_S = 5.0
 JobCallback = Callable[[Job], None]
@@ -357,11 +360,14 @@ class BackgroundRunner:
     ``notify()`` wakes it when a job is queued; other processes' jobs are picked up within a second.
     """
 
-    def __init__(self, make_runner: Callable[[], JobRunner]) -> None:
+    def __init__(self, make_runner: Callable[[], JobRunner], store: Store | None = None) -> None:
         self._make_runner = make_runner
+        self._store = store
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Why the runner stopped, while it has not run again (a full disk, a store gone): callers
+        #: waiting for jobs tell their client instead of waiting for ever.
         self.error = ""
 
     def start(self) -> None:
@@ -383,13 +389,21 @@ class BackgroundRunner:
             runner: JobRunner | None = None
             try:
                 runner = self._make_runner()
+                self._requeue_own()  # jobs a runner of this process held when it failed: nobody runs them
+                self.error = ""
                 runner.run(follow=True, stop=self._stop, wake=self._wake)
             except Exception as exc:  # keep serving; retry after a pause
                 self.error = f"{type(exc).__name__}: {exc}"
+                _log.error("the job runner stopped (%s); trying again in 5 s", self.error, exc_info=exc)
                 self._stop.wait(5.0)
             finally:
                 if runner is not None:
-                    runner.pool.close()  # no parser process outlives the runner
+                    with contextlib.suppress(Exception):
+                        runner.pool.close()  # no parser process outlives the runner
+
+    def _requeue_own(self) -> None:
+        if self._store is not None:
+            self._store.requeue_running(os.getpid())
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

@@ -267,6 +267,21 @@ class JobsMixin:
                 )
         return lost
 
+    def requeue_running(self, worker_pid: int) -> list[int]:
+        """Put back to ``queued`` every job ``worker_pid`` is running (its runner failed; the process
+        lives on, so ``recover_jobs`` would wait ``job_stale_s`` for them). Returns their ids."""
+        with self._write() as db:
+            ids = [
+                int(r[0])
+                for r in db.execute("SELECT id FROM jobs WHERE status = 'running' AND worker_pid = ?", (worker_pid,))
+            ]
+            db.execute(
+                "UPDATE jobs SET status = 'queued', worker_pid = NULL, stage = '', updated_at = ?"
+                " WHERE status = 'running' AND worker_pid = ?",
+                (time.time(), worker_pid),
+            )
+        return ids
+
     def release_jobs(self, job_ids: Sequence[int], worker_pid: int) -> None:
         """Put jobs this process claimed but will not finish back to ``queued`` (a runner stopping)."""
         now = time.time()
