@@ -258,3 +258,19 @@ def test_cli_sync_watch_stops_cleanly_on_sigterm_during_its_first_sync(folder: P
         assert "stopped watching" in out
     finally:
         app.close()
+
+
+def test_a_link_to_a_file_outside_the_folder_goes_when_the_link_goes(app: App, folder: Path, tmp_path: Path) -> None:
+    # Indexed under its target's path, it was never seen removed: the knowledge base kept it for good.
+    outside = _write(tmp_path / "elsewhere" / "outside.md", "# Outside\n\nLinked into the folder.\n")
+    (folder / "link.md").symlink_to(outside)
+    app.ensure_kb("k")
+    first = app.sync("k", folder)
+    assert _results(first)["link.md"] == "added"
+    assert str(folder.resolve() / "link.md") in {d.path for d in app.list_documents("k")}
+    assert app.sync("k", folder).summary.startswith("nothing to do")
+    (folder / "link.md").unlink()
+    gone = app.sync("k", folder)
+    assert "1 removed" in gone.summary
+    assert sorted(Path(d.path).name for d in app.list_documents("k")) == ["leave.md", "parking.md", "remote.md"]
+    assert outside.exists()  # the target is the user's file: never touched

@@ -121,8 +121,13 @@ def plan_sync(
     states = store.file_states(kb_id)
     failed = store.failed_keys(kb_id)
     seen: set[str] = set()
+    prefix = str(root).rstrip(os.sep) + os.sep
     for path in expand_paths([root], extensions):
         key = str(path.resolve())
+        if not key.startswith(prefix):
+            # A link to a file outside the folder is the folder's file under the link's name: keyed
+            # by its target it was never seen gone when the link was removed.
+            key = str(path)
         seen.add(key)
         try:
             stat = path.stat()
@@ -143,7 +148,6 @@ def plan_sync(
             plan.stale.append(key)
         else:
             plan.unchanged += 1
-    prefix = str(root).rstrip(os.sep) + os.sep
     plan.removed = sorted(k for k in states if k.startswith(prefix) and k not in seen)
     return plan
 
