@@ -202,3 +202,38 @@ def test_full_disks_and_read_only_folders_say_what_to_do() -> None:
     assert read_only is not None and "ZHIKU_HOME" in read_only
     assert "cannot write" in (storage_problem(sqlite3.OperationalError("unable to open database file"), home, db) or "")
     assert storage_problem(ValueError("unrelated"), home, db) is None
+
+
+def test_ctrl_c_during_add_says_how_to_finish(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "done.md").write_text("# Done\n\nIndexed first.\n", encoding="utf-8")
+    (folder / "stuck.sleepy").write_text("never parsed", encoding="utf-8")  # its parser sleeps for an hour
+    env = {
+        **os.environ,
+        "ZHIKU_HOME": str(tmp_path / "home"),
+        "ZHIKU_EMBEDDER": "hash",
+        "ZHIKU_PARSER_PLUGINS": '["plugins.hostile_parsers:register"]',
+        "PYTHONPATH": str(Path(__file__).parent),
+    }
+    zhiku = str(Path(sys.executable).parent / "zhiku")
+    proc = subprocess.Popen(
+        [zhiku, "add", "--create", "-q", str(folder)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal delivers it
+    )
+    time.sleep(4.0)  # the Markdown file is done; the sleepy one is being parsed
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "interrupted: the files indexed so far are kept" in out and "zhiku jobs run" in out
+    assert "Aborted!" not in out

@@ -50,6 +50,14 @@ def add(ctx: click.Context, kb_name: str | None, paths: tuple[str, ...], create:
         progress = Progress(len(files), quiet)
         try:
             report = app.add_paths(name, files, on_file=progress.file, on_vectors=progress.vectors)
+        except KeyboardInterrupt:
+            progress.close()
+            click.echo(
+                "interrupted: the files indexed so far are kept; run the same command again, or "
+                "`zhiku jobs run`, to finish the rest",
+                err=True,
+            )
+            sys.exit(130)
         finally:
             progress.close()
         if report.resumed:
