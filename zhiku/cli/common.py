@@ -37,13 +37,13 @@ def open_app(ctx: click.Context) -> Iterator[App]:
         app = App(settings)
         yield app
     except ZhikuError as exc:
-        click.secho(f"error: {exc}", fg="red", err=True)
+        click.secho(f"Error: {exc}", fg="red", err=True)
         sys.exit(1)
     except (OSError, sqlite3.DatabaseError) as exc:
         problem = storage_problem(exc, settings.home, settings.database_path)
         if problem is None:
             raise
-        click.secho(f"error: {problem}", fg="red", err=True)
+        click.secho(f"Error: {problem}", fg="red", err=True)
         sys.exit(1)
     finally:
         if app is not None:

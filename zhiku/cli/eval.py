@@ -43,7 +43,7 @@ def _run(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     try:
         return fn()
     except ZhikuError as exc:
-        click.secho(f"error: {exc}", fg="red", err=True)
+        click.secho(f"Error: {exc}", fg="red", err=True)
         sys.exit(1)
 
 
