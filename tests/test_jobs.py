@@ -477,3 +477,15 @@ def test_a_runner_waits_for_a_document_another_runner_is_parsing(app: App) -> No
     helper.join()
     assert stats.jobs == 1 and app.store.get_job(second[0]).result == "added"
     assert "New text" in app.search("k", "memo", mode="bm25").hits[0].text
+
+
+def test_a_dangling_link_is_reported_under_its_own_name(app: App, tmp_path: Path) -> None:
+    # It was reported under its missing target's name, which the user never saw in the folder.
+    folder = tmp_path / "docs"
+    _write(folder, "good.md", "# Good\n\nIndexed.\n")
+    (folder / "dangling.md").symlink_to(tmp_path / "gone" / "target-name.md")
+    app.ensure_kb("k")
+    report = app.add("k", [folder])
+    assert [o.status for o in report.outcomes].count("added") == 1
+    (failed,) = report.failed
+    assert failed.reason.startswith("dangling.md: no such file"), failed.reason

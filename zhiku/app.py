@@ -333,7 +333,7 @@ class App:
         keys: Sequence[str] | None = None,
     ) -> IngestReport:
         """Queue one add job per file (keyed by its absolute path, or ``keys``) and run them."""
-        specs = [JobSpec("add", keys[i] if keys else str(p.resolve()), str(p.resolve())) for i, p in enumerate(paths)]
+        specs = [JobSpec("add", keys[i] if keys else str(p.resolve()), str(p.absolute())) for i, p in enumerate(paths)]
         _, ids = self.enqueue(kb, specs)
         mine = set(ids)
 
