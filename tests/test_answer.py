@@ -518,7 +518,21 @@ def test_an_faq_answer_under_the_document_title_is_read_as_the_answer(answerer: 
         "How do I reset my password?", [Hit(10, 1, 1.0, text, Locator(heading_path=path), "faq.md")]
     )
     assert not answer.refused and answer.text.startswith("Go to https://sso.qinglan.example/reset"), answer.text
-    assert "expire" not in answer.text
+    # The question is the FAQ's own: its short answer is quoted whole, in order (the verification-code
+    # step in the middle was skipped while the later rules were quoted).
+    assert "A verification code is sent to your registered mobile phone." in answer.text
+    assert answer.text.index("verification code") < answer.text.index("expire")
+
+
+def test_an_faq_answer_leaves_out_a_lead_in_to_a_table_it_does_not_quote(answerer: Answerer) -> None:
+    text = (
+        "When will I get a new laptop?\n\nLaptops are replaced every 3 years. Engineers can choose between "
+        "these models:\n\n| Role | Laptop |\n| --- | --- |\n| Engineering | ThinkPad X1 Carbon |"
+    )
+    hit = Hit(10, 1, 1.0, text, Locator(heading_path=["When will I get a new laptop?"]), "faq.html")
+    answer = answerer.answer("When will I get a new laptop?", [hit])
+    assert not answer.refused and "every 3 years" in answer.text
+    assert "these models:" not in answer.text, answer.text
 
 
 def test_a_version_number_in_the_title_names_the_product_it_is_no_amount(answerer: Answerer) -> None:

@@ -24,6 +24,8 @@ from .types import Answer, Citation, Hit, SentenceCheck, Usage
 #: Nearest passages a refusal lists (``Answer.related``): enough to check it, few enough to read.
 RELATED_ON_REFUSAL = 3
 _PROCEDURAL_RE = re.compile(r"怎么|如何|怎样|步骤|流程|\bhow (?:do|to|can|should)\b", re.I)
+#: A question matching an FAQ heading at least this fully is that FAQ's: its short answer is quoted whole.
+_FAQ_WHOLE = 0.9
 _LIST_ITEM_RE = re.compile(r"^\s*(?:\d+[.、)）]|[-*•])\s*")
 # A line ending in a colon, then the start of the next non-blank line.
 _LEAD_IN_RE = re.compile(r"[:：][ \t]*\n\s*")
@@ -115,6 +117,26 @@ def _list_around(text: str, position: int, max_items: int = 10, min_items: int =
     if not min_items <= last - first + 1 <= max_items:
         return None
     return lines[first][0], lines[last][1]
+
+
+def _faq_answer(text: str, position: int, max_sentences: int = 4) -> tuple[int, int] | None:
+    """The span of the short paragraph (text between blank lines) holding ``position``: an FAQ's
+    answer. None for a list (``_list_around`` has its rules) or a paragraph over ``max_sentences``.
+    A last sentence announcing what follows ("... these models:") is left out unless a list
+    follows (``_announced_list`` then quotes it with the list): alone it promises and gives nothing."""
+    start = text.rfind("\n\n", 0, position)
+    start = 0 if start < 0 else start + 2
+    end = text.find("\n\n", position)
+    end = len(text) if end < 0 else end
+    if any(_LIST_ITEM_RE.match(line) for line in text[start:end].split("\n")):
+        return None
+    sentences = [(start + a, start + b) for a, b in sentence_spans(text[start:end])]
+    if not sentences or len(sentences) > max_sentences:
+        return None
+    last = text[sentences[-1][0] : sentences[-1][1]].rstrip()
+    if len(sentences) > 1 and last.endswith((":", "：")) and _list_around(text, _next_line(text, end), 1) is None:
+        end = sentences[-2][1]
+    return start, end
 
 
 def _steps_under_heading(evidence: Evidence, sources: Sequence[Hit]) -> tuple[int, int, int] | None:
@@ -408,6 +430,12 @@ class Answerer:
                 found = (best.hit_index, *steps)
             if found is not None:
                 spans = [found]
+        if best is not None and not in_table and best.features.get("faq", 0.0) >= _FAQ_WHOLE:
+            # The question is the FAQ's own: its answer is the short paragraph under it, whole (a step
+            # in the middle was skipped while later rules were quoted).
+            block = _faq_answer(plain[best.hit_index].text, best.start)
+            if block is not None:
+                spans = [(best.hit_index, *block)]
         if best is not None and not in_table:
             spans = _announced_list(plain[best.hit_index].text, spans, best.hit_index)
         numbering: dict[int, int] = {}
