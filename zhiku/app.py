@@ -245,11 +245,12 @@ class App:
             jobs = self.store.get_jobs(job_ids)
             if all(j.finished for j in jobs) or (deadline is not None and time.monotonic() > deadline):
                 return jobs
-            if self.background.error:  # not waiting for ever on a runner that cannot run (a full disk)
+            failure = self.background.failure  # not waiting for ever on a runner that cannot run (a full disk)
+            if failure is not None:
                 s = self.settings
-                problem = storage_problem(Exception(self.background.error), s.home, s.database_path)
+                problem = storage_problem(failure, s.home, s.database_path) or f"{type(failure).__name__}: {failure}"
                 raise StoreUnavailable(
-                    f"indexing stopped: {problem or self.background.error}; the files stay queued and are "
+                    f"indexing stopped: {problem}; the files stay queued and are "
                     "indexed once that is fixed (GET /api/jobs, zhiku jobs)"
                 )
             time.sleep(0.05)

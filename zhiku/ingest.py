@@ -220,8 +220,9 @@ def keep_upload(folder: Path, name: str, data: BinaryIO, max_bytes: int) -> Path
             for block in iter(lambda: data.read(1 << 20), b""):
                 size += len(block)
                 if size > max_bytes:
-                    size += sum(len(b) for b in iter(lambda: data.read(1 << 20), b""))
-                    raise UploadTooLarge(too_large(name, size, max_bytes))
+                    # Its whole size for the message: a spooled upload says it at once, a stream is read out.
+                    total = data.seek(0, os.SEEK_END) if data.seekable() else size + _drain(data)
+                    raise UploadTooLarge(too_large(name, total, max_bytes))
                 digest.update(block)
                 out.write(block)
     except BaseException:
@@ -236,6 +237,11 @@ def keep_upload(folder: Path, name: str, data: BinaryIO, max_bytes: int) -> Path
 def stat_fingerprint(size: int, mtime_ns: int) -> str:
     """What stands for a file's bytes when they were never read (a file refused for its size)."""
     return f"stat:{size}:{mtime_ns}"
+
+
+def _drain(data: BinaryIO) -> int:
+    """Read ``data`` to its end; how many bytes that was."""
+    return sum(len(block) for block in iter(lambda: data.read(1 << 20), b""))
 
 
 def file_hash(path: Path) -> str:

@@ -368,7 +368,7 @@ class BackgroundRunner:
         self._thread: threading.Thread | None = None
         #: Why the runner stopped, while it has not run again (a full disk, a store gone): callers
         #: waiting for jobs tell their client instead of waiting for ever.
-        self.error = ""
+        self.failure: Exception | None = None
 
     def start(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -390,11 +390,13 @@ class BackgroundRunner:
             try:
                 runner = self._make_runner()
                 self._requeue_own()  # jobs a runner of this process held when it failed: nobody runs them
-                self.error = ""
+                self.failure = None
                 runner.run(follow=True, stop=self._stop, wake=self._wake)
             except Exception as exc:  # keep serving; retry after a pause
-                self.error = f"{type(exc).__name__}: {exc}"
-                _log.error("the job runner stopped (%s); trying again in 5 s", self.error, exc_info=exc)
+                self.failure = exc
+                _log.error(
+                    "the job runner stopped (%s: %s); trying again in 5 s", type(exc).__name__, exc, exc_info=exc
+                )
                 self._stop.wait(5.0)
             finally:
                 if runner is not None:

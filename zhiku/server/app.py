@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import __version__
 from ..answer import AnswerEvent
 from ..app import App
-from ..errors import ZhikuError, storage_problem
+from ..errors import StoreUnavailable, ZhikuError, storage_problem
 from ..settings import Settings
 from ..text import snippet
 from .common import INVALID_BODY, ApiError, ZhikuApp, classify, error_body, hint, primed, sse
@@ -307,8 +307,8 @@ class ErrorBody:
             openai = str(scope.get("path", "")).startswith("/v1/")
             problem = storage_problem(exc, self.settings.home, self.settings.database_path)
             if problem is not None:
-                code = "store_unavailable" if openai else None
-                body, status = error_body(problem, "api_error" if openai else "store_unavailable", code), 503
+                status, type_, code = classify(StoreUnavailable(problem), openai=openai)
+                body = error_body(problem, type_, code)
             else:
                 message = f"internal error ({type(exc).__name__}: {exc}); the server log has the details"
                 body, status = error_body(message, "api_error" if openai else "internal_error"), 500
