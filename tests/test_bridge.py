@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
@@ -168,3 +168,42 @@ def test_keyword_search_crosses_languages_through_the_dense_hits(app, tmp_path) 
     english = next(h for h in hits if "Sick leave" in h.text)
     assert english.ranks.get("bm25") == 1
     assert app.retriever.bridged_terms("病假有几天？", [(h.chunk_id, 1.0) for h in hits]) == ["leav", "sick"]
+
+
+def embed_with(near: dict[str, list[float]]) -> Callable[[Sequence[str]], np.ndarray]:
+    """``toy_embed``, with the texts of ``near`` placed in two dimensions of their own."""
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        rows = toy_embed(texts)
+        for i, text in enumerate(texts):
+            if text in near:
+                rows[i] = 0.0
+                rows[i, 60:62] = near[text]
+        return rows
+
+    return embed
+
+
+def test_a_match_echoed_by_its_own_phrases_still_stands_out(analyzer: Analyzer) -> None:
+    # A one-sentence FAQ answer: "employee" and the phrases holding it ("Every employee", "employee
+    # gets") are all close to 员工. They are one match, not a passage close to everything: the bar is
+    # what 员工 scores against the other phrases.
+    near = {"员工": [1.0, 0.0], "employee": [1.0, 0.0], "Every employee": [0.95, 0.31], "employee gets": [0.95, 0.31]}
+    question = "每个员工有多大的OneDrive空间？"
+    passage = "Every employee gets 1 TB of OneDrive storage."
+    bridged = TermBridge(analyzer, embed_with(near)).bridges(question, [passage], analyzer.terms(question))
+    assert bridged.get("员工") == frozenset({"employe"})
+
+
+def test_the_question_words_are_not_bridged(analyzer: Analyzer) -> None:
+    # 多久 ("how long") is how the question asks: "long" in "12 characters long" says nothing of it.
+    embed = embed_with({"多久": [1.0, 0.0], "long": [1.0, 0.0]})
+    scorer = EvidenceScorer(analyzer, bridge=TermBridge(analyzer, embed, margin=0.0))
+    assert scorer.question("密码多久需要更换一次？").frame == {"多久"}
+    assert scorer.question("每个员工有多大的OneDrive空间？").frame == {"多", "大"}
+    assert scorer.question("每周最多可以居家办公几天？").frame == frozenset()  # 几天: the days are asked for
+    passage = "Passwords must be at least 12 characters long."
+    direct = TermBridge(analyzer, embed, margin=0.0).bridges("密码多久？", [passage], ["密码", "多久"])
+    assert direct["多久"] == frozenset({"long"})  # the bridge alone would match it
+    evidence = scorer.score("密码多久需要更换一次？", [hit(passage)])
+    assert evidence.best[0].features["cover"] < 0.35  # 密码 alone (11.0 of 41), not 多久 too

@@ -211,3 +211,43 @@ def test_traditional_chinese_big5_file_answers_both_scripts(real_demo_app: App, 
         assert real_demo_app.ask("hk", "公司的年終獎金什麼時候發？").refused  # never mentioned
     finally:
         real_demo_app.delete_kb("hk")
+
+
+def test_cross_language_answers_from_short_sections(real_demo_app: App, tmp_path: Path) -> None:
+    # Found by a fresh user's trial (12 of 15 cross-language questions wrong), each refused or wrong
+    # before: 员工 did not bridge to "employee" in a one-sentence FAQ answer, because the phrases
+    # echoing the match ("Every employee", "employee gets") set the bar it had to clear; a Chinese
+    # sentence that merely came close displaced the English one that answers (and an English question
+    # lost the Chinese sentence that answers it to an English one about something else).
+    files = {
+        "it_faq.md": "# IT FAQ\n\n## How much storage do I get?\n\n"
+        "Every employee gets 1 TB of OneDrive storage and a 50 GB mailbox.\n",
+        "spec.md": "# Xinghe 2.0 Product Specification\n\n## Supported browsers\n\nChrome 110 and later, "
+        "Edge 110 and later, and Firefox 115 and later are supported. Safari is not supported in version 2.0.\n",
+        "周会纪要.md": "# 产品周会纪要\n\n日期：2024年3月12日，地点：3号会议室。\n\n"
+        "1. 星河 2.0 的发布日期从4月15日推迟到5月20日，原因是支付模块的安全审计尚未完成。\n"
+        "2. 新版客户端的安装包体积需要控制在 200 MB 以内。\n",
+        "员工手册.md": "# 员工手册\n\n## 年假\n\n入职满一年的员工每年享有10天带薪年假。工作满五年后，年假增加到15天。"
+        "未休完的年假最多可结转5天到下一年。\n\n## 婚假与产假\n\n员工依法登记结婚的，享有3天婚假。"
+        "女员工产假为158天，男员工陪产假为15天。\n\n## 病假\n\n员工每年享有12天带薪病假。"
+        "连续病假超过两天的，须提供医院出具的病假证明。\n\n## 通讯录\n\n| 姓名 | 部门 | 职位 | 办公地点 |\n"
+        "| --- | --- | --- | --- |\n| 陈志远 | 产品部 | 总监 | 上海 |\n| 李娜 | 人力资源部 | 经理 | 北京 |\n",
+        "remote.md": "# Remote work policy\n\nEmployees may work from home up to two days per week after "
+        "passing probation. The company pays a home office allowance of 200 RMB per month to employees "
+        "who work from home regularly.\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    real_demo_app.ensure_kb("bilingual")
+    try:
+        assert real_demo_app.add("bilingual", [tmp_path]).ok
+        for question, wanted in (
+            ("每个员工有多大的OneDrive空间？", "1 TB"),
+            ("星河2.0支持Safari浏览器吗？", "Safari is not supported"),
+            ("How many days of sick leave do employees get per year?", "12天带薪病假"),
+            ("每周最多可以居家办公几天？", "two days per week after passing probation. [1] The company"),
+        ):
+            answer = real_demo_app.ask("bilingual", question)
+            assert not answer.refused and wanted in answer.text, (question, answer.text)
+    finally:
+        real_demo_app.delete_kb("bilingual")

@@ -26,6 +26,9 @@ RELATED_ON_REFUSAL = 3
 _PROCEDURAL_RE = re.compile(r"怎么|如何|怎样|步骤|流程|\bhow (?:do|to|can|should)\b", re.I)
 #: A question matching an FAQ heading at least this fully is that FAQ's: its short answer is quoted whole.
 _FAQ_WHOLE = 0.9
+#: Cosine (multilingual USE, ``TermBridge.similarity``) from which two sentences in different languages
+#: say the same thing (translations score 0.6–0.7 on the trial corpus, unrelated pairs 0.1–0.4).
+TRANSLATION = 0.5
 _LIST_ITEM_RE = re.compile(r"^\s*(?:\d+[.、)）]|[-*•])\s*")
 # A line ending in a colon, then the start of the next non-blank line.
 _LEAD_IN_RE = re.compile(r"[:：][ \t]*\n\s*")
@@ -397,7 +400,7 @@ class Answerer:
                 continue  # a table row answers alone, unless another names the question as well
             seen.add(key)
             chosen.append(sentence)
-        chosen = _one_language(chosen, sources, language)
+        chosen = _one_language(chosen, sources, language, self.scorer.bridge)
         # Read in the documents' order: chunks by their best sentence, sentences of one chunk as written
         # (steps of a procedure must not come out shuffled).
         best = chosen[0] if chosen else None
@@ -440,10 +443,12 @@ class Answerer:
             spans = _announced_list(plain[best.hit_index].text, spans, best.hit_index)
         numbering: dict[int, int] = {}
         parts: list[tuple[str, str]] = []  # (what goes before it, the part)
-        joiner = "" if language == "zh" else " "
         for hit_index, start, end in spans:
             n = numbering.setdefault(hit_index, len(numbering) + 1)
             text = sources[hit_index].text[start:end].strip()
+            # Spaced as the quote is written, whatever the question's language: "…probation. [1] The
+            # company…", "…病假。 [1]连续病假…".
+            joiner = "" if detect_language(text) == "zh" else " "
             if is_table_row(sources[hit_index].text, start):  # read out with its column names
                 row = read_row(sources[hit_index].text, start, language, asked, evidence.answer_type == "number")
                 parts.append((joiner, f"{row} [{n}]"))
@@ -613,13 +618,23 @@ def _extract_rank(sentence: SentenceScore, sources: Sequence[Hit]) -> int:
     return 2 if sentence.type_ok and sentence.features.get("near", 0.0) > 0 else 1
 
 
-def _one_language(chosen: list[SentenceScore], sources: Sequence[Hit], language: str) -> list[SentenceScore]:
-    """The chosen sentences of one language: the question's if any is in it, else the best one's. A
-    bilingual knowledge base states each fact twice; quoting both says it twice."""
+def _one_language(
+    chosen: list[SentenceScore], sources: Sequence[Hit], language: str, bridge: TermBridge | None
+) -> list[SentenceScore]:
+    """The chosen sentences of one language. A bilingual knowledge base states each fact twice, and
+    quoting both says it twice: the question's language is kept when it holds the best sentence or
+    its translation (``TRANSLATION`` under ``bridge``), else the best sentence's language — "星河2.0
+    支持Safari浏览器吗？" is answered by "Safari is not supported in version 2.0.", not by a Chinese
+    sentence about the release date that merely came close."""
     if not chosen:
         return chosen
-    languages = [detect_language(sources[s.hit_index].text[s.start : s.end]) for s in chosen]
+    texts = [sources[s.hit_index].text[s.start : s.end] for s in chosen]
+    languages = [detect_language(t) for t in texts]
     keep = language if language in languages else languages[0]
+    if keep != languages[0] and bridge is not None:
+        ours = [t for t, lang in zip(texts, languages, strict=True) if lang == language]
+        if not any(bridge.similarity(texts[0], t) >= TRANSLATION for t in ours):
+            keep = languages[0]
     return [s for s, lang in zip(chosen, languages, strict=True) if lang == keep]
 
 

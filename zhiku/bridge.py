@@ -109,7 +109,7 @@ class TermBridge:
         similarity = self._embed([w for w, _, _ in words]) @ matrix.T
         best = similarity.argmax(axis=1)
         scores = similarity[np.arange(len(words)), best]
-        stands_out = scores - np.percentile(similarity, 90, axis=1) >= self.margin
+        stands_out = scores - self._background(similarity, best, candidates) >= self.margin
         alone: dict[str, float] = {}  # each term's best score as (part of) a single word: 年终奖 for 年终奖 and 年终
         for i, (_, parts, pieces) in enumerate(words):
             for term in parts if not pieces else ():
@@ -128,6 +128,24 @@ class TermBridge:
                 continue
             for term in parts:
                 out.setdefault(term, matched)
+        return out
+
+    def similarity(self, a: str, b: str) -> float:
+        """Cosine of two sentences under the multilingual encoder: a sentence and its translation score
+        0.6–0.7 ("上海办公室将于…搬迁" / "The Shanghai office will move …"), unrelated ones under 0.45."""
+        va, vb = self._embed([a, b], keep=False)
+        return float(va @ vb)
+
+    def _background(self, similarity: np.ndarray, best: np.ndarray, candidates: Sequence[str]) -> np.ndarray:
+        """Each question word's 90th-percentile similarity to the phrases that share no word with its
+        best match: what it scores against the passage at large. The phrases holding the match itself
+        are left out, or a short passage ("Every employee gets 1 TB …": "employee", "Every employee",
+        "employee gets") raised the bar by the match's own echoes and 员工 matched nothing."""
+        words = [frozenset(_WORD_RE.findall(c.lower())) or frozenset(self.analyzer.query_terms(c)) for c in candidates]
+        out = np.empty(len(best), dtype=np.float32)
+        for i, b in enumerate(best):
+            others = [k for k, w in enumerate(words) if not (w & words[b])]
+            out[i] = np.percentile(similarity[i, others], 90) if others else 0.0
         return out
 
     def _question_words(self, question: str, language: str) -> list[tuple[str, set[str], tuple[str, ...]]]:

@@ -120,6 +120,9 @@ _WH_RE = re.compile(
     r"|\b(?:how (?:many|much|long|old|quickly|soon|fast|often)|when|who|whom|where|which|what)\b",
     re.I,
 )
+# How the question asks, not what about: no word of a passage in the other language stands for it
+# ("多久" matched "long" in "12 characters long"). Bridging skips these (``EvidenceScorer.score``).
+_FRAME_RE = re.compile(r"多久|多长(?:时间)?|多大|多远|多高|多重|多快|多早|多晚|多少|几|什么时候|何时|哪[里儿]|是谁")
 _ENTITY_TAGS = {"person": {"nr", "nrfg", "nrt"}, "place": {"ns", "nt"}, "entity": {"nz", "nt", "nr", "ns", "eng"}}
 # Question words that carry no topic: "mani" is how "many" stems, 时间 is a date question's marker.
 _QUESTION_WORDS = frozenset(
@@ -190,6 +193,7 @@ class _Question:
     answer_type: str
     numbers: set[str]
     head: list[str]
+    frame: frozenset[str] = frozenset()  # terms that say how it asks (``_FRAME_RE``), not what about
     verb: str = ""  # "who approves ...?" / "谁审批": the verb whose doer is the answer (zhiku.doers)
     # Question terms a text in the other language states in its own words (zhiku.bridge): 病假 is
     # present in a sentence that holds both "sick" and "leav".
@@ -224,12 +228,19 @@ class EvidenceScorer:
         # Read in Simplified characters (positions stay those of the original texts: see ``zhiku.simplify``).
         question = self.analyzer.simplify(question)
         hits = [simplified_hit(hit, self.analyzer.simplify) for hit in hits]
-        if self.bridge is not None and (bridged := self.bridge.bridges(question, [h.text for h in hits], q.terms)):
+        topic = [t for t in q.terms if t not in q.frame]
+        if self.bridge is not None and (bridged := self.bridge.bridges(question, [h.text for h in hits], topic)):
             q = replace(q, bridged=bridged)
-            unknown = set(unknown) - bridged.keys()  # the knowledge base states them in the other language
         scored = [s for i in range(len(hits)) for s in self.sentences(q, hits, i)]
         scored.sort(key=lambda x: x.score, reverse=True)
         top = scored[0].score if scored else 0.0
+        if unknown and q.bridged and scored:
+            # The knowledge base states these in the other language, where the answer is read: "code" is
+            # known when the quoted passage says 密码, not when a passage beside it does ("What is the
+            # dress code?" was answered from the IT security rules).
+            best = hits[scored[0].hit_index]
+            where = set(self.analyzer.terms(best.text)) | set(self.analyzer.terms(best.context))
+            unknown = {t for t in unknown if not (t in q.bridged and q.bridged[t] <= where)}
         if unknown:
             # Over the question's topic: its frame ("多长时间", "how many") is no subject of the knowledge base.
             frame = {
@@ -281,7 +292,8 @@ class EvidenceScorer:
         head = [t for t in self.analyzer.terms(_head_text(question), parts=False) if t in idf]
         kind = answer_type(question)
         verb = self._doer_finder.verb(question) if kind == "person" else ""
-        return _Question(terms, idf, sum(idf.values()) or 1.0, kind, _numbers(question), head, verb)
+        frame = _frame_terms(question, terms)
+        return _Question(terms, idf, sum(idf.values()) or 1.0, kind, _numbers(question), head, frame, verb)
 
     def sentences(self, q: _Question, hits: Sequence[Hit], i: int) -> list[SentenceScore]:
         """Every sentence of ``hits[i]`` with its features and combined score."""
@@ -507,6 +519,20 @@ class EvidenceScorer:
     @cached_property
     def _doer_finder(self) -> DoerFinder:
         return DoerFinder(self.analyzer, self._posseg)
+
+
+def _frame_terms(question: str, terms: Sequence[str]) -> frozenset[str]:
+    """The Chinese ``terms`` written only inside the question's frame words (``_FRAME_RE``): jieba cuts
+    多大 into 多 and 大, and neither says what the question is about."""
+    spans = [m.span() for m in _FRAME_RE.finditer(question)]
+    if not spans:
+        return frozenset()
+
+    def framed(term: str) -> bool:
+        places = [m.start() for m in re.finditer(re.escape(term), question)]
+        return bool(places) and all(any(a <= p and p + len(term) <= b for a, b in spans) for p in places)
+
+    return frozenset(t for t in terms if CJK_RE.search(t) and framed(t))
 
 
 def _body_start(text: str, heading_path: Sequence[str]) -> int:
