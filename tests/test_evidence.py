@@ -246,3 +246,20 @@ def test_english_words_weigh_by_how_common_they_are(scorer: EvidenceScorer) -> N
         "The mileage rate is 0.30 euro per kilometre.",
     )
     assert scorer.score(question, sources).best[0].hit_index == 1
+
+
+def test_a_passage_that_never_names_the_asked_place_answers_less(scorer: EvidenceScorer) -> None:
+    # An on-topic question about another office: the Shanghai notice holds an address, an office and
+    # a move, everything "成都办公室的地址在哪里？" asks for but 成都. It was answered (0.72) with the
+    # Shanghai address.
+    notice = "上海办公室将于2024年6月1日搬迁至浦东新区张江路88号星辰大厦12层。新办公室提供120个工位。"
+    q = scorer.question("成都办公室的地址在哪里？")
+    assert q.names == {"成都"}
+    assert scorer.question("涞滩镇隶属于哪个城市？").names == frozenset()  # 城市 is what is asked
+    assert scorer.question("What is the address of the Chengdu office?").names == frozenset()
+    chengdu = scorer.score("成都办公室的地址在哪里？", hits(notice))
+    shanghai = scorer.score("上海办公室的地址在哪里？", hits(notice))
+    assert chengdu.best[0].features["named"] == 0.0 and "named" not in shanghai.best[0].features
+    assert chengdu.score < 0.5 < shanghai.score
+    # A name written in full in the question and cut differently in the passage still counts.
+    assert scorer.score("北京地铁19号线有多少个车站？", hits("北京的地铁19号线一期共设10座车站。")).score > 0.5

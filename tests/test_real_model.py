@@ -251,3 +251,21 @@ def test_cross_language_answers_from_short_sections(real_demo_app: App, tmp_path
             assert not answer.refused and wanted in answer.text, (question, answer.text)
     finally:
         real_demo_app.delete_kb("bilingual")
+
+
+def test_a_question_about_another_office_is_refused(real_demo_app: App, tmp_path: Path) -> None:
+    # The trial's "成都办公室的地址在哪里？" was answered (0.72) with the Shanghai office's new address.
+    (tmp_path / "搬迁通知.md").write_text(
+        "# 关于上海办公室搬迁的通知\n\n上海办公室将于2024年6月1日搬迁至浦东新区张江路88号星辰大厦12层。"
+        "搬迁期间（5月30日至5月31日）请在家办公。新办公室提供120个工位和6间会议室。\n",
+        encoding="utf-8",
+    )
+    real_demo_app.ensure_kb("offices")
+    try:
+        assert real_demo_app.add("offices", [tmp_path]).ok
+        moved = real_demo_app.ask("offices", "上海办公室搬到哪里？")
+        assert not moved.refused and "星辰大厦12层" in moved.text, moved.text
+        other = real_demo_app.ask("offices", "成都办公室的地址在哪里？")
+        assert other.refused, other.text
+    finally:
+        real_demo_app.delete_kb("offices")
