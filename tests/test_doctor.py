@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from zhiku import App, Settings
 from zhiku.cli import main
+from zhiku.store import SCHEMA_VERSION
 
 
 def _build(app: App, tmp_path: Path) -> None:
@@ -145,7 +146,7 @@ def test_doctor_cli_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         app.close()
     runner = CliRunner()
     clean = runner.invoke(main, ["--home", str(home), "doctor"])
-    assert clean.exit_code == 0 and "no problems found" in clean.output and "schema 2" in clean.output
+    assert clean.exit_code == 0 and "no problems found" in clean.output and f"schema {SCHEMA_VERSION}" in clean.output
     _break(settings, BREAKAGES["keyword_entries_without_chunk"] + BREAKAGES["chunks_without_vector"])
     broken = runner.invoke(main, ["--home", str(home), "doctor", "--kb", "k"])
     assert broken.exit_code == 1 and "keyword entries without chunk" in broken.output and "--repair" in broken.output

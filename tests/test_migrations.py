@@ -75,11 +75,11 @@ def _tables(path: Path) -> set[str]:
 def test_v1_store_is_migrated_after_a_backup(tmp_path: Path) -> None:
     path = tmp_path / "zhiku.db"
     make_v1_store(path)
-    assert SCHEMA_VERSION == 2 and "jobs" not in _tables(path)
+    assert SCHEMA_VERSION == 3 and "jobs" not in _tables(path)
 
     store = SQLiteStore(path)
-    assert store.migrated_from == 1 and store.schema_version == 2 and _version(path) == 2
-    assert {"jobs", "tables"} <= _tables(path)
+    assert store.migrated_from == 1 and store.schema_version == 3 and _version(path) == 3
+    assert {"jobs", "tables", "id_seq"} <= _tables(path)
 
     backup = backup_path(path, 1)
     assert backup == tmp_path / "zhiku.db.v1.bak" and backup.exists()
@@ -102,11 +102,14 @@ def test_v1_store_is_migrated_after_a_backup(tmp_path: Path) -> None:
     assert store.get_job(job_ids[0]).status == "queued"
     store.delete_document(1)
     assert store.counts(kb_id)["chunks"] == 1 and store.keyword_search(kb_id, ["leav"], 5) == []
+    # ids written before the sequence existed are not handed out again either
+    store.delete_document(2)
+    assert store.enqueue_jobs(kb_id, [JobSpec("add", "/docs/other.md", "/docs/other.md")])[0] > job_ids[0]
     store.close()
 
     # opening again does nothing more
     again = SQLiteStore(path)
-    assert again.migrated_from is None and again.schema_version == 2
+    assert again.migrated_from is None and again.schema_version == 3
     again.close()
 
 
@@ -146,7 +149,7 @@ def test_failed_migration_leaves_the_file_unchanged(tmp_path: Path) -> None:
     assert backup_path(path, 1).exists()
     # a later, working zhiku still migrates it
     store = SQLiteStore(path)
-    assert store.schema_version == 2 and store.counts(1)["vectors"] == 2
+    assert store.schema_version == 3 and store.counts(1)["vectors"] == 2
     store.close()
 
 

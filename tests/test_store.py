@@ -14,6 +14,7 @@ import pytest
 from zhiku.errors import AlreadyExists, NotFound, ZhikuError
 from zhiku.protocols import Store
 from zhiku.store import SCHEMA_VERSION, SQLiteStore
+from zhiku.store.records import JobSpec
 from zhiku.types import Chunk, Locator
 
 
@@ -114,6 +115,27 @@ def test_delete_document_and_kb_remove_everything(store: Store) -> None:
     store.delete_kb("k")
     assert store.counts(kb.id) == _counts(0, 0, 0, 0)
     assert store.counts(other.id)["chunks"] == 1
+
+
+def test_ids_are_never_handed_out_twice(store: Store) -> None:
+    # SQLite gives a new row the largest id plus one: deleting the newest document, chunk, job or
+    # knowledge base freed its id, and a client's retried DELETE of it removed the next upload.
+    kb = store.create_kb("k")
+    a = _put(store, kb.id, "a.md", ["one", "two"])
+    chunk_ids = [c for c, _ in store.keyword_search(kb.id, ["one", "two"], 5)]
+    job = store.enqueue_jobs(kb.id, [JobSpec("add", "a.md", "a.md")])[0]
+    store.delete_document(a.id)
+    b = _put(store, kb.id, "b.md", ["one", "two"])
+    assert b.id > a.id
+    assert min(c for c, _ in store.keyword_search(kb.id, ["one", "two"], 5)) > max(chunk_ids)
+    store.delete_kb("k")  # its documents, chunks and jobs go with it
+    k2 = store.create_kb("k2")
+    assert k2.id > kb.id
+    assert store.enqueue_jobs(k2.id, [JobSpec("add", "c.md", "c.md")])[0] > job
+    assert _put(store, k2.id, "c.md", ["one"]).id > b.id
+    with pytest.raises(AlreadyExists):
+        store.create_kb("k2")
+    assert store.create_kb("k3").id == kb.id + 2  # a refused name spends no id
 
 
 def test_keyword_search_ranks_and_filters(store: Store) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound
 from .records import JOB_COLUMNS, Job, JobDone, JobKind, JobSpec, JobStatus, job_from_row, row_id
+from .schema import new_ids
 
 
 class JobsMixin:
@@ -56,12 +57,13 @@ class JobsMixin:
                 raise NotFound(f"no knowledge base with id {kb_id}")
             for spec in specs:
                 if spec.refused:
-                    cur = db.execute(
-                        "INSERT INTO jobs (kb_id, kind, key, source, batch, status, reason, result, created_at,"
-                        " updated_at) VALUES (?, ?, ?, '', ?, 'failed', ?, 'failed', ?, ?)",
-                        (kb_id, spec.kind, spec.key, batch, spec.refused, now, now),
+                    job_id = new_ids(db, "jobs")
+                    db.execute(
+                        "INSERT INTO jobs (id, kb_id, kind, key, source, batch, status, reason, result, created_at,"
+                        " updated_at) VALUES (?, ?, ?, ?, '', ?, 'failed', ?, 'failed', ?, ?)",
+                        (job_id, kb_id, spec.kind, spec.key, batch, spec.refused, now, now),
                     )
-                    ids.append(int(cur.lastrowid or 0))
+                    ids.append(job_id)
                     continue
                 # A queued job takes the newest source; a running one is the same job only if it reads
                 # the same file (an upload of new bytes while the old ones are parsed runs after it).
@@ -77,12 +79,13 @@ class JobsMixin:
                             replaced.append(row[1])  # an upload queued twice: its first copy is read by nobody
                     ids.append(int(row[0]))
                     continue
-                cur = db.execute(
-                    "INSERT INTO jobs (kb_id, kind, key, source, batch, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (kb_id, spec.kind, spec.key, spec.source, batch, now, now),
+                job_id = new_ids(db, "jobs")
+                db.execute(
+                    "INSERT INTO jobs (id, kb_id, kind, key, source, batch, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (job_id, kb_id, spec.kind, spec.key, spec.source, batch, now, now),
                 )
-                ids.append(int(cur.lastrowid or 0))
+                ids.append(job_id)
         self._remove_unreferenced(replaced)
         return ids
 

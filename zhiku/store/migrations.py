@@ -38,8 +38,14 @@ def _v1_to_v2(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _v2_to_v3(db: sqlite3.Connection) -> None:
+    """Ids are never handed out twice (``schema.new_ids``): the sequence starts at each table's largest id."""
+    for statement in schema.statements(schema.ID_SEQ):
+        db.execute(statement)
+
+
 #: version upgraded from -> the function that upgrades it by one.
-MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def read_version(db: sqlite3.Connection) -> int | None:

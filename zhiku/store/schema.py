@@ -1,4 +1,4 @@
-"""The SQLite store's schema (version 2) as DDL.
+"""The SQLite store's schema (version 3) as DDL.
 
 A fresh store is created from ``SCHEMA`` in one go; an older store is brought here by the ordered
 migrations in ``zhiku.store.migrations``, which reuse the pieces below for the tables they add.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 BASE = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -112,7 +112,33 @@ CREATE INDEX IF NOT EXISTS jobs_batch ON jobs(batch);
 CREATE INDEX IF NOT EXISTS jobs_updated ON jobs(updated_at);
 """
 
-SCHEMA = ";\n".join([BASE.strip().rstrip(";"), PENDING_INDEX, TABLES.strip().rstrip(";"), JOBS.strip()])
+# v3: the last id handed out per table. SQLite gives a new row the largest id in the table plus one, so
+# deleting the newest document, job or knowledge base freed its id for the next one, and a client that
+# kept it (a citation's doc_id, an upload's job_id, a retried DELETE) reached an unrelated row.
+ID_SEQ = """
+CREATE TABLE IF NOT EXISTS id_seq (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)
+"""
+#: Tables whose ids are handed out through ``new_ids`` (and never again).
+ID_TABLES = ("kbs", "documents", "chunks", "tables", "jobs")
+
+SCHEMA = ";\n".join(
+    [BASE.strip().rstrip(";"), PENDING_INDEX, TABLES.strip().rstrip(";"), JOBS.strip().rstrip(";"), ID_SEQ.strip()]
+)
+
+
+def new_ids(db: sqlite3.Connection, table: str, count: int = 1) -> int:
+    """The first of ``count`` consecutive ids for ``table`` that no row of it has ever had (inside the
+    caller's write transaction). Rows written by a zhiku before schema 3 are covered too: the sequence
+    never starts below the table's largest id."""
+    if table not in ID_TABLES:
+        raise ValueError(f"no id sequence for table {table!r}")
+    top = int(db.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0])
+    row = db.execute(
+        "INSERT INTO id_seq (name, seq) VALUES (?, ?)"
+        " ON CONFLICT(name) DO UPDATE SET seq = max(seq, ?) + ? RETURNING seq",
+        (table, top + count, top, count),
+    ).fetchone()
+    return int(row[0]) - count + 1
 
 
 def statements(ddl: str) -> list[str]:

@@ -35,7 +35,7 @@ from .dense import DenseIndex
 from .jobs import JobsMixin
 from .pending import PendingVectorsMixin, vector_generation_key
 from .records import DocumentWrite, JobDone, TableRecord, row_id
-from .schema import SCHEMA, SCHEMA_VERSION, statements
+from .schema import SCHEMA, SCHEMA_VERSION, new_ids, statements
 from .sparse import SparseIndexCache
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -142,13 +142,13 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
     # -- knowledge bases -------------------------------------------------------------------------
 
     def create_kb(self, name: str, description: str = "") -> KnowledgeBase:
-        try:
-            with self._write() as db:
-                db.execute(
-                    "INSERT INTO kbs (name, description, created_at) VALUES (?, ?, ?)", (name, description, time.time())
-                )
-        except sqlite3.IntegrityError:
-            raise AlreadyExists(f"knowledge base {name!r} already exists") from None
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM kbs WHERE name = ?", (name,)).fetchone() is not None:
+                raise AlreadyExists(f"knowledge base {name!r} already exists")
+            db.execute(
+                "INSERT INTO kbs (id, name, description, created_at) VALUES (?, ?, ?, ?)",
+                (new_ids(db, "kbs"), name, description, time.time()),
+            )
         return self.get_kb(name)
 
     def get_kb(self, name: str) -> KnowledgeBase:
@@ -307,8 +307,8 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
         now: float,
     ) -> int:
         """Insert one document (under its previous id and creation time when it replaces one)."""
-        doc_id, created = previous if previous else (None, now)
-        cur = db.execute(
+        doc_id, created = previous if previous else (new_ids(db, "documents"), now)
+        db.execute(
             "INSERT INTO documents (id, kb_id, path, title, content_hash, mime, size, metadata, created_at, updated_at,"
             " parent_id, stored_file, mtime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -327,13 +327,15 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
                 doc.mtime,
             ),
         )
-        doc_id = int(cur.lastrowid or 0) if doc_id is None else doc_id
         has_vector = 1 if doc.vectors is not None else 0
+        first_chunk = new_ids(db, "chunks", len(doc.chunks)) if doc.chunks else 0
         for i, chunk in enumerate(doc.chunks):
-            cur = db.execute(
-                "INSERT INTO chunks (doc_id, kb_id, ord, kind, text, context, locator, has_vector)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            chunk.id, chunk.doc_id = first_chunk + i, doc_id
+            db.execute(
+                "INSERT INTO chunks (id, doc_id, kb_id, ord, kind, text, context, locator, has_vector)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
+                    chunk.id,
                     doc_id,
                     kb_id,
                     chunk.ord,
@@ -344,7 +346,6 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
                     has_vector,
                 ),
             )
-            chunk.id, chunk.doc_id = int(cur.lastrowid or 0), doc_id
             db.execute(
                 "INSERT INTO chunks_fts (rowid, terms, kb_id) VALUES (?, ?, ?)",
                 (chunk.id, " ".join(doc.chunk_terms[i]), kb_id),
@@ -356,8 +357,10 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
                 )
         for n, table in enumerate(doc.tables):
             db.execute(
-                "INSERT INTO tables (doc_id, kb_id, ord, name, columns, rows, locator) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO tables (id, doc_id, kb_id, ord, name, columns, rows, locator)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
+                    new_ids(db, "tables"),
                     doc_id,
                     kb_id,
                     table.ord or n,
