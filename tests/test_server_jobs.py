@@ -154,3 +154,39 @@ def test_a_runner_stopped_by_a_full_disk_does_not_hang_the_upload(
             assert job["status"] == "done" and job["result"] == "added", job
     finally:
         app.close()
+
+
+def test_open_progress_streams_do_not_hold_the_server(server: RunningServer) -> None:
+    # Dashboards keep /api/jobs/events open. As a plain generator each stream held one of the server's
+    # 40 worker threads while it waited, and at 40 streams /api/health took 15 s.
+    import threading
+
+    stop = threading.Event()
+    opened = threading.Semaphore(0)
+
+    def watch() -> None:
+        with httpx.Client(base_url=server.url, timeout=60) as c, c.stream("GET", "/api/jobs/events") as response:
+            opened.release()
+            for _ in response.iter_lines():
+                if stop.is_set():
+                    return
+
+    threads = [threading.Thread(target=watch, daemon=True) for _ in range(48)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in threads:
+            assert opened.acquire(timeout=30)
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            started = time.monotonic()
+            for _ in range(3):
+                assert c.get("/api/health").status_code == 200
+            assert time.monotonic() - started < 5.0  # three requests; 15 s each when the threads were held
+    finally:
+        stop.set()
+
+
+def test_an_unknown_batch_is_not_reported_done(client: httpx.Client) -> None:
+    # A mistyped or pruned batch ended at once with "done" and zero counts, like a finished one.
+    r = client.get("/api/jobs/events", params={"batch": "no-such-batch"})
+    assert r.status_code == 404 and "no-such-batch" in r.json()["error"]["message"]

@@ -7,10 +7,11 @@ the store: the server's own background runner, a ``zhiku add`` running next to i
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 
@@ -46,6 +47,10 @@ def job_events(
     every vector; otherwise it runs until the client disconnects (a comment every 15 s keeps it open).
     """
     kb_id = zhiku.store.kb_id(kb) if kb is not None else None
+    if batch is not None and not zhiku.store.list_jobs(kb_id=kb_id, batch=batch, limit=1):
+        # Not "done": a mistyped or pruned batch looked finished, and a client waiting for "done"
+        # before saying "your files are indexed" would say it of nothing.
+        raise ApiError(404, f"no jobs in batch {batch!r}" + (f" of knowledge base {kb!r}" if kb else ""))
     return StreamingResponse(
         _events(zhiku, kb_id=kb_id, batch=batch, job_id=None), media_type="text/event-stream", headers=SSE_HEADERS
     )
@@ -122,42 +127,61 @@ def sync_folder(name: str, body: SyncBody, zhiku: ZhikuApp) -> Any:
     return JSONResponse(body_out, status_code=202)
 
 
-def _events(zhiku: App, *, kb_id: int | None, batch: str | None, job_id: int | None) -> Iterator[str]:
-    """Poll the store and turn changes into events (see ``job_events``)."""
-    store = zhiku.store
-    sent: dict[int, float] = {}
-    since = 0.0
-    last_progress: dict[str, int] | None = None
+async def _events(zhiku: App, *, kb_id: int | None, batch: str | None, job_id: int | None) -> AsyncIterator[str]:
+    """Poll the store and turn changes into events (see ``job_events``). Asynchronous: a stream holds
+    a worker thread only while it reads the store, not while it waits. As a plain generator each open
+    stream kept one of the server's 40 threads, and about 40 dashboards froze every other request."""
+    poll = _Poll(zhiku, kb_id=kb_id, batch=batch, job_id=job_id)
     last_output = time.monotonic()
     while True:
-        # Look back a little: a job changed by another process may commit a moment after its timestamp.
-        if job_id is not None:
-            changed = [store.get_job(job_id)]
-        else:
-            changed = store.list_jobs(kb_id=kb_id, batch=batch, updated_after=since - 2.0, limit=1000)
-        for job in changed:
-            if sent.get(job.id) != job.updated_at:
-                sent[job.id] = job.updated_at
-                since = max(since, job.updated_at)
-                last_output = time.monotonic()
-                yield sse(job.to_dict(), "job")
-        if job_id is not None:
-            if changed[0].finished:
-                yield sse(changed[0].to_dict(), "done")
-                return
-        else:
-            progress = _progress(zhiku, kb_id, batch)
-            if progress != last_progress:
-                last_progress = progress
-                last_output = time.monotonic()
-                yield sse(progress, "progress")
-            if batch is not None and _batch_finished(progress):
-                yield sse(progress, "done")
-                return
+        out, finished = await anyio.to_thread.run_sync(poll.step)
+        for event in out:
+            yield event
+        if out:
+            last_output = time.monotonic()
+        if finished:
+            return
         if time.monotonic() - last_output > KEEPALIVE_S:
             last_output = time.monotonic()
             yield ": keep-alive\n\n"
-        time.sleep(POLL_S)
+        await anyio.sleep(POLL_S)
+
+
+class _Poll:
+    """One look at the store per ``step``: the events since the last one, and whether the stream ends."""
+
+    def __init__(self, zhiku: App, *, kb_id: int | None, batch: str | None, job_id: int | None) -> None:
+        self.zhiku, self.kb_id, self.batch, self.job_id = zhiku, kb_id, batch, job_id
+        self.sent: dict[int, float] = {}
+        self.since = 0.0
+        self.last_progress: dict[str, int] | None = None
+
+    def step(self) -> tuple[list[str], bool]:
+        store = self.zhiku.store
+        out: list[str] = []
+        # Look back a little: a job changed by another process may commit a moment after its timestamp.
+        if self.job_id is not None:
+            changed = [store.get_job(self.job_id)]
+        else:
+            changed = store.list_jobs(kb_id=self.kb_id, batch=self.batch, updated_after=self.since - 2.0, limit=1000)
+        for job in changed:
+            if self.sent.get(job.id) != job.updated_at:
+                self.sent[job.id] = job.updated_at
+                self.since = max(self.since, job.updated_at)
+                out.append(sse(job.to_dict(), "job"))
+        if self.job_id is not None:
+            if changed[0].finished:
+                out.append(sse(changed[0].to_dict(), "done"))
+                return out, True
+            return out, False
+        progress = _progress(self.zhiku, self.kb_id, self.batch)
+        if progress != self.last_progress:
+            self.last_progress = progress
+            out.append(sse(progress, "progress"))
+        if self.batch is not None and _batch_finished(progress):
+            out.append(sse(progress, "done"))
+            return out, True
+        return out, False
 
 
 def _progress(zhiku: App, kb_id: int | None, batch: str | None) -> dict[str, int]:
