@@ -300,6 +300,43 @@ def test_running_lines_need_half_the_pages() -> None:
     assert [[ln.text for ln in p] for p in kept] == [["body 1"], ["body 2"], ["Chapter one", "body 3"]]
 
 
+def test_numbered_headings_and_table_rows_at_the_top_of_pages_are_kept() -> None:
+    # Digits were ignored when matching running text, so "Article 3" / "Article 4" / "Article 5"
+    # opening each page, and a ledger's first rows ("INV-1005 06/2024 785.00 USD"), were dropped as
+    # a running header; so was "01/2024" as "page 1 of 2024".
+    def page(n: int) -> list[Line]:
+        rows = [
+            [_line(72, 745 - 18 * i, 150, f"INV-{1000 + 5 * n + i}"), _line(200, 745 - 18 * i, 260, f"0{i + 1}/2024")]
+            for i in range(2)
+        ]
+        return [
+            _line(72, 770, 200, f"Article {n + 3}", size=13.0),
+            *[cell for row in rows for cell in row],
+            _line(72, 400, 300, f"body {n}"),
+            _line(300, 20, 320, str(n + 1)),  # the page number: still dropped
+            _line(72, 40, 500, f"VerDate Sep<11>2014 16:2{n} Frm 0000{n + 1} Sfmt 4702", size=7.0),  # and this footer
+        ]
+
+    kept = remove_running_lines([page(n) for n in range(3)], [(612, 792)] * 3, body=10.0)
+    for n, lines in enumerate(kept):
+        assert [ln.text for ln in lines] == [
+            f"Article {n + 3}",
+            f"INV-{1000 + 5 * n}",
+            "01/2024",
+            f"INV-{1001 + 5 * n}",
+            "02/2024",
+            f"body {n}",
+        ]
+
+
+def test_page_numbers_and_running_titles_with_numbers_still_go() -> None:
+    def page(n: int) -> list[Line]:
+        return [_line(72, 760, 400, f"Annual report 2024 · Page {n + 7} of 30"), _line(72, 400, 300, f"body {n}")]
+
+    kept = remove_running_lines([page(n) for n in range(4)], [(612, 792)] * 4, body=10.0)
+    assert [[ln.text for ln in p] for p in kept] == [[f"body {n}"] for n in range(4)]
+
+
 # -- the shared real-world PDFs ----------------------------------------------------------------------
 
 
