@@ -63,6 +63,7 @@ def test_chinese_text_files(registry: ParserRegistry, tmp_path: Path, text: str,
         ("价格：100元", "gbk"),
         ("價格：100元", "big5"),
         ("会议纪要（草稿）", "gb18030"),
+        ("停車場今日關閉。", "big5"),  # came back as Korean "갚Ŧ놓ㅅㅹ츙낚좧" (formats trial)
     ],
 )
 def test_short_chinese_texts(text: str, encoding: str) -> None:

@@ -273,6 +273,11 @@ def _reads_as_japanese_or_korean(text: str) -> bool:
     letters = han + hangul + kana
     if not letters:
         return True
+    # Loose jamo (ㅅ, ㅹ) and accented Latin letters (Ŧ) between syllables are what Big5 bytes read as
+    # Korean look like ("停車場今日關閉。" as "갚Ŧ놓ㅅㅹ츙낚좧"); Korean prose has next to none.
+    stray = sum(1 for ch in text if 0x3130 <= ord(ch) <= 0x318F or 0xC0 <= ord(ch) <= 0x24F)
+    if stray > 0.1 * (letters + stray):
+        return False
     if hangul >= kana:
         return han / letters <= 0.2
     return kana / letters >= 0.2
