@@ -201,6 +201,26 @@ def test_only_the_row_the_question_names(answerer: Answerer) -> None:
     assert answer.text.count("Leave type:") == 1
 
 
+def test_the_row_the_question_names_beats_a_total_row(answerer: Answerer) -> None:
+    # Formats trial: every "total for X" question over a budget sheet got the Grand total row (2917),
+    # which holds "total" as the question does, while the Marketing row, naming only "Marketing", had
+    # no candidate answer and lost.
+    budget = (
+        "Summary\n\n| Department | Q1 | Q2 | Q3 | Q4 | Total |\n| --- | --- | --- | --- | --- | --- |\n"
+        "| Marketing | 120 | 135 | 150 | 160 | 565 |\n| R&D | 300 | 310 | 290 | 330 | 1230 |\n"
+        "| Sales | 210 | 220 | 240 | 260 | 930 |\n| HR | 45 | 45 | 50 | 52 | 192 |\n"
+        "| Grand total |  |  |  |  | 2917 |"
+    )
+    for question, department, total in (
+        ("What is the total budget for Marketing?", "Marketing", "565"),
+        ("What is the total for HR?", "HR", "192"),
+        ("What is the total budget for R&D?", "R&D", "1230"),
+    ):
+        answer = answerer.answer(question, hits(budget))
+        assert answer.text.startswith(f"Department: {department};") and f"Total: {total}" in answer.text, answer.text
+    assert answerer.answer("What is the grand total?", hits(budget)).text.startswith("Department: Grand total")
+
+
 def test_chinese_table_answer(answerer: Answerer) -> None:
     answer = answerer.answer("在上海出差住宿标准是多少？", hits(TRAVEL))
     expected = "城市类别：一线城市；城市举例：北京、上海、深圳；住宿上限（元/晚）：600；餐补（元/天）：150 [1]"

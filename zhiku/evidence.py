@@ -56,7 +56,7 @@ from typing import Any
 from .bridge import TermBridge
 from .doers import DoerFinder
 from .simplify import simplified_hit
-from .tabletext import column_names, is_table_row, table_title
+from .tabletext import column_names, is_header_row, is_table_row, table_title
 from .text import CJK_RE, Analyzer, sentence_spans
 from .types import Hit
 from .wordfreq import WordFrequencies
@@ -347,10 +347,20 @@ class EvidenceScorer:
                 if header not in headers:
                     headers[header] = set(self.analyzer.terms(header))
                 window = terms[j] | headers[header]
+                # When the question names more than columns, that is what picks the row.
+                picks_row = not is_header_row(text, s) and any(
+                    not t.isdigit()
+                    for t in q_set - headers[header]  # a number is held against bounds
+                )
+                named_columns = headers[header] if picks_row else set()
             else:
+                named_columns = set()
                 before = terms[j - 1] if j and spans[j - 1][0] >= body else set()
                 window = terms[j] | before | (terms[j + 1] if j + 1 < len(spans) else set())
-            own = terms[j]
+            # A question word that names a column (or the table) names it for every row: "What is the
+            # total budget for Marketing?" is about the Marketing row; "Grand total" covers none of it
+            # ("What do I get after 7 years of service?" names only columns, and keeps them).
+            own = terms[j] - named_columns
             if j and not CJK_RE.search(sentence) and leans_back(sentence):
                 own = own | terms[j - 1]  # "They must be approved by ...": the subject is one sentence back
             candidate, near, head = self._best_candidate(q, sentence)
@@ -475,6 +485,15 @@ class EvidenceScorer:
                 ]
             found += self._doers(q, sentence)
             found += [(m.group(), m.start()) for m in re.finditer(r"《[^》]{1,30}》", sentence)]
+            if sentence.lstrip().startswith("|") and not found:
+                # A table row's cells are its values: the Marketing row answers "What is the total
+                # budget for Marketing?" with 565, though "Marketing" is the question's own word and a
+                # number no "new content word" (the Grand total row, naming nothing asked, won).
+                found += [
+                    (cell.strip(), m.start() + 1)
+                    for m in re.finditer(r"\|([^|\n]+)(?=\|)", sentence)
+                    if (cell := m.group(1)).strip() and not set(self.analyzer.terms(cell)) & set(q.terms)
+                ]
             # A sentence whose only capital opens it still names nothing new: no fallback to content words.
             if not found and not capitalised:
                 lowered = sentence.lower()
