@@ -504,6 +504,8 @@ class Answerer:
             refused = self.refusal(question, evidence, sources)
             refused.usage = usage
             return refused
+        if mode == "llm":
+            text = _known_citations(text, len(sources))
         citations = [
             _citation(n, hit, snippet(hit.text, question, self.analyzer), (quoted or {}).get(n))
             for n, hit in enumerate(sources, 1)
@@ -700,6 +702,27 @@ def _next_line(text: str, end: int) -> int:
 
 
 _NEXT_LINE_RE = re.compile(r"\n\s*")
+
+
+_SPACED_CITE_RE = re.compile(r"\s*" + _CITE_RE.pattern)
+
+
+def _known_citations(text: str, count: int) -> str:
+    """``text`` without the citation numbers no source has (a model wrote "[7]" with five sources):
+    a client that links ``[n]`` to citation ``n`` would link to nothing."""
+
+    def keep(m: re.Match[str]) -> str:
+        numbers = [n for n in re.split(r"[,，、\s]+", m.group(1)) if n and 1 <= int(n) <= count]
+        whole = m.group(0)
+        if not numbers:  # gone, with the space before it unless another marker follows ("[6][2]")
+            return whole[: len(whole) - len(whole.lstrip())] if text.startswith(("[", "【"), m.end()) else ""
+        if len(numbers) == len([n for n in re.split(r"[,，、\s]+", m.group(1)) if n]):
+            return whole
+        lead = whole[: len(whole) - len(whole.lstrip())]
+        opening, closing = whole.lstrip()[0], whole[-1]
+        return f"{lead}{opening}{', '.join(numbers)}{closing}"
+
+    return _SPACED_CITE_RE.sub(keep, text)
 
 
 def _cited(text: str, count: int) -> list[int]:
