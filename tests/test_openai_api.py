@@ -190,6 +190,20 @@ def test_no_user_message(client: openai.OpenAI) -> None:
         client.chat.completions.create(model=f"kb:{KB}", messages=[{"role": "system", "content": "hello"}])
 
 
+def test_every_bad_request_is_a_400_that_names_the_problem(client: openai.OpenAI) -> None:
+    # API trial: messages [] was a 422 (UnprocessableEntityError in the SDK) while an empty message was
+    # a 400, and an unknown role was reported as "no user message".
+    with pytest.raises(openai.BadRequestError) as empty:
+        client.chat.completions.create(model=f"kb:{KB}", messages=[])
+    assert "user message" in empty.value.message
+    with pytest.raises(openai.BadRequestError) as role:
+        client.chat.completions.create(model=f"kb:{KB}", messages=[{"role": "wizard", "content": "年假有几天？"}])  # type: ignore[misc,list-item]
+    assert "'wizard'" in role.value.message
+    with pytest.raises(openai.BadRequestError) as shape:
+        client.chat.completions.create(model=f"kb:{KB}", messages="年假有几天？")  # type: ignore[arg-type]
+    assert shape.value.type == "invalid_request_error" and shape.value.param == "messages"
+
+
 def test_overlong_question_is_a_bad_request(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model=f"kb:{KB}", messages=[{"role": "user", "content": "leave? " * 1000}])

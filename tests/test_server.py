@@ -117,6 +117,21 @@ def test_search_validation_error(client: httpx.Client) -> None:
     assert "mode" in r.json()["error"]["message"]
 
 
+def test_empty_text_and_long_names_are_400s_as_documented(client: httpx.Client) -> None:
+    # API trial: "" was a schema 422 while " " was zhiku's 400; a 201-character name likewise.
+    for url, body in (
+        (f"/api/kbs/{KB}/search", {"query": ""}),
+        (f"/api/kbs/{KB}/search", {"query": " "}),
+        (f"/api/kbs/{KB}/ask", {"question": ""}),
+        ("/api/kbs", {"name": "a" * 201}),
+        ("/api/kbs", {"name": ""}),
+    ):
+        r = client.post(url, json=body)
+        assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request", (url, body, r.text)
+    r = client.post("/api/kbs", json={"name": "zero\u200bwidth"})
+    assert r.status_code == 400 and "invisible formatting character (U+200B)" in r.json()["error"]["message"]
+
+
 def test_overlong_question_is_a_400_that_says_the_limit(client: httpx.Client) -> None:
     for path, body in (("ask", {"question": "年假" * 3000}), ("search", {"query": "leave " * 1000})):
         r = client.post(f"/api/kbs/{KB}/{path}", json=body)
@@ -246,7 +261,8 @@ def test_upload_good_and_corrupt_then_delete(client: httpx.Client, tmp_path: Pat
     hits = client.post("/api/kbs/uploads/search", json={"query": "visitor parking code"}).json()["hits"]
     assert not any("ZEBRA-7731" in h["text"] for h in hits)
     assert client.delete(f"/api/kbs/uploads/documents/{doc_id}").status_code == 404
-    assert client.delete(f"/api/kbs/{KB}/documents/999999").status_code == 404
+    missing = client.delete(f"/api/kbs/{KB}/documents/999999")
+    assert missing.status_code == 404 and "POST /api/kbs creates" not in missing.json()["error"]["message"]
 
 
 def test_upload_to_unknown_kb(client: httpx.Client) -> None:

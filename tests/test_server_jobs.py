@@ -75,6 +75,8 @@ def test_failed_job_is_listed_and_retried(client: httpx.Client) -> None:
     assert failed["job_id"] in [j["id"] for j in listed]
     retried = client.post(f"/api/jobs/{failed['job_id']}/retry")
     assert retried.status_code == 200 and retried.json()["status"] in ("queued", "running", "failed")
+    if retried.json()["status"] != "failed":  # not the last attempt's result while it runs again
+        assert retried.json()["result"] == "" and retried.json()["reason"] == ""
     stream = events(client, f"/api/jobs/{failed['job_id']}/events")
     assert stream[-1][0] == "done" and stream[-1][1]["status"] == "failed" and stream[-1][1]["attempts"] == 2
     done = next(j for j in client.get("/api/jobs", params={"status": "done"}).json())

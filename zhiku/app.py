@@ -564,8 +564,9 @@ def check_kb_name(name: str) -> str:
         problem = "starts or ends with a space"
     elif any(c in "/\\" for c in name):
         problem = "contains a slash (it could not be addressed in a URL)"
-    elif any(unicodedata.category(c)[0] == "C" for c in name):
-        problem = "contains a control character"
+    elif odd := next((c for c in name if unicodedata.category(c)[0] == "C"), ""):
+        kind = "an invisible formatting character" if unicodedata.category(odd) == "Cf" else "a control character"
+        problem = f"contains {kind} (U+{ord(odd):04X})"
     elif name in (".", ".."):
         problem = "is a path step"
     elif len(name) > _KB_NAME_MAX:

@@ -335,8 +335,14 @@ def _install_error_handlers(api: FastAPI) -> None:
             f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg', 'invalid')}"
             for e in exc.errors()
         )
-        type_ = "invalid_request_error" if _is_openai(request) else "invalid_request"
-        body = error_body(f"invalid request: {problems} (see /docs for the expected body)", type_)
+        if _is_openai(request):
+            # OpenAI answers an invalid request with 400 and names the parameter: the SDK raises
+            # BadRequestError for every bad request, not UnprocessableEntityError for some.
+            body = error_body(f"invalid request: {problems}", "invalid_request_error")
+            first = exc.errors()[0].get("loc", ()) if exc.errors() else ()
+            body["error"]["param"] = ".".join(str(p) for p in first if p != "body") or None
+            return JSONResponse(body, status_code=400)
+        body = error_body(f"invalid request: {problems} (see /docs for the expected body)", "invalid_request")
         return JSONResponse(body, status_code=422)
 
     @api.exception_handler(StarletteHTTPException)

@@ -64,8 +64,10 @@ def classify(exc: ZhikuError, *, openai: bool = False) -> tuple[int, str, str | 
 def hint(exc: ZhikuError) -> str:
     """The error's own message plus, for HTTP callers, where to look next."""
     message = str(exc)
-    if isinstance(exc, NotFound) and "knowledge base" in message:
+    if isinstance(exc, NotFound) and message.startswith("no knowledge base named"):
         return f"{message} (over HTTP: GET /api/kbs lists knowledge bases, POST /api/kbs creates one)"
+    if isinstance(exc, NotFound) and message.startswith("document ") and "knowledge base" in message:
+        return f"{message} (GET /api/kbs/{{name}}/documents lists its documents)"
     if isinstance(exc, LLMError):
         return f"{message} (the language model endpoint failed: check ZHIKU_LLM_BASE_URL and that it is up)"
     return message

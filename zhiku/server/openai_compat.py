@@ -84,8 +84,18 @@ def _text(message: ChatMessage) -> str:
     return "\n".join(str(p.get("text", "")) for p in message.content if p.get("type") in ("text", "input_text"))
 
 
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+
+
 def split_messages(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
     """The question (last user message) and the history (earlier user/assistant messages)."""
+    unknown = sorted({m.role for m in messages} - _ROLES)
+    if unknown:
+        raise ApiError(
+            400,
+            f"unknown message role {unknown[0]!r}: use system, developer, user, assistant or tool",
+            "invalid_request_error",
+        )
     last = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
     if last is None or not _text(messages[last]).strip():
         raise ApiError(400, "messages must contain a user message with the question", "invalid_request_error")

@@ -42,7 +42,9 @@ class Health(BaseModel):
 
 class KBCreate(BaseModel):
     model_config = _STRICT
-    name: str = Field(min_length=1, max_length=200, description="Unique name of the knowledge base.")
+    # Checked by zhiku (``App.check_kb_name``: blank, over 200 characters, slashes ...): a 400 naming the
+    # rule, as documented, not a schema 422 for some of them.
+    name: str = Field(description="Unique name of the knowledge base (at most 200 characters, no slash).")
     description: str = Field(default="", max_length=2000, description="Free text shown in listings.")
 
 
@@ -144,7 +146,7 @@ class SyncResponse(BaseModel):
 
 class SearchBody(BaseModel):
     model_config = _STRICT
-    query: str = Field(min_length=1, description="What to look for (Chinese or English).")
+    query: str = Field(description="What to look for (Chinese or English); empty or blank is a 400.")
     mode: SearchMode = Field(default="hybrid", description="hybrid (BM25 + dense vectors, fused), bm25 or dense.")
     top_k: int | None = Field(default=None, ge=1, le=200, description="Number of hits (default: settings top_k).")
     path_glob: str | None = Field(default=None, description="Only documents whose path matches, e.g. '*.md'.")
@@ -193,7 +195,7 @@ class Message(BaseModel):
 
 class AskBody(BaseModel):
     model_config = _STRICT
-    question: str = Field(min_length=1)
+    question: str = Field(description="The question (Chinese or English); empty or blank is a 400.")
     history: list[Message] = Field(default_factory=list, description="Earlier turns, oldest first.")
     mode: SearchMode = "hybrid"
     path_glob: str | None = None
@@ -276,7 +278,7 @@ class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: str = Field(description="kb:<name> (or the bare knowledge base name).")
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(description="At least one user message (else a 400).")
     stream: bool = False
     stream_options: StreamOptions | None = None
     zhiku: ZhikuOptions | None = None

@@ -243,8 +243,8 @@ class JobsMixin:
                         ids.append(job_id)
             for job_id in ids:
                 db.execute(
-                    "UPDATE jobs SET status = 'queued', reason = '', stage = '', progress = 0, worker_pid = NULL,"
-                    " updated_at = ? WHERE id = ?",
+                    "UPDATE jobs SET status = 'queued', reason = '', result = '', stage = '', progress = 0,"
+                    " worker_pid = NULL, updated_at = ? WHERE id = ?",
                     (now, job_id),
                 )
         return ids
