@@ -117,6 +117,30 @@ def test_search_validation_error(client: httpx.Client) -> None:
     assert "mode" in r.json()["error"]["message"]
 
 
+def test_what_an_answer_cites_can_be_fetched_back(client: httpx.Client) -> None:
+    # API trial: a citation's doc_id and chunk_id led nowhere (GET .../documents/{id} was a 405, no
+    # chunk route existed) and the document list ignored limit/offset.
+    answer = client.post(f"/api/kbs/{KB}/ask", json={"question": "How many days of annual leave do new hires get?"})
+    cited = answer.json()["citations"][0]
+    chunk = client.get(f"/api/kbs/{KB}/chunks/{cited['chunk_id']}").json()
+    assert chunk["id"] == cited["chunk_id"] and chunk["doc_id"] == cited["doc_id"] and chunk["path"] == cited["path"]
+    assert cited["snippet"].rstrip("…").split()[0] in chunk["text"] and "10 days" in chunk["text"]
+    doc = client.get(f"/api/kbs/{KB}/documents/{cited['doc_id']}").json()
+    assert doc["id"] == cited["doc_id"] and doc["path"] == cited["path"]
+    chunks = client.get(f"/api/kbs/{KB}/documents/{cited['doc_id']}/chunks").json()
+    assert len(chunks) == doc["chunks"] and cited["chunk_id"] in [c["id"] for c in chunks]
+    assert all(c["doc_id"] == doc["id"] for c in chunks)
+    # another knowledge base's ids are not found through this one
+    assert client.post("/api/kbs", json={"name": "elsewhere"}).status_code == 201
+    assert client.get(f"/api/kbs/elsewhere/chunks/{cited['chunk_id']}").status_code == 404
+    assert client.get(f"/api/kbs/elsewhere/documents/{cited['doc_id']}").status_code == 404
+    assert client.delete("/api/kbs/elsewhere").status_code == 204
+    assert client.get(f"/api/kbs/{KB}/chunks/99999999999999999999").status_code == 404
+    everything = client.get(f"/api/kbs/{KB}/documents").json()
+    page = client.get(f"/api/kbs/{KB}/documents", params={"limit": 2, "offset": 1}).json()
+    assert [d["id"] for d in page] == [d["id"] for d in everything[1:3]]
+
+
 def test_empty_text_and_long_names_are_400s_as_documented(client: httpx.Client) -> None:
     # API trial: "" was a schema 422 while " " was zhiku's 400; a 201-character name likewise.
     for url, body in (

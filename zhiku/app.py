@@ -45,7 +45,7 @@ from .rerank import RerankerRegistry
 from .retrieve import Mode, Retriever, SearchRequest, SearchResult
 from .settings import Settings
 from .store import SQLiteStore
-from .store.records import Job, JobSpec, JobStatus
+from .store.records import Job, JobSpec, JobStatus, row_id
 from .sync import SyncResult, plan_sync
 from .text import Analyzer
 from .types import Answer, DocumentRecord, Hit, KnowledgeBase, ParsedDocument
@@ -415,10 +415,29 @@ class App:
     def list_documents(self, kb: str) -> list[DocumentRecord]:
         return self.store.list_documents(self.store.kb_id(kb))
 
-    def delete_document(self, kb: str, doc_id: int) -> None:
+    def get_document(self, kb: str, doc_id: int) -> DocumentRecord:
+        """Document ``doc_id`` of ``kb`` (a citation's ``doc_id``); ``NotFound`` if it is another's."""
         doc = self.store.get_document(doc_id)
         if doc.kb_id != self.store.kb_id(kb):
             raise NotFound(f"document {doc_id} is not in knowledge base {kb!r}")
+        return doc
+
+    def document_chunks(self, kb: str, doc_id: int) -> list[Hit]:
+        """The chunks of document ``doc_id`` of ``kb`` in reading order, with their locators."""
+        self.get_document(kb, doc_id)
+        ids = self.store.document_chunk_ids(doc_id)
+        found = self.store.get_chunks(ids)
+        return [found[i] for i in ids if i in found]
+
+    def get_chunk(self, kb: str, chunk_id: int) -> Hit:
+        """Chunk ``chunk_id`` of ``kb`` (a citation's ``chunk_id``): its whole text and locator."""
+        hit = self.store.get_chunks([row_id(chunk_id)]).get(chunk_id)
+        if hit is None or self.store.get_document(hit.doc_id).kb_id != self.store.kb_id(kb):
+            raise NotFound(f"chunk {chunk_id} is not in knowledge base {kb!r}")
+        return hit
+
+    def delete_document(self, kb: str, doc_id: int) -> None:
+        self.get_document(kb, doc_id)
         self.store.delete_document(doc_id)
 
     # -- search and answers ----------------------------------------------------------------------

@@ -27,6 +27,7 @@ from ..app import App
 from ..errors import StoreUnavailable, ZhikuError, storage_problem
 from ..settings import Settings
 from ..text import snippet
+from ..types import Hit
 from .common import INVALID_BODY, ApiError, ZhikuApp, classify, error_body, hint, primed, sse
 from .jobs import job_result
 from .jobs import router as jobs_router
@@ -34,6 +35,7 @@ from .openai_compat import router as openai_router
 from .schemas import (
     AnswerOut,
     AskBody,
+    ChunkOut,
     DocumentOut,
     ErrorResponse,
     FileResult,
@@ -118,9 +120,50 @@ def delete_kb(name: str, zhiku: ZhikuApp) -> Response:
 
 
 @router.get("/kbs/{name}/documents", tags=["documents"], summary="List documents", response_model=list[DocumentOut])
-def list_documents(name: str, zhiku: ZhikuApp) -> list[dict[str, Any]]:
-    """Every document of the knowledge base (id, path, title, chunk count, hash, ...)."""
-    return [asdict(doc) for doc in zhiku.list_documents(name)]
+def list_documents(
+    name: str,
+    zhiku: ZhikuApp,
+    limit: int | None = Query(default=None, ge=1, description="At most this many (default: all)."),
+    offset: int = Query(default=0, ge=0, description="Skip this many first (ordered by path)."),
+) -> list[dict[str, Any]]:
+    """The knowledge base's documents (id, path, title, chunk count, hash, ...), ordered by path."""
+    docs = zhiku.list_documents(name)
+    return [asdict(doc) for doc in docs[offset : offset + limit if limit is not None else None]]
+
+
+@router.get("/kbs/{name}/documents/{doc_id}", tags=["documents"], summary="Get a document", response_model=DocumentOut)
+def get_document(name: str, doc_id: int, zhiku: ZhikuApp) -> dict[str, Any]:
+    """One document, by the ``doc_id`` a citation or an upload gave."""
+    return asdict(zhiku.get_document(name, doc_id))
+
+
+@router.get(
+    "/kbs/{name}/documents/{doc_id}/chunks",
+    tags=["documents"],
+    summary="A document's chunks",
+    response_model=list[ChunkOut],
+)
+def document_chunks(name: str, doc_id: int, zhiku: ZhikuApp) -> list[dict[str, Any]]:
+    """Every chunk of the document in reading order: its text as indexed and where it came from."""
+    return [_chunk_out(hit) for hit in zhiku.document_chunks(name, doc_id)]
+
+
+@router.get("/kbs/{name}/chunks/{chunk_id}", tags=["documents"], summary="Get a chunk", response_model=ChunkOut)
+def get_chunk(name: str, chunk_id: int, zhiku: ZhikuApp) -> dict[str, Any]:
+    """The chunk a citation's ``chunk_id`` names: its whole text (a citation shows a snippet) and locator."""
+    return _chunk_out(zhiku.get_chunk(name, chunk_id))
+
+
+def _chunk_out(hit: Hit) -> dict[str, Any]:
+    return {
+        "id": hit.chunk_id,
+        "doc_id": hit.doc_id,
+        "path": hit.path,
+        "title": hit.title,
+        "context": hit.context,
+        "text": hit.text,
+        "locator": hit.locator.to_dict(),
+    }
 
 
 @router.post(

@@ -71,6 +71,22 @@ class DocumentOut(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class ChunkOut(BaseModel):
+    """A chunk as it is indexed: what a citation's ``chunk_id`` names."""
+
+    id: int
+    doc_id: int
+    path: str
+    title: str = ""
+    context: str = Field(default="", description="The title and headings it is indexed under.")
+    text: str = Field(description="The chunk's whole text (parsed: Markdown tables, no formatting).")
+    locator: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Where it came from: page, heading_path, sheet, cell_range, slide, time_start/time_end, "
+        "speaker; char_start/char_end are offsets into the document's parsed text, not the file.",
+    )
+
+
 class FileResult(BaseModel):
     path: str = Field(description="Key the file is stored under: upload/<filename>.")
     status: Literal["added", "updated", "unchanged", "failed", "queued", "running"] = Field(

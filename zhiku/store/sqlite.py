@@ -471,6 +471,11 @@ class SQLiteStore(JobsMixin, PendingVectorsMixin, ChecksMixin):
 
     # -- chunks and search -----------------------------------------------------------------------
 
+    def document_chunk_ids(self, doc_id: int) -> list[int]:
+        """The ids of a document's chunks, in reading order."""
+        rows = self._db.execute("SELECT id FROM chunks WHERE doc_id = ? ORDER BY ord, id", (row_id(doc_id),))
+        return [r[0] for r in rows]
+
     def get_chunks(self, chunk_ids: Iterable[int]) -> dict[int, Hit]:
         """Chunks by id, as score-less ``Hit``s carrying their document's path and title."""
         ids = list(chunk_ids)
