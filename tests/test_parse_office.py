@@ -495,6 +495,42 @@ def test_docx_lists_tables_footnotes_order(registry: ParserRegistry, tmp_path: P
     assert "Old text" not in doc.text
 
 
+def test_docx_headings_made_with_bold_text(registry: ParserRegistry, tmp_path: Path) -> None:
+    # Formats trial: most Chinese office documents set their section titles as bold Normal
+    # paragraphs; the document had no title, no heading path, and citations carried the bare path.
+    from docx import Document
+    from docx.shared import Pt
+
+    d = Document()
+    title = d.add_paragraph().add_run("办公用品采购管理制度")
+    title.bold, title.font.size = True, Pt(18)
+    for heading, body in (
+        ("第一条 目的", "为规范办公用品采购，特制定本制度。"),
+        ("第二条 采购权限", "2000元至2万元的须经行政总监审批。"),
+    ):
+        run = d.add_paragraph().add_run(heading)
+        run.bold, run.font.size = True, Pt(14)
+        d.add_paragraph(body)
+    warning = d.add_paragraph().add_run("所有采购须保留发票。")  # bold, but a sentence
+    warning.bold = True
+    path = tmp_path / "采购管理制度.docx"
+    d.save(str(path))
+    doc = registry.parse(path)
+    assert doc.title == "办公用品采购管理制度"
+    assert [(b.kind, b.level, b.text) for b in doc.blocks if b.kind == "heading"] == [
+        ("heading", 1, "办公用品采购管理制度"),
+        ("heading", 2, "第一条 目的"),
+        ("heading", 2, "第二条 采购权限"),
+    ]
+    body = next(b for b in doc.blocks if "行政总监" in b.text)
+    assert body.locator.heading_path == ["办公用品采购管理制度", "第二条 采购权限"]
+    assert doc.blocks[-1].kind == "paragraph"
+    plain = Document()
+    plain.add_paragraph("No headings at all.")
+    plain.save(str(tmp_path / "memo.docx"))
+    assert registry.parse(tmp_path / "memo.docx").title == "memo"  # the file's name, as other formats
+
+
 def test_docx_table_of_contents_is_left_out(registry: ParserRegistry, tmp_path: Path) -> None:
     # Word writes a TOC as "toc N" paragraphs (Chinese Word: "目录 N"), usually inside a content
     # control whose gallery is "Table of Contents", with a "TOC Heading" paragraph on top. Its lines
