@@ -263,3 +263,10 @@ def test_a_passage_that_never_names_the_asked_place_answers_less(scorer: Evidenc
     assert chengdu.score < 0.5 < shanghai.score
     # A name written in full in the question and cut differently in the passage still counts.
     assert scorer.score("北京地铁19号线有多少个车站？", hits("北京的地铁19号线一期共设10座车站。")).score > 0.5
+
+
+def test_a_week_or_a_quarter_answers_when(scorer: EvidenceScorer) -> None:
+    # Formats trial: "When is the review held for engineering roles?" was refused over "… in week 12."
+    passage = hits("Probation rules", "For engineering roles the review is held in week 12.")
+    assert scorer.score("When is the review held for engineering roles?", passage).score >= THRESHOLD
+    assert scorer.score("绩效面谈什么时候进行？", hits("绩效面谈在第三季度进行。")).best[0].type_ok

@@ -79,7 +79,10 @@ _DATE_RE = re.compile(
     r"|\b\d{1,2}(?:st|nd|rd|th)\b"
     # written in Chinese numerals: 十月二十日, 十一月十五日, 二〇二四年
     r"|(?<![一二三四五六七八九十每])(?:十[一二]?|[一二三四五六七八九])月(?:[一二三四五六七八九十廿卅]{1,3}[日号])?"
-    r"|[〇零一二三四五六七八九]{4}年",
+    r"|[〇零一二三四五六七八九]{4}年"
+    # a week or a quarter: "in week 12", "Q3", "第12周", "第三季度", "下半年"
+    r"|\bweek\s+\d{1,2}\b|\bQ[1-4]\b|\b(?:first|second|third|fourth|last) quarter\b"
+    r"|第\s*[\d一二三四五六七八九十]{1,3}\s*周|第?[一二三四1-4]季度|[上下]半年",
     re.IGNORECASE,
 )
 # Where something is in a building or on a site, which jieba does not tag as a place: 地下二层, 3 楼,
