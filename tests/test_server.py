@@ -141,6 +141,18 @@ def test_what_an_answer_cites_can_be_fetched_back(client: httpx.Client) -> None:
     assert [d["id"] for d in page] == [d["id"] for d in everything[1:3]]
 
 
+def test_unknown_routes_and_methods_have_documented_errors(client: httpx.Client) -> None:
+    # API trial: type "http_error" (not in the documented table), "Method Not Allowed" saying nothing
+    # of what to do, no code on /v1, and HEAD /api/health (load balancers) a 405.
+    assert client.head("/api/health").status_code == 200
+    missing = client.get("/api/no-such-route").json()["error"]
+    assert missing["type"] == "not_found" and "no route GET /api/no-such-route" in missing["message"]
+    assert client.post("/v1/embeddings", json={}).json()["error"]["code"] == "not_found"
+    wrong = client.put(f"/api/kbs/{KB}")
+    assert wrong.status_code == 405 and wrong.json()["error"]["type"] == "invalid_request"
+    assert "PUT is not allowed" in wrong.json()["error"]["message"] and "GET" in wrong.json()["error"]["message"]
+
+
 def test_empty_text_and_long_names_are_400s_as_documented(client: httpx.Client) -> None:
     # API trial: "" was a schema 422 while " " was zhiku's 400; a 201-character name likewise.
     for url, body in (

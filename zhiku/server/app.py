@@ -78,7 +78,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/api", responses=ERRORS)
 
 
-@router.get("/health", tags=["system"], summary="Is the server up?", response_model=Health)
+@router.api_route(
+    "/health", methods=["GET", "HEAD"], tags=["system"], summary="Is the server up?", response_model=Health
+)
 def health(zhiku: ZhikuApp) -> Health:
     """Answers as soon as the server accepts requests; does not load any model. 503 when the store's
     file is gone (deleted or replaced under the running server)."""
@@ -390,11 +392,17 @@ def _install_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(StarletteHTTPException)
     def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        type_ = "invalid_request_error" if _is_openai(request) else "http_error"
-        message = str(exc.detail)
-        if exc.status_code == 404 and message == "Not Found":
-            message = f"no route {request.method} {request.url.path} (see /docs for the API)"
-        return JSONResponse(error_body(message, type_), status_code=exc.status_code, headers=exc.headers)
+        openai = _is_openai(request)
+        message, code = str(exc.detail), None
+        type_ = "invalid_request_error" if openai else "invalid_request"
+        if exc.status_code == 404:
+            type_, code = ("invalid_request_error", "not_found") if openai else ("not_found", None)
+            if message == "Not Found":
+                message = f"no route {request.method} {request.url.path} (see /docs for the API)"
+        elif exc.status_code == 405:
+            allowed = next((v for k, v in (exc.headers or {}).items() if k.lower() == "allow"), "")
+            message = f"{request.method} is not allowed on {request.url.path}; use {allowed or 'another method'}"
+        return JSONResponse(error_body(message, type_, code), status_code=exc.status_code, headers=exc.headers)
 
 
 def serve(app: App, host: str, port: int) -> None:
