@@ -652,3 +652,39 @@ def test_client_retries_a_busy_endpoint(provider: str) -> None:
     text, usage = OpenAICompatibleLLM(provider + "/busy/v1", "m").complete([{"role": "user", "content": "Hi?"}])
     assert text == "Ten days [1]." and len(_Provider.seen) == 2
     assert usage.calls == 1 and usage.input_tokens == 42 and usage.output_tokens > 0  # estimated: not reported
+
+
+def test_an_unanswered_request_fails_after_the_timeout_not_three(tmp_path: Path) -> None:
+    # API trial: ZHIKU_LLM_TIMEOUT=5 against a model that never answered gave the 502 after 16.6 s:
+    # the timed-out request was sent twice more. A real socket that accepts and never replies.
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        llm = OpenAICompatibleLLM(f"http://127.0.0.1:{listener.getsockname()[1]}/v1", "m", timeout=1.0)
+        started = time.monotonic()
+        with pytest.raises(LLMError, match="ZHIKU_LLM_TIMEOUT"):
+            llm.complete([{"role": "user", "content": "hello"}])
+        assert time.monotonic() - started < 2.5 and len(held) == 1
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()

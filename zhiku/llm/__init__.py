@@ -22,7 +22,8 @@ __all__ = ["OpenAICompatibleLLM", "create_llm"]
 class OpenAICompatibleLLM:
     """A chat model reached over HTTP with the OpenAI protocol.
 
-    Retries connection errors and 429/5xx answers with backoff; usage comes from the response's
+    Retries connection errors and 429/5xx answers with backoff (not a request left unanswered past the
+    timeout: asking again would wait as long again); usage comes from the response's
     ``usage`` field (requested with ``stream_options.include_usage`` when streaming) and falls back
     to an estimate when the server does not report it (``llama_cpp.server`` reports none in streams).
     """
@@ -60,6 +61,13 @@ class OpenAICompatibleLLM:
                         f"LLM endpoint {self._client.base_url} answered {response.status_code}: {body}",
                     )
                 return response
+            except httpx.ReadTimeout as exc:
+                # The model took the request and did not answer in time: asking again waits as long
+                # again (a 5 s ZHIKU_LLM_TIMEOUT failed after 16.6 s), so the timeout is the wait.
+                raise LLMError(
+                    f"the LLM endpoint {self._client.base_url} did not answer within {self._client.timeout.read} s "
+                    "(ZHIKU_LLM_TIMEOUT)"
+                ) from exc
             except httpx.HTTPError as exc:
                 last = exc
                 if attempt < self.retries:
