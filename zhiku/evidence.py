@@ -355,7 +355,7 @@ class EvidenceScorer:
                     not t.isdigit()
                     for t in q_set - headers[header]  # a number is held against bounds
                 )
-                named_columns = headers[header] if picks_row else set()
+                named_columns = q_set & headers[header] if picks_row else set()
             else:
                 named_columns = set()
                 before = terms[j - 1] if j and spans[j - 1][0] >= body else set()
