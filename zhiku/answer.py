@@ -9,17 +9,18 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .bridge import TermBridge
+from .chunk import data_rows_range
 from .evidence import Evidence, EvidenceScorer, SentenceScore, leans_back
 from .prompts import CITE_RE as _CITE_RE
 from .prompts import OTHER_LANGUAGE_NOTES, REFUSALS, SYSTEM_PROMPT, TRUNCATED_NOTES, is_refusal
 from .protocols import LLM
 from .simplify import simplified_hit
-from .tabletext import is_header_row, is_statement, is_table_row, read_column, read_row
+from .tabletext import is_header_row, is_separator, is_statement, is_table_row, read_column, read_row
 from .text import CJK_RE, Analyzer, detect_language, sentence_spans, snippet, split_sentences
-from .types import Answer, Citation, Hit, SentenceCheck, Usage
+from .types import Answer, Citation, Hit, Locator, SentenceCheck, Usage
 
 #: Nearest passages a refusal lists (``Answer.related``): enough to check it, few enough to read.
 RELATED_ON_REFUSAL = 3
@@ -731,11 +732,29 @@ def _cited(text: str, count: int) -> list[int]:
     return [n for n in numbers if 1 <= n <= count]
 
 
+def _quoted_rows(locator: Locator, text: str, start: int, end: int) -> Locator:
+    """A spreadsheet chunk's locator narrowed to the rows quoted (``text[start:end]``): an answer
+    reading out 王芳's trip cites ``差旅明细!A3:E3``, not the whole sheet's ``A1:E5``."""
+    if not locator.cell_range:
+        return locator
+    rows = []
+    offset = 0
+    for line in text.split("\n"):
+        if is_table_row(text, offset) and not is_separator(line) and not is_header_row(text, offset):
+            rows.append((offset, offset + len(line)))
+        offset += len(line) + 1
+    inside = [k for k, (s, e) in enumerate(rows) if s < end and e > start]
+    if not inside or len(inside) == len(rows):
+        return locator
+    narrowed = data_rows_range(locator.cell_range, len(rows), inside[0], inside[-1])
+    return replace(locator, cell_range=narrowed) if narrowed else locator
+
+
 def _citation(n: int, hit: Hit, shown: str, quoted: tuple[int, int] | None = None) -> Citation:
     """Citation ``n`` for ``hit``; ``shown`` is the part of its text to show (``text.snippet``);
     ``quoted``, the span of its text the answer quotes (its locator then points there)."""
     shown = shown if len(shown) <= 240 else shown[:240].rstrip() + "…"
-    locator = hit.locator.narrowed(*quoted) if quoted else hit.locator
+    locator = _quoted_rows(hit.locator.narrowed(*quoted), hit.text, *quoted) if quoted else hit.locator
     return Citation(n, hit.chunk_id, hit.doc_id, hit.path, hit.title, locator, shown, hit.score)
 
 

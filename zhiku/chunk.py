@@ -27,6 +27,8 @@ class _Unit:
     block: Block
     prefix: str = ""  # table header repeated in front of split rows
     splittable: bool = False  # came from splitting a block: eligible for overlap
+    row: int = -1  # a table's data row: its index among the block's data rows (of ``rows``)
+    rows: int = 0
 
 
 class Chunker:
@@ -78,9 +80,10 @@ class Chunker:
             head_n += 1
         header = text[lines[0][0] : lines[head_n - 1][1]] + "\n"
         header_tokens = estimate_tokens(header)
+        data = lines[head_n:]
         return [
-            _Unit(s, e, estimate_tokens(text[s:e]) + header_tokens, block, prefix=header, splittable=True)
-            for s, e in lines[head_n:]
+            _Unit(s, e, estimate_tokens(text[s:e]) + header_tokens, block, header, True, k, len(data))
+            for k, (s, e) in enumerate(data)
         ]
 
     def _hard_split(self, text: str, start: int, end: int, block: Block) -> list[_Unit]:
@@ -147,7 +150,9 @@ class Chunker:
             char_end=last.end,
             slide=loc.slide,
             sheet=loc.sheet,
-            cell_range=union_ranges([b.locator.cell_range for b in blocks if b.locator.cell_range]) or loc.cell_range,
+            cell_range=_rows_of(units)
+            or union_ranges([b.locator.cell_range for b in blocks if b.locator.cell_range])
+            or loc.cell_range,
             time_start=first.block.locator.time_start,
             time_end=last.block.locator.time_end,
             speaker=", ".join(speakers) or None,
@@ -235,6 +240,29 @@ def _column(n: int) -> str:
         n, rem = divmod(n - 1, 26)
         letters = chr(65 + rem) + letters
     return letters
+
+
+def _rows_of(units: list[_Unit]) -> str | None:
+    """The cell range of a chunk holding part of one table's data rows (a 120-row sheet's chunks
+    each said ``A1:E121``); None for anything else, which keeps its blocks' ranges."""
+    first, last = units[0], units[-1]
+    if any(u.row < 0 or u.block.locator.cell_range is None for u in (first, last)):
+        return None
+    if first.block is last.block and first.row == 0 and last.row == last.rows - 1:
+        return None  # the whole table: its range, header included
+    ends = [data_rows_range(u.block.locator.cell_range or "", u.rows, u.row, u.row) for u in (first, last)]
+    return union_ranges([e for e in ends if e]) if all(ends) else None
+
+
+def data_rows_range(cell_range: str, count: int, first: int, last: int) -> str | None:
+    """Rows ``first``..``last`` (0-based) of the ``count`` data rows that end ``cell_range`` (an A1 range
+    whose last rows are a table's data rows), as an A1 range; None when it is not one."""
+    ends = [_cell(part) for part in cell_range.split(":")]
+    if len(ends) != 2 or ends[0] is None or ends[1] is None or count <= 0:
+        return None
+    (c0, _), (c1, r1) = ends[0], ends[1]
+    top = r1 - count + 1
+    return f"{_column(c0)}{top + first}:{_column(c1)}{top + last}"
 
 
 def union_ranges(ranges: list[str]) -> str | None:

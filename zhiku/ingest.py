@@ -37,7 +37,7 @@ Status = Literal["added", "updated", "unchanged", "failed"]
 #: indexed under another revision, or with other chunk settings, counts as changed: the next
 #: ``zhiku add`` or ``zhiku sync`` parses it again (vectors of chunk texts seen before come from the
 #: vector cache, so only new texts are embedded).
-PIPELINE_REVISION = 8  # 8: PDF running lines keep numbered headings and table rows; DOCX bold headings; short Big5
+PIPELINE_REVISION = 8  # 8: PDF running lines, DOCX bold headings, short Big5, table chunks' own cell ranges
 
 
 def pipeline_id(chunk_tokens: int, chunk_overlap: int, synonyms: str = "") -> str:
