@@ -76,6 +76,8 @@ def test_add_search_ask(run, tmp_path: Path) -> None:  # type: ignore[no-untyped
     refused = run("ask", "--kb", "handbook", "法国的首都是哪里？")
     assert "知识库中没有找到" in refused.output
     assert "最接近的段落（并未回答这个问题）：" in refused.output and ".md" in refused.output.split("最接近的段落")[1]
+    traditional = run("ask", "--kb", "handbook", "法國的首都是哪裡？")  # every line in the question's script
+    assert "知識庫中沒有找到" in traditional.output and "最接近的段落（並未回答這個問題）：" in traditional.output
     overlong = run("ask", "--kb", "handbook", "年假" * 3000)
     assert overlong.exit_code == 1 and "ZHIKU_MAX_QUERY_CHARS" in overlong.output
     empty = run("ask", "--kb", "handbook", "")

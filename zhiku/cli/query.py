@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Callable
 
 import click
 
@@ -106,16 +107,17 @@ def ask(
                     answer = event.answer
             click.echo()
         assert answer is not None
-        print_sources(answer)
+        print_sources(answer, app.answerer.in_script)
 
 
-def print_sources(answer: Answer) -> None:
+def print_sources(answer: Answer, in_script: Callable[[str, str], str]) -> None:
     """The source list under an answer, then the verification summary; under a refusal, the nearest
-    passages (dim: they do not answer it)."""
+    passages (dim: they do not answer it), headed in the question's script (``Answerer.in_script``)."""
     if answer.refused:
         if answer.related:
             click.echo()
-            click.secho(RELATED_HEADINGS.get(answer.language, RELATED_HEADINGS["en"]), dim=True)
+            heading = RELATED_HEADINGS.get(answer.language, RELATED_HEADINGS["en"])
+            click.secho(in_script(answer.question, heading), dim=True)
             for c in answer.related:
                 where = c.locator.describe()
                 click.secho(f"  {c.path}" + (f" · {where}" if where else ""), dim=True)
