@@ -110,6 +110,17 @@ Text under second.
 """
 
 
+def test_markdown_footnotes_read_as_notes(registry: ParserRegistry, tmp_path: Path) -> None:
+    # Formats trial: "[^1]" was kept raw in chunks and quoted in answers ("… in week 10.[^1]").
+    path = tmp_path / "probation.md"
+    path.write_text(
+        "# Probation\n\nYour manager holds a review in week 10.[^1]\n\n[^1]: Engineering roles: week 12.\n",
+        encoding="utf-8",
+    )
+    texts = [b.text for b in registry.parse(path).blocks]
+    assert texts == ["Probation", "Your manager holds a review in week 10.", "Footnote 1: Engineering roles: week 12."]
+
+
 def test_markdown_structure(registry: ParserRegistry, tmp_path: Path) -> None:
     path = tmp_path / "policy.md"
     path.write_text(MARKDOWN, encoding="utf-8")

@@ -23,10 +23,17 @@ _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+# Footnotes: "[^1]: text" defines one (read as "Footnote 1: text", as DOCX footnotes are); "[^1]" in
+# running text refers to it and is left out (it was quoted raw in answers: "week 10.[^1]").
+_FOOTNOTE_DEFINITION = re.compile(r"^\s*\[\^([^\]\s]+)\]:\s*")
+_FOOTNOTE_REFERENCE = re.compile(r"\[\^[^\]\s]+\](?!:)")
 
 
 def strip_inline(text: str) -> str:
-    """Links and images become their text; bold markers go. Other syntax is kept as written."""
+    """Links and images become their text; bold markers and footnote references go, a footnote's
+    definition reads "Footnote 1: …". Other syntax is kept as written."""
+    text = _FOOTNOTE_DEFINITION.sub(r"Footnote \1: ", text)
+    text = _FOOTNOTE_REFERENCE.sub("", text)
     text = _IMAGE.sub(r"\1", text)
     text = _LINK.sub(r"\1", text)
     return _EMPHASIS.sub(r"\2", text)
