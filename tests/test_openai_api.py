@@ -204,6 +204,17 @@ def test_every_bad_request_is_a_400_that_names_the_problem(client: openai.OpenAI
     assert shape.value.type == "invalid_request_error" and shape.value.param == "messages"
 
 
+def test_what_zhiku_cannot_give_is_refused_not_ignored(client: openai.OpenAI) -> None:
+    # API trial: n=2, a forced tool call and JSON output each came back as one prose answer with a 200.
+    ask = [{"role": "user", "content": "How many days of annual leave do new hires get?"}]
+    for extra in ({"n": 2}, {"tool_choice": "required"}, {"response_format": {"type": "json_object"}}):
+        with pytest.raises(openai.BadRequestError) as info:
+            client.chat.completions.create(model=f"kb:{KB}", messages=ask, **extra)  # type: ignore[call-overload]
+        assert next(iter(extra)) in info.value.message
+    ok = client.chat.completions.create(model=f"kb:{KB}", messages=ask, n=1, temperature=0.2, tool_choice="auto")  # type: ignore[call-overload]
+    assert "10 days" in (ok.choices[0].message.content or "")
+
+
 def test_overlong_question_is_a_bad_request(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model=f"kb:{KB}", messages=[{"role": "user", "content": "leave? " * 1000}])

@@ -87,6 +87,24 @@ def _text(message: ChatMessage) -> str:
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 
+def refuse_unsupported(extra: dict[str, Any]) -> None:
+    """A 400 for what a client asks and would not get: several choices, a forced tool call, JSON
+    output. Other unknown fields (sampling, ``user``, ``tools`` left to the model's choice) are
+    ignored, as documented. These came back as one prose answer with a 200 (API trial)."""
+    n = extra.get("n")
+    if n not in (None, 1):
+        raise ApiError(400, "n: zhiku returns one answer per request (n = 1)", "invalid_request_error")
+    choice = extra.get("tool_choice")
+    if choice not in (None, "none", "auto"):
+        raise ApiError(
+            400, "tool_choice: zhiku answers from the knowledge base and calls no tools", "invalid_request_error"
+        )
+    fmt = extra.get("response_format")
+    kind = fmt.get("type", "text") if isinstance(fmt, dict) else "text"
+    if kind != "text":
+        raise ApiError(400, f"response_format {kind!r}: zhiku answers in text with citations", "invalid_request_error")
+
+
 def split_messages(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
     """The question (last user message) and the history (earlier user/assistant messages)."""
     unknown = sorted({m.role for m in messages} - _ROLES)
@@ -149,6 +167,7 @@ def chat_completions(body: ChatCompletionRequest, zhiku: ZhikuApp) -> Any:
     restricts the documents searched.
     """
     name = _resolve(zhiku, body.model).name
+    refuse_unsupported(body.model_extra or {})
     question, history = split_messages(body.messages)
     options = body.zhiku
     mode = options.mode if options else "hybrid"
