@@ -150,6 +150,18 @@ def test_pdf_that_is_really_a_docx_is_parsed_by_content(registry: ParserRegistry
     assert doc.metadata["format"] == "DOCX"
 
 
+def test_text_named_as_a_signed_format_is_read_as_text(registry: ParserRegistry, tmp_path: Path) -> None:
+    # API trial: a plain-text file uploaded as fake.pdf failed as "corrupt or unreadable PDF", though the
+    # docs say a mis-named file is read by what it is. Bytes that are not text still fail as a PDF.
+    (tmp_path / "notes.pdf").write_text("年假：新员工 10 天。Annual leave: 10 days.\n", encoding="utf-8")
+    doc = registry.parse(tmp_path / "notes.pdf")
+    assert "Annual leave: 10 days." in doc.text and doc.metadata["format"] == "text"
+    assert doc.warnings == ["named .pdf but holds plain text: read as text"]
+    (tmp_path / "junk.pdf").write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ParseError, match=r"junk\.pdf: corrupt or unreadable PDF"):
+        registry.parse(tmp_path / "junk.pdf")
+
+
 def test_txt_that_is_really_a_pdf(registry: ParserRegistry, tmp_path: Path) -> None:
     path = tmp_path / "handbook.txt"
     path.write_bytes((FIXTURES / "multipage_zh_en.pdf").read_bytes())

@@ -225,6 +225,11 @@ class ParserRegistry:
             raise ParseError(f"{name}: {BINARY_MESSAGE}")
         elif ext not in self._by_ext and sniffed in self._by_ext:
             ext = sniffed
+        named = ext
+        if sniffed is None and ext in _SIGNED and ".txt" in self._by_ext and not looks_binary(head):
+            # Named as a format whose files always start with its signature, holding text instead: read
+            # it as the text it is ("fake.pdf" failed as "corrupt or unreadable PDF").
+            ext = ".txt"
         label = self._by_ext[ext].label if ext in self._by_ext else ext
         try:
             parser = self._parser_for_ext(ext, name)
@@ -245,6 +250,8 @@ class ParserRegistry:
             raise ParseError(f"{name}: corrupt or unreadable {label}: {reason}") from exc
         if not doc.text.strip():
             raise ParseError(f"{name}: no text found in this {label} file")
+        if named != ext and ext == ".txt":
+            doc.warnings.append(f"named {named} but holds plain text: read as text")
         doc.metadata.setdefault("format", label)
         doc.metadata.setdefault("size", size)
         return doc
@@ -288,6 +295,10 @@ _IMAGE_MAGIC = (
     (b"II*\x00", ".tif"),
     (b"MM\x00*", ".tif"),
 )
+
+
+#: Formats whose files always open with a signature ``_sniff`` knows.
+_SIGNED = frozenset({".pdf", ".docx", ".xlsx", ".xlsm", ".pptx", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 
 
 def _sniff(head: bytes, path: Path) -> str | None:
