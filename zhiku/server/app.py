@@ -78,9 +78,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/api", responses=ERRORS)
 
 
-@router.api_route(
-    "/health", methods=["GET", "HEAD"], tags=["system"], summary="Is the server up?", response_model=Health
-)
+@router.head("/health", include_in_schema=False)  # load balancers and uptime checkers probe with HEAD
+@router.get("/health", tags=["system"], summary="Is the server up?", response_model=Health)
 def health(zhiku: ZhikuApp) -> Health:
     """Answers as soon as the server accepts requests; does not load any model. 503 when the store's
     file is gone (deleted or replaced under the running server)."""
