@@ -678,3 +678,17 @@ def test_table_continued_on_the_next_page_repeats_its_header(parser: PdfParser, 
     other.add(72, 600, "The officers are appointed by the board.")
     doc = parser.parse(write_pdf(tmp_path / "new.pdf", [first, other]))
     assert [b for b in doc.blocks if b.kind == "table"][1].text.startswith("| Name | Role | Since |")
+
+
+def test_chunks_and_citations_carry_the_box_of_their_text_on_the_page() -> None:
+    # Formats trial: the parser knew each block's box, but chunks and citations held the page only.
+    from zhiku.chunk import Chunker
+
+    doc = PdfParser().parse(Path(__file__).parent / "fixtures" / "multipage_zh_en.pdf")
+    chunks = Chunker(max_tokens=120, overlap=0).chunk(doc)
+    assert chunks and all(c.locator.bbox is not None for c in chunks)
+    for chunk in chunks:
+        x0, y0, x1, y1 = chunk.locator.bbox  # type: ignore[misc]
+        on_page = [b.locator.bbox for b in doc.blocks if b.locator.page == chunk.locator.page and b.locator.bbox]
+        assert x0 < x1 and y0 < y1 and any(x0 <= b[0] and b[2] <= x1 for b in on_page)
+    assert "bbox" in chunks[0].locator.to_dict()

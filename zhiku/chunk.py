@@ -157,6 +157,7 @@ class Chunker:
             time_end=last.block.locator.time_end,
             speaker=", ".join(speakers) or None,
             parts=_parts(blocks, first.start, len(first.prefix)),
+            bbox=_box_on_page(blocks, loc.page),
         )
         outline = heading_path[1:] if heading_path and heading_path[0] == doc.title else heading_path
         context = " > ".join(p for p in [title, *outline] if p)
@@ -252,6 +253,20 @@ def _rows_of(units: list[_Unit]) -> str | None:
         return None  # the whole table: its range, header included
     ends = [data_rows_range(u.block.locator.cell_range or "", u.rows, u.row, u.row) for u in (first, last)]
     return union_ranges([e for e in ends if e]) if all(ends) else None
+
+
+def _box_on_page(blocks: list[Block], page: int | None) -> tuple[float, float, float, float] | None:
+    """The box around the chunk's blocks on its (first) page, in PDF points; None without boxes.
+    (A citation narrowed to a part on another page drops it: ``Locator.narrowed``.)"""
+    boxes = [b.locator.bbox for b in blocks if b.locator.bbox is not None and b.locator.page == page]
+    if page is None or not boxes:
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
 
 
 def data_rows_range(cell_range: str, count: int, first: int, last: int) -> str | None:
