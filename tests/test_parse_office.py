@@ -143,6 +143,26 @@ def test_pptx_docling_sample(registry: ParserRegistry) -> None:
     assert s3[-1] == "Notes: Final notes on the third slide.\nSecond line of notes."
 
 
+def test_pptx_title_is_the_first_slides(registry: ParserRegistry, tmp_path: Path) -> None:
+    # Formats trial: slide 1 made of text boxes (no title placeholder), so the whole deck was titled
+    # after slide 2 ("Returns") and every chunk's context started with it.
+    prs = Presentation()
+    cover = prs.slides.add_slide(prs.slide_layouts[6])  # blank layout: no placeholders
+    cover.shapes.add_textbox(Inches(1), Inches(1), Inches(8), Inches(1)).text_frame.text = "Fulfilment review Q2"
+    second = prs.slides.add_slide(prs.slide_layouts[1])
+    second.shapes.title.text = "Returns"
+    second.placeholders[1].text_frame.text = "Returns fell to 2.1% in June."
+    prs.save(str(tmp_path / "fulfilment.pptx"))
+    assert registry.parse(tmp_path / "fulfilment.pptx").title == "Fulfilment review Q2"
+    bare = Presentation()
+    bare.slides.add_slide(bare.slide_layouts[6])
+    later = bare.slides.add_slide(bare.slide_layouts[1])
+    later.shapes.title.text = "Returns"
+    later.placeholders[1].text_frame.text = "Returns fell to 2.1% in June."
+    bare.save(str(tmp_path / "q2_deck.pptx"))
+    assert registry.parse(tmp_path / "q2_deck.pptx").title == "q2_deck"  # nothing on slide 1: the file's name
+
+
 def test_pptx_truncated(registry: ParserRegistry, tmp_path: Path) -> None:
     good = tmp_path / "deck.pptx"
     _deck(good)

@@ -203,7 +203,6 @@ class PptxParser:
         first_title = ""
         for number, slide in enumerate(prs.slides, start=1):
             title, title_id = _slide_title(slide)
-            first_title = first_title or title
             label = f"Slide {number}: {title}" if title else f"Slide {number}"
             reader = _SlideReader(number, [label], slide_height)
             # Every slide opens with a heading so chunks never mix two slides.
@@ -216,6 +215,11 @@ class PptxParser:
                 notes = "\n".join(one_line(p.text) for p in paragraphs if p.text.strip())
                 if notes:
                     reader.add("paragraph", f"Notes: {notes}")
+            if number == 1:
+                # The deck's title is its first slide's: its title placeholder, else its first short line
+                # (a title slide made of text boxes). A later slide's title named a whole deck "Returns".
+                lead = next((b.text for b in reader.blocks[1:] if b.kind == "paragraph"), "")
+                first_title = title or (lead if len(lead) <= 80 and "\n" not in lead else "")
             if title or len(reader.blocks) > 1:  # an untitled empty slide adds nothing but "Slide N"
                 blocks.extend(reader.blocks)
         title = one_line(prs.core_properties.title or "") or first_title or path.stem
