@@ -55,6 +55,20 @@ def hit(text: str, doc_id: int = 1) -> Hit:
     return Hit(chunk_id=doc_id, doc_id=doc_id, score=1.0, text=text, locator=Locator(), path="h.md")
 
 
+def embed_with(near: dict[str, list[float]]) -> Callable[[Sequence[str]], np.ndarray]:
+    """``toy_embed``, with the texts of ``near`` placed in two dimensions of their own."""
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        rows = toy_embed(texts)
+        for i, text in enumerate(texts):
+            if text in near:
+                rows[i] = 0.0
+                rows[i, 60:62] = near[text]
+        return rows
+
+    return embed
+
+
 ENGLISH = "| Leave type | Days per year |\n| --- | --- |\n| Sick leave | 12 |\n| Marriage leave | 3 |"
 
 
@@ -97,16 +111,7 @@ def test_a_phrase_does_not_take_a_word_that_matches_alone(bridge: TermBridge, an
 def test_a_phrase_does_not_take_a_word_of_several_terms_that_matches_alone(analyzer: Analyzer) -> None:
     # jieba indexes 年终奖 as 年终奖 and 年终. The phrase 年终奖发 matches "paid annual" only through
     # 年终奖, which matches it better alone: 发 must not be bridged to "paid annual" with it.
-    close = {"年终奖": [1.0, 0.0], "paid annual": [1.0, 0.0], "年终奖发": [0.9, 0.436]}
-
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        rows = toy_embed(texts)
-        for i, text in enumerate(texts):
-            if text in close:
-                rows[i] = 0.0
-                rows[i, 60:62] = close[text]
-        return rows
-
+    embed = embed_with({"年终奖": [1.0, 0.0], "paid annual": [1.0, 0.0], "年终奖发": [0.9, 0.436]})
     assert set(analyzer.terms("年终奖")) == {"年终", "年终奖"}
     question = "年终奖怎么发？"
     bridged = TermBridge(analyzer, embed, margin=0.0).bridges(
@@ -168,20 +173,6 @@ def test_keyword_search_crosses_languages_through_the_dense_hits(app, tmp_path) 
     english = next(h for h in hits if "Sick leave" in h.text)
     assert english.ranks.get("bm25") == 1
     assert app.retriever.bridged_terms("病假有几天？", [(h.chunk_id, 1.0) for h in hits]) == ["leav", "sick"]
-
-
-def embed_with(near: dict[str, list[float]]) -> Callable[[Sequence[str]], np.ndarray]:
-    """``toy_embed``, with the texts of ``near`` placed in two dimensions of their own."""
-
-    def embed(texts: Sequence[str]) -> np.ndarray:
-        rows = toy_embed(texts)
-        for i, text in enumerate(texts):
-            if text in near:
-                rows[i] = 0.0
-                rows[i, 60:62] = near[text]
-        return rows
-
-    return embed
 
 
 def test_a_match_echoed_by_its_own_phrases_still_stands_out(analyzer: Analyzer) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,24 @@ from zhiku import App
 from zhiku.demo import EXAMPLE_QUESTIONS
 
 pytestmark = pytest.mark.slow
+
+
+@contextmanager
+def scratch_kb(app: App, name: str, folder: Path) -> Iterator[str]:
+    """A knowledge base of ``folder``'s files beside the demo one, deleted afterwards."""
+    app.ensure_kb(name)
+    try:
+        assert app.add(name, [folder]).ok
+        yield name
+    finally:
+        app.delete_kb(name)
+
+
+def assert_answered(app: App, kb: str, cases: Sequence[tuple[str, str]]) -> None:
+    """Each question answered (not refused) with text holding what it wants."""
+    for question, wanted in cases:
+        answer = app.ask(kb, question)
+        assert not answer.refused and wanted in answer.text, (question, answer.text)
 
 
 def test_example_questions_are_answered_with_citations(real_demo_app: App) -> None:
@@ -175,18 +195,16 @@ def test_a_floor_and_amounts_in_chinese_numerals_answer(real_demo_app: App, tmp_
         "# 停车须知\n\n公司停车场位于地下二层，每月停车费三百元。\n", encoding="utf-8"
     )
     (tmp_path / "parking.md").write_text("# Parking\n\nThe parking garage is on basement level 2.\n", encoding="utf-8")
-    real_demo_app.ensure_kb("parking")
-    try:
-        assert real_demo_app.add("parking", [tmp_path]).ok
-        for question, wanted in (
-            ("停车场在哪里？", "地下二层"),
-            ("停车费多少钱？", "三百元"),
-            ("Where is the parking garage?", "basement level 2"),
-        ):
-            answer = real_demo_app.ask("parking", question)
-            assert not answer.refused and wanted in answer.text, (question, answer.text)
-    finally:
-        real_demo_app.delete_kb("parking")
+    with scratch_kb(real_demo_app, "parking", tmp_path) as kb:
+        assert_answered(
+            real_demo_app,
+            kb,
+            [
+                ("停车场在哪里？", "地下二层"),
+                ("停车费多少钱？", "三百元"),
+                ("Where is the parking garage?", "basement level 2"),
+            ],
+        )
 
 
 def test_traditional_chinese_big5_file_answers_both_scripts(real_demo_app: App, tmp_path: Path) -> None:
@@ -198,19 +216,17 @@ def test_traditional_chinese_big5_file_answers_both_scripts(real_demo_app: App, 
         "辦事處主管為梁志強先生，聯絡電話為 2511 8080。\n"
     )
     (tmp_path / "香港辦事處.txt").write_bytes(text.encode("big5"))
-    real_demo_app.ensure_kb("hk")
-    try:
-        assert real_demo_app.add("hk", [tmp_path]).ok
-        for question, wanted in (
-            ("香港辦事處在哪裡？", "中環廣場三十五樓"),
-            ("香港办事处在哪里？", "中環廣場三十五樓"),
-            ("辦事處主管是誰？", "梁志強"),
-        ):
-            answer = real_demo_app.ask("hk", question)
-            assert not answer.refused and wanted in answer.text, (question, answer.text)
-        assert real_demo_app.ask("hk", "公司的年終獎金什麼時候發？").refused  # never mentioned
-    finally:
-        real_demo_app.delete_kb("hk")
+    with scratch_kb(real_demo_app, "hk", tmp_path) as kb:
+        assert_answered(
+            real_demo_app,
+            kb,
+            [
+                ("香港辦事處在哪裡？", "中環廣場三十五樓"),
+                ("香港办事处在哪里？", "中環廣場三十五樓"),
+                ("辦事處主管是誰？", "梁志強"),
+            ],
+        )
+        assert real_demo_app.ask(kb, "公司的年終獎金什麼時候發？").refused  # never mentioned
 
 
 def test_cross_language_answers_from_short_sections(real_demo_app: App, tmp_path: Path) -> None:
@@ -238,19 +254,17 @@ def test_cross_language_answers_from_short_sections(real_demo_app: App, tmp_path
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
-    real_demo_app.ensure_kb("bilingual")
-    try:
-        assert real_demo_app.add("bilingual", [tmp_path]).ok
-        for question, wanted in (
-            ("每个员工有多大的OneDrive空间？", "1 TB"),
-            ("星河2.0支持Safari浏览器吗？", "Safari is not supported"),
-            ("How many days of sick leave do employees get per year?", "12天带薪病假"),
-            ("每周最多可以居家办公几天？", "two days per week after passing probation. [1] The company"),
-        ):
-            answer = real_demo_app.ask("bilingual", question)
-            assert not answer.refused and wanted in answer.text, (question, answer.text)
-    finally:
-        real_demo_app.delete_kb("bilingual")
+    with scratch_kb(real_demo_app, "bilingual", tmp_path) as kb:
+        assert_answered(
+            real_demo_app,
+            kb,
+            [
+                ("每个员工有多大的OneDrive空间？", "1 TB"),
+                ("星河2.0支持Safari浏览器吗？", "Safari is not supported"),
+                ("How many days of sick leave do employees get per year?", "12天带薪病假"),
+                ("每周最多可以居家办公几天？", "two days per week after passing probation. [1] The company"),
+            ],
+        )
 
 
 def test_a_question_about_another_office_is_refused(real_demo_app: App, tmp_path: Path) -> None:
@@ -260,12 +274,7 @@ def test_a_question_about_another_office_is_refused(real_demo_app: App, tmp_path
         "搬迁期间（5月30日至5月31日）请在家办公。新办公室提供120个工位和6间会议室。\n",
         encoding="utf-8",
     )
-    real_demo_app.ensure_kb("offices")
-    try:
-        assert real_demo_app.add("offices", [tmp_path]).ok
-        moved = real_demo_app.ask("offices", "上海办公室搬到哪里？")
-        assert not moved.refused and "星辰大厦12层" in moved.text, moved.text
-        other = real_demo_app.ask("offices", "成都办公室的地址在哪里？")
+    with scratch_kb(real_demo_app, "offices", tmp_path) as kb:
+        assert_answered(real_demo_app, kb, [("上海办公室搬到哪里？", "星辰大厦12层")])
+        other = real_demo_app.ask(kb, "成都办公室的地址在哪里？")
         assert other.refused, other.text
-    finally:
-        real_demo_app.delete_kb("offices")
