@@ -223,6 +223,8 @@ def test_xlsx_sheets_regions_locators(registry: ParserRegistry, tmp_path: Path) 
     check_spans(doc)
     assert doc.title == "Regional sales"
     assert doc.metadata["sheets"] == ["Sales", "Internal (hidden)", "Log"]
+    # indexed, but said (formats trial: a hidden salary sheet became searchable without a word)
+    assert any("1 hidden sheet(s) indexed and searchable: Internal" in w for w in doc.warnings)
     sales = [b for b in doc.blocks if b.locator.sheet == "Sales"]
     assert [b.kind for b in sales] == ["heading", "paragraph", "table", "table"]
     assert sales[0].text == "Sales" and sales[0].locator.heading_path == ["Sales"]

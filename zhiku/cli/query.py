@@ -110,7 +110,11 @@ def ask(
         print_sources(answer, app.answerer.in_script)
 
 
-def print_sources(answer: Answer, in_script: Callable[[str, str], str]) -> None:
+def _as_written(question: str, text: str) -> str:
+    return text
+
+
+def print_sources(answer: Answer, in_script: Callable[[str, str], str] = _as_written) -> None:
     """The source list under an answer, then the verification summary; under a refusal, the nearest
     passages (dim: they do not answer it), headed in the question's script (``Answerer.in_script``)."""
     if answer.refused:

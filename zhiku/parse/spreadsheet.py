@@ -209,6 +209,14 @@ class XlsxParser:
             workbook.close()
         doc = ParsedDocument.from_blocks(blocks, title=title or path.stem, metadata={"sheets": sheets})
         doc.warnings += _formula_warnings(formulas, uncached, zero)
+        hidden_sheets = [label.removesuffix(" (hidden)") for label in sheets if label.endswith(" (hidden)")]
+        if hidden_sheets:
+            # Indexed like every sheet (the issue asks for every sheet), but said: a sheet someone hid
+            # (salaries, working data) becomes searchable, and whoever adds the file should know.
+            doc.warnings.append(
+                f"{len(hidden_sheets)} hidden sheet(s) indexed and searchable: {', '.join(hidden_sheets)}; "
+                "delete them from the file and add it again if they should not be"
+            )
         return doc
 
 
