@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from zhiku.evidence import EvidenceScorer, answer_type
+from zhiku.asking import answer_type
+from zhiku.evidence import EvidenceScorer
 from zhiku.text import Analyzer
 from zhiku.types import Hit, Locator
 
