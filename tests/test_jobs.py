@@ -183,7 +183,8 @@ def test_attachments_are_documents_deleted_with_their_parent(plugin_settings: Se
         bundle = _write(
             tmp_path,
             "mail.bundle",
-            "minutes.md: # Minutes\\n\\nThe budget was approved.\nnotes.txt: Lunch is at noon.\nbroken.docx: not a zip",
+            "minutes.md: # Minutes\\n\\nThe budget was approved.\nnotes.txt: Lunch is at noon.\n"
+            "broken.docx: PK\x03\x04not a zip",
         )
         report = app.add("k", [bundle])
         parent_key = str(bundle.resolve())

@@ -317,7 +317,9 @@ def test_openapi_schema(client: httpx.Client) -> None:
 
 
 def test_upload_reason_hides_temporary_path(client: httpx.Client) -> None:
-    r = client.post(f"/api/kbs/{KB}/documents", files=[("files", ("notes.docx", b"not a zip", "application/msword"))])
+    r = client.post(
+        f"/api/kbs/{KB}/documents", files=[("files", ("notes.docx", b"PK\x03\x04not a zip", "application/msword"))]
+    )
     failed = r.json()["files"][0]
     assert failed["status"] == "failed" and "notes.docx" in failed["reason"]
     assert "zhiku-upload-" not in failed["reason"]
