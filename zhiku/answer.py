@@ -713,23 +713,27 @@ def _known_citations(text: str, count: int) -> str:
     a client that links ``[n]`` to citation ``n`` would link to nothing."""
 
     def keep(m: re.Match[str]) -> str:
-        numbers = [n for n in re.split(r"[,，、\s]+", m.group(1)) if n and 1 <= int(n) <= count]
+        written = _cite_numbers(m.group(1))
+        known = [n for n in written if 1 <= n <= count]
         whole = m.group(0)
-        if not numbers:  # gone, with the space before it unless another marker follows ("[6][2]")
-            return whole[: len(whole) - len(whole.lstrip())] if text.startswith(("[", "【"), m.end()) else ""
-        if len(numbers) == len([n for n in re.split(r"[,，、\s]+", m.group(1)) if n]):
-            return whole
         lead = whole[: len(whole) - len(whole.lstrip())]
-        opening, closing = whole.lstrip()[0], whole[-1]
-        return f"{lead}{opening}{', '.join(numbers)}{closing}"
+        if not known:  # gone, with the space before it unless another marker follows ("[6][2]")
+            return lead if text.startswith(("[", "【"), m.end()) else ""
+        if known == written:
+            return whole
+        return f"{lead}{whole.lstrip()[0]}{', '.join(map(str, known))}{whole[-1]}"
 
     return _SPACED_CITE_RE.sub(keep, text)
 
 
+def _cite_numbers(group: str) -> list[int]:
+    """The numbers of one citation marker's inside ("1, 3", "2、4")."""
+    return [int(n) for n in re.split(r"[,，、\s]+", group) if n]
+
+
 def _cited(text: str, count: int) -> list[int]:
     """The source numbers cited in ``text`` that exist (1..count), in order."""
-    numbers = [int(n) for group in _CITE_RE.findall(text) for n in re.split(r"[,，、\s]+", group) if n]
-    return [n for n in numbers if 1 <= n <= count]
+    return [n for group in _CITE_RE.findall(text) for n in _cite_numbers(group) if 1 <= n <= count]
 
 
 def _quoted_rows(locator: Locator, text: str, start: int, end: int) -> Locator:

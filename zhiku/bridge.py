@@ -53,6 +53,7 @@ class _Read:
     language: str
     terms: frozenset[str]
     phrases: list[str]  # distinct, in order
+    words: list[frozenset[str]]  # each phrase's words (``_phrase_words``), for ``TermBridge._background``
     vectors: np.ndarray | None = None  # of ``phrases``, on first use (~80 phrases, 160 KB, a chunk)
 
 
@@ -91,6 +92,7 @@ class TermBridge:
         words = [(w, parts & wanted, pieces) for w, parts, pieces in self._question_words(question, language)]
         words = [(w, parts, pieces) for w, parts, pieces in words if parts]
         first = dict.fromkeys(p for r in read for p in r.phrases)  # each phrase once, in order
+        words_of = {p: w for r in read for p, w in zip(r.phrases, r.words, strict=True)}
         if not words or not first:
             return {}
         candidates = list(first)
@@ -109,7 +111,7 @@ class TermBridge:
         similarity = self._embed([w for w, _, _ in words]) @ matrix.T
         best = similarity.argmax(axis=1)
         scores = similarity[np.arange(len(words)), best]
-        stands_out = scores - self._background(similarity, best, candidates) >= self.margin
+        stands_out = scores - _background(similarity, best, [words_of[c] for c in candidates]) >= self.margin
         alone: dict[str, float] = {}  # each term's best score as (part of) a single word: 年终奖 for 年终奖 and 年终
         for i, (_, parts, pieces) in enumerate(words):
             for term in parts if not pieces else ():
@@ -136,17 +138,9 @@ class TermBridge:
         va, vb = self._embed([a, b], keep=False)
         return float(va @ vb)
 
-    def _background(self, similarity: np.ndarray, best: np.ndarray, candidates: Sequence[str]) -> np.ndarray:
-        """Each question word's 90th-percentile similarity to the phrases that share no word with its
-        best match: what it scores against the passage at large. The phrases holding the match itself
-        are left out, or a short passage ("Every employee gets 1 TB …": "employee", "Every employee",
-        "employee gets") raised the bar by the match's own echoes and 员工 matched nothing."""
-        words = [frozenset(_WORD_RE.findall(c.lower())) or frozenset(self.analyzer.query_terms(c)) for c in candidates]
-        out = np.empty(len(best), dtype=np.float32)
-        for i, b in enumerate(best):
-            others = [k for k, w in enumerate(words) if not (w & words[b])]
-            out[i] = np.percentile(similarity[i, others], 90) if others else 0.0
-        return out
+    def _phrase_words(self, phrase: str) -> frozenset[str]:
+        """The words of one of a passage's phrases: its Latin words, or its Chinese ones."""
+        return frozenset(_WORD_RE.findall(phrase.lower())) or frozenset(self.analyzer.query_terms(phrase))
 
     def _question_words(self, question: str, language: str) -> list[tuple[str, set[str], tuple[str, ...]]]:
         """The question's words and two-word phrases to look up, each with the index terms it stands for
@@ -180,7 +174,9 @@ class TermBridge:
                 self._read.clear()
             language = self._language(text)
             terms = frozenset(self.analyzer.terms(text))
-            found = self._read[text] = _Read(language, terms, self._phrases(text, language))
+            phrases = self._phrases(text, language)
+            words = [self._phrase_words(p) for p in phrases]
+            found = self._read[text] = _Read(language, terms, phrases, words)
         return found
 
     def _phrases(self, text: str, language: str) -> list[str]:
@@ -215,3 +211,15 @@ class TermBridge:
                 self._vectors.clear()
             self._vectors.update(fresh)
         return np.stack([fresh[t] if t in fresh else self._vectors[t] for t in texts])
+
+
+def _background(similarity: np.ndarray, best: np.ndarray, words: Sequence[frozenset[str]]) -> np.ndarray:
+    """Each question word's 90th-percentile similarity to the phrases (``words``: each phrase's words)
+    that share no word with its best match: what it scores against the passage at large. The phrases
+    holding the match itself are left out, or a short passage ("Every employee gets 1 TB …": "employee",
+    "Every employee", "employee gets") raised the bar by the match's own echoes and 员工 matched nothing."""
+    out = np.empty(len(best), dtype=np.float32)
+    for i, b in enumerate(best):
+        others = [k for k, w in enumerate(words) if not (w & words[b])]
+        out[i] = np.percentile(similarity[i, others], 90) if others else 0.0
+    return out

@@ -82,7 +82,16 @@ class Chunker:
         header_tokens = estimate_tokens(header)
         data = lines[head_n:]
         return [
-            _Unit(s, e, estimate_tokens(text[s:e]) + header_tokens, block, header, True, k, len(data))
+            _Unit(
+                s,
+                e,
+                estimate_tokens(text[s:e]) + header_tokens,
+                block,
+                prefix=header,
+                splittable=True,
+                row=k,
+                rows=len(data),
+            )
             for k, (s, e) in enumerate(data)
         ]
 

@@ -144,6 +144,8 @@ class _Question:
     head: list[str]
     frame: frozenset[str] = frozenset()  # terms that say how it asks (``FRAME_RE``), not what about
     names: frozenset[str] = frozenset()  # the people, places, organisations it is about (``_names``)
+    # Its question word and answer-type markers ("多长时间", "how many"): no subject of the knowledge base.
+    asks: frozenset[str] = frozenset()
     verb: str = ""  # "who approves ...?" / "谁审批": the verb whose doer is the answer (zhiku.doers)
     # Question terms a text in the other language states in its own words (zhiku.bridge): 病假 is
     # present in a sentence that holds both "sick" and "leav".
@@ -193,13 +195,7 @@ class EvidenceScorer:
             unknown = {t for t in unknown if not (t in q.bridged and q.bridged[t] <= where)}
         if unknown:
             # Over the question's topic: its frame ("多长时间", "how many") is no subject of the knowledge base.
-            frame = {
-                t
-                for regex in (asking.WH_RE, *asking.ASKS.values())
-                for m in regex.finditer(question)
-                for t in self.analyzer.terms(m.group(), parts=False)
-            }
-            weights = {t: q.idf[t] for t in q.terms if t not in frame}
+            weights = {t: q.idf[t] for t in q.terms if t not in q.asks}
             total = sum(weights.values())
             share = sum(w for t, w in weights.items() if t in unknown) / total if total else 0.0
             if share >= UNKNOWN_SHARE:
@@ -244,7 +240,15 @@ class EvidenceScorer:
         verb = self._doer_finder.verb(question) if kind == "person" else ""
         frame = asking.frame_terms(question, terms)
         names = self._names(question)
-        return _Question(terms, idf, sum(idf.values()) or 1.0, kind, asking.numbers(question), head, frame, names, verb)
+        asks = frozenset(
+            t
+            for regex in (asking.WH_RE, *asking.ASKS.values())
+            for m in regex.finditer(question)
+            for t in self.analyzer.terms(m.group(), parts=False)
+        )
+        return _Question(
+            terms, idf, sum(idf.values()) or 1.0, kind, asking.numbers(question), head, frame, names, asks, verb
+        )
 
     def sentences(self, q: _Question, hits: Sequence[Hit], i: int) -> list[SentenceScore]:
         """Every sentence of ``hits[i]`` with its features and combined score."""
@@ -265,8 +269,9 @@ class EvidenceScorer:
         retrieval = max(hit.score, 0.0) / top if top > 0 else 0.0
         # The passage is about what its title and headings name too (as it is indexed: ``Hit.context``).
         context = set(self.analyzer.terms(hit.context)) if hit.context else set()
-        pcover = self._cover(q, set().union(context, *terms)) if terms else 0.0
-        names_it = all(self._names_present(q, name, hit, set().union(context, *terms)) for name in q.names)
+        passage = set().union(context, *terms)
+        pcover = self._cover(q, passage) if terms else 0.0
+        names_it = all(self._names_present(q, name, hit, passage) for name in q.names)
         q_set = set(q.terms)
         faq, answers_faq = self._faq_match(q, hit), -1
         body = _body_start(text, hit.locator.heading_path)  # after the heading lines the chunk opens with
@@ -277,21 +282,21 @@ class EvidenceScorer:
         # sentence's score (the fitted ``window`` weight is negative): "How do I get on the wifi?"
         # quoted the second sentence under "How do I connect to the office Wi-Fi?".
         out: list[SentenceScore] = []
-        headers: dict[str, set[str]] = {}
+        headers: dict[str, tuple[set[str], set[str]]] = {}  # header -> its terms, the question's among them
         for j, (s, e) in enumerate(spans):
             sentence = text[s:e]
             if is_table_row(text, s):
                 # A table row's context is its table's title and column names, not the rows around it.
                 header = " ".join([table_title(text, s), *column_names(text, s)])
                 if header not in headers:
-                    headers[header] = set(self.analyzer.terms(header))
-                window = terms[j] | headers[header]
-                # When the question names more than columns, that is what picks the row.
-                picks_row = not is_header_row(text, s) and any(
-                    not t.isdigit()
-                    for t in q_set - headers[header]  # a number is held against bounds
-                )
-                named_columns = q_set & headers[header] if picks_row else set()
+                    header_terms = set(self.analyzer.terms(header))
+                    # When the question names more than columns (a number is held against bounds), that
+                    # is what picks the row.
+                    picks_row = any(not t.isdigit() for t in q_set - header_terms)
+                    headers[header] = header_terms, (q_set & header_terms if picks_row else set())
+                header_terms, column_words = headers[header]
+                window = terms[j] | header_terms
+                named_columns = column_words if not is_header_row(text, s) else set()
             else:
                 named_columns = set()
                 before = terms[j - 1] if j and spans[j - 1][0] >= body else set()
@@ -428,10 +433,11 @@ class EvidenceScorer:
                 # A table row's cells are its values: the Marketing row answers "What is the total
                 # budget for Marketing?" with 565, though "Marketing" is the question's own word and a
                 # number no "new content word" (the Grand total row, naming nothing asked, won).
+                asked = set(q.terms)
                 found += [
                     (cell.strip(), m.start() + 1)
                     for m in re.finditer(r"\|([^|\n]+)(?=\|)", sentence)
-                    if (cell := m.group(1)).strip() and not set(self.analyzer.terms(cell)) & set(q.terms)
+                    if (cell := m.group(1)).strip() and not asked.intersection(self.analyzer.terms(cell))
                 ]
             # A sentence whose only capital opens it still names nothing new: no fallback to content words.
             if not found and not capitalised:

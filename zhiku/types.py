@@ -149,9 +149,10 @@ class ParsedDocument:
 
     @classmethod
     def from_blocks(
-        cls, blocks: list[Block], title: str = "", metadata: dict[str, Any] | None = None
+        cls, blocks: list[Block], title: str = "", metadata: dict[str, Any] | None = None, fallback: str = ""
     ) -> ParsedDocument:
-        """Build a document from blocks, dropping empty ones and assigning character spans."""
+        """Build a document from blocks, dropping empty ones and assigning character spans. Its title is
+        ``title``, else its first heading, else ``fallback`` (a parser passes the file's name)."""
         kept: list[Block] = []
         pieces: list[str] = []
         offset = 0
@@ -168,7 +169,7 @@ class ParsedDocument:
             pieces.append(text)
             kept.append(block)
         if not title:
-            title = next((b.text for b in kept if b.kind == "heading"), "")
+            title = next((b.text for b in kept if b.kind == "heading"), "") or fallback
         return cls(blocks=kept, title=title, text="\n\n".join(pieces), metadata=metadata or {})
 
 

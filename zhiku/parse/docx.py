@@ -433,5 +433,4 @@ class DocxParser:
             out.add("paragraph", "\n".join(leftovers))
         out.flush_list()
         title = one_line(doc.core_properties.title or "")
-        first = next((b.text for b in out.blocks if b.kind == "heading"), "")
-        return ParsedDocument.from_blocks(out.blocks, title=title or first or path.stem, metadata={})
+        return ParsedDocument.from_blocks(out.blocks, title=title, metadata={}, fallback=path.stem)

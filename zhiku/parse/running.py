@@ -158,18 +158,19 @@ def _digits(text: str) -> tuple[int, ...]:
     return tuple(int(n) for n in _NUMBER.findall(text))
 
 
+def _same_row(a: Line, b: Line) -> bool:
+    """Whether two lines sit on one row: their middles closer than half the smaller one's height."""
+    return abs((a.y0 + a.y1) / 2 - (b.y0 + b.y1) / 2) < 0.5 * min(a.height, b.height)
+
+
 def _alone_in_row(line: Line, lines: list[Line]) -> bool:
-    mid = (line.y0 + line.y1) / 2
-    return not any(
-        other is not line and abs((other.y0 + other.y1) / 2 - mid) < 0.5 * min(other.height, line.height)
-        for other in lines
-    )
+    return not any(other is not line and _same_row(other, line) for other in lines)
 
 
 def _is_page_marker(line: Line, body: float) -> bool:
     if _PAGE_NUMBER.match(line.text):
         return True
-    return 0 < line.size < 0.95 * body and len(line.text) <= 120 and bool(_NUMBERED.match(line.text))
+    return _scale(line.size, body) < 0 and len(line.text) <= 120 and bool(_NUMBERED.match(line.text))
 
 
 def _row_texts(edge: list[Line]) -> dict[int, str]:
@@ -178,11 +179,9 @@ def _row_texts(edge: list[Line]) -> dict[int, str]:
     ordered = sorted(edge, key=lambda ln: (ln.y0 + ln.y1) / 2)
     row: list[Line] = []
     for line in [*ordered, None]:
-        if line is not None and row:
-            mid, last = (line.y0 + line.y1) / 2, row[-1]
-            if abs((last.y0 + last.y1) / 2 - mid) < 0.5 * min(last.height, line.height):
-                row.append(line)
-                continue
+        if line is not None and row and _same_row(row[-1], line):
+            row.append(line)
+            continue
         if len(row) > 1:
             text = " ".join(ln.text for ln in sorted(row, key=lambda ln: ln.x0))
             out.update({id(ln): text for ln in row})
